@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+// Switchboard: a live-chat operator-routing cluster. No package dependencies by design:
+// Foundation, Dispatch, the toolchain's test libraries and the system liblz4 only.
+import PackageDescription
+
+let package = Package(
+    name: "Switchboard",
+    products: [
+        .library(name: "Wire", targets: ["Wire"]),
+        .executable(name: "loadgen", targets: ["loadgen"]),
+    ],
+    targets: [
+        // System headers and liblz4 (Debian: liblz4-dev).
+        .systemLibrary(
+            name: "CLinux",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // Everything on the wire: frames, messages, LZ4, crypto, handshake, the epoll transport.
+        .target(name: "Wire", dependencies: ["CLinux"]),
+        // The load generator and benchmark scenarios.
+        .executableTarget(name: "loadgen", dependencies: ["Wire"]),
+        // Fast deterministic unit tests: no sockets, no clock, no sleeping.
+        .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
+        // Real loopback sockets and threads, each test bounded in time.
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "loadgen"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

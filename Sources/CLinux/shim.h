@@ -1,0 +1,50 @@
+// System headers Swift does not import by itself, plus tiny helpers where the C layout
+// does not map well into Swift (epoll_event is a packed struct with a union on x86_64).
+#ifndef SWITCHBOARD_CLINUX_H
+#define SWITCHBOARD_CLINUX_H
+
+#include <lz4.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+
+/// One readiness event, unpacked: the fd it concerns and the epoll event bits.
+typedef struct {
+    uint32_t events;
+    int32_t fd;
+} sb_epoll_ready;
+
+/// epoll_ctl with the fd itself as the event's user data.
+static inline int sb_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = 0;
+    ev.data.fd = fd;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+/// epoll_wait into an unpacked array (at most 256 events per call).
+static inline int sb_epoll_wait(int epfd, sb_epoll_ready *out, int max, int timeout_ms) {
+    struct epoll_event evs[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        out[i].events = evs[i].events;
+        out[i].fd = evs[i].data.fd;
+    }
+    return n;
+}
+
+static inline int sb_errno(void) { return errno; }
+
+#endif

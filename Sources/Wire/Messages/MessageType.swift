@@ -1,0 +1,43 @@
+/// Every message type on the wire.
+///
+/// ONLY APPEND TO THIS LIST: the numeric values are part of the protocol (docs/wire.md).
+public enum MessageType: UInt16, CaseIterable, Sendable {
+    /// Handshake step 1, connecting side: who I am and a fresh nonce.
+    case hello = 1
+    /// Handshake step 2, accepting side: who I am, my nonce, proof that I know the secret.
+    case challenge = 2
+    /// Handshake step 3, connecting side: proof that I know the secret.
+    case authenticate = 3
+    /// Handshake step 4, accepting side: the connection is open for traffic.
+    case welcome = 4
+    /// An error with a stable code; the sender closes the connection after a fatal one.
+    case error = 5
+    /// Liveness check; answered with `pong` carrying the same token.
+    case ping = 6
+    /// Answer to `ping`.
+    case pong = 7
+    /// The receiver is not the owner; go to the named node instead.
+    case redirect = 8
+    /// A client's command, forwarded by a gateway to the router owning the conversation.
+    case clientCommand = 9
+    /// An event of a conversation, with its sequence number.
+    case conversationEvent = 10
+    /// Start receiving a conversation's events from a sequence number on.
+    case subscribe = 11
+    /// Stop receiving a conversation's events.
+    case unsubscribe = 12
+    /// A command was applied durably; carries the sequence number it was given.
+    case ack = 13
+}
+
+/// The kind of node at the other end of a connection.
+///
+/// ONLY APPEND TO THIS LIST: the numeric values are part of the protocol.
+public enum NodeRole: UInt8, Sendable, CaseIterable {
+    /// A router node: owns partitions, queues and operator homes.
+    case router = 1
+    /// A stateless gateway terminating browser connections.
+    case gateway = 2
+    /// The load generator or another tool.
+    case tool = 3
+}

@@ -1,0 +1,210 @@
+/// A decoded message: one case per `MessageType`, with its fields.
+/// The payload layouts are specified in docs/wire.md and frozen by golden vectors.
+public enum WireMessage: Equatable, Sendable {
+    /// Handshake step 1.
+    case hello(Hello)
+    /// Handshake step 2.
+    case challenge(Challenge)
+    /// Handshake step 3: HMAC proof of the connecting side.
+    case authenticate(proof: [UInt8])
+    /// Handshake step 4.
+    case welcome
+    /// An error with a stable code (see `WireError.code`).
+    case error(code: UInt16, message: String)
+    /// Liveness check.
+    case ping(token: UInt64)
+    /// Answer to `ping` with the same token.
+    case pong(token: UInt64)
+    /// Go to `nodeID` at `address` ("host:port"), owner of `partition`.
+    case redirect(partition: UInt32, nodeID: String, address: String)
+    /// A client command forwarded for a session of the gateway; `body` is the client
+    /// protocol's message, opaque to the wire.
+    case clientCommand(sessionID: UInt64, conversationID: String, body: [UInt8])
+    /// An event of a conversation; `body` is opaque to the wire.
+    case conversationEvent(conversationID: String, sequence: UInt64, body: [UInt8])
+    /// Deliver the conversation's events with sequence numbers greater than `afterSequence`.
+    case subscribe(conversationID: String, afterSequence: UInt64)
+    /// Stop delivering the conversation's events.
+    case unsubscribe(conversationID: String)
+    /// The command with this frame's correlation id is durable as `sequence`.
+    case ack(conversationID: String, sequence: UInt64)
+
+    /// Fields of `hello`.
+    public struct Hello: Equatable, Sendable {
+        /// Highest protocol version the sender speaks.
+        public var protocolVersion: UInt64
+        /// The sender's node id, unique in the cluster.
+        public var nodeID: String
+        /// What kind of node the sender is.
+        public var role: NodeRole
+        /// The cluster the sender belongs to.
+        public var clusterName: String
+        /// 32 fresh random bytes.
+        public var nonce: [UInt8]
+
+        /// Fields of a hello.
+        public init(protocolVersion: UInt64, nodeID: String, role: NodeRole, clusterName: String, nonce: [UInt8]) {
+            self.protocolVersion = protocolVersion
+            self.nodeID = nodeID
+            self.role = role
+            self.clusterName = clusterName
+            self.nonce = nonce
+        }
+    }
+
+    /// Fields of `challenge`.
+    public struct Challenge: Equatable, Sendable {
+        /// The accepting node's id.
+        public var nodeID: String
+        /// What kind of node the accepting side is.
+        public var role: NodeRole
+        /// 32 fresh random bytes.
+        public var nonce: [UInt8]
+        /// HMAC-SHA256 proof of the accepting side over the handshake transcript.
+        public var proof: [UInt8]
+
+        /// Fields of a challenge.
+        public init(nodeID: String, role: NodeRole, nonce: [UInt8], proof: [UInt8]) {
+            self.nodeID = nodeID
+            self.role = role
+            self.nonce = nonce
+            self.proof = proof
+        }
+    }
+
+    /// Length of handshake nonces and proofs in bytes.
+    public static let nonceSize = 32
+
+    /// The message type of this message.
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .challenge: .challenge
+        case .authenticate: .authenticate
+        case .welcome: .welcome
+        case .error: .error
+        case .ping: .ping
+        case .pong: .pong
+        case .redirect: .redirect
+        case .clientCommand: .clientCommand
+        case .conversationEvent: .conversationEvent
+        case .subscribe: .subscribe
+        case .unsubscribe: .unsubscribe
+        case .ack: .ack
+        }
+    }
+
+    /// Writes the payload (without the frame header).
+    public func encodePayload(into writer: inout ByteWriter) {
+        switch self {
+        case .hello(let hello):
+            writer.writeVarint(hello.protocolVersion)
+            writer.writeString(hello.nodeID)
+            writer.writeUInt8(hello.role.rawValue)
+            writer.writeString(hello.clusterName)
+            writer.writeBytes(hello.nonce)
+        case .challenge(let challenge):
+            writer.writeString(challenge.nodeID)
+            writer.writeUInt8(challenge.role.rawValue)
+            writer.writeBytes(challenge.nonce)
+            writer.writeBytes(challenge.proof)
+        case .authenticate(let proof):
+            writer.writeBytes(proof)
+        case .welcome:
+            break
+        case .error(let code, let message):
+            writer.writeVarint(UInt64(code))
+            writer.writeString(message)
+        case .ping(let token), .pong(let token):
+            writer.writeVarint(token)
+        case .redirect(let partition, let nodeID, let address):
+            writer.writeVarint(UInt64(partition))
+            writer.writeString(nodeID)
+            writer.writeString(address)
+        case .clientCommand(let sessionID, let conversationID, let body):
+            writer.writeVarint(sessionID)
+            writer.writeString(conversationID)
+            writer.writeBytes(body)
+        case .conversationEvent(let conversationID, let sequence, let body):
+            writer.writeString(conversationID)
+            writer.writeVarint(sequence)
+            writer.writeBytes(body)
+        case .subscribe(let conversationID, let afterSequence):
+            writer.writeString(conversationID)
+            writer.writeVarint(afterSequence)
+        case .unsubscribe(let conversationID):
+            writer.writeString(conversationID)
+        case .ack(let conversationID, let sequence):
+            writer.writeString(conversationID)
+            writer.writeVarint(sequence)
+        }
+    }
+
+    /// Decodes a payload of the given type. Every field is checked; bytes left over after
+    /// the last field are an error, so each message has exactly one encoding.
+    public static func decode(type rawType: UInt16, payload: UnsafeRawBufferPointer) throws(WireError) -> WireMessage {
+        guard let type = MessageType(rawValue: rawType) else { throw .unknownMessageType(rawType) }
+        var reader = ByteReader(payload)
+        let message: WireMessage
+        switch type {
+        case .hello:
+            let version = try reader.readVarint()
+            let nodeID = try reader.readString()
+            let role = try readRole(&reader)
+            let cluster = try reader.readString()
+            let nonce = try readFixed(&reader, count: nonceSize, field: "hello.nonce")
+            message = .hello(Hello(protocolVersion: version, nodeID: nodeID, role: role, clusterName: cluster, nonce: nonce))
+        case .challenge:
+            let nodeID = try reader.readString()
+            let role = try readRole(&reader)
+            let nonce = try readFixed(&reader, count: nonceSize, field: "challenge.nonce")
+            let proof = try readFixed(&reader, count: nonceSize, field: "challenge.proof")
+            message = .challenge(Challenge(nodeID: nodeID, role: role, nonce: nonce, proof: proof))
+        case .authenticate:
+            message = .authenticate(proof: try readFixed(&reader, count: nonceSize, field: "authenticate.proof"))
+        case .welcome:
+            message = .welcome
+        case .error:
+            let code = try reader.readVarint()
+            guard code <= UInt64(UInt16.max) else { throw .invalidField("error.code") }
+            message = .error(code: UInt16(code), message: try reader.readString())
+        case .ping:
+            message = .ping(token: try reader.readVarint())
+        case .pong:
+            message = .pong(token: try reader.readVarint())
+        case .redirect:
+            let partition = try reader.readVarint()
+            guard partition <= UInt64(UInt32.max) else { throw .invalidField("redirect.partition") }
+            message = .redirect(partition: UInt32(partition), nodeID: try reader.readString(), address: try reader.readString())
+        case .clientCommand:
+            let session = try reader.readVarint()
+            let conversation = try reader.readString()
+            message = .clientCommand(sessionID: session, conversationID: conversation, body: try reader.readBytes())
+        case .conversationEvent:
+            let conversation = try reader.readString()
+            let sequence = try reader.readVarint()
+            message = .conversationEvent(conversationID: conversation, sequence: sequence, body: try reader.readBytes())
+        case .subscribe:
+            let conversation = try reader.readString()
+            message = .subscribe(conversationID: conversation, afterSequence: try reader.readVarint())
+        case .unsubscribe:
+            message = .unsubscribe(conversationID: try reader.readString())
+        case .ack:
+            let conversation = try reader.readString()
+            message = .ack(conversationID: conversation, sequence: try reader.readVarint())
+        }
+        guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+        return message
+    }
+
+    private static func readRole(_ reader: inout ByteReader) throws(WireError) -> NodeRole {
+        guard let role = NodeRole(rawValue: try reader.readUInt8()) else { throw .invalidField("role") }
+        return role
+    }
+
+    private static func readFixed(_ reader: inout ByteReader, count: Int, field: String) throws(WireError) -> [UInt8] {
+        let bytes = try reader.readBytes()
+        guard bytes.count == count else { throw .invalidField(field) }
+        return bytes
+    }
+}
