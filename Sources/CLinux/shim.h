@@ -47,4 +47,13 @@ static inline int sb_epoll_wait(int epfd, sb_epoll_ready *out, int max, int time
 
 static inline int sb_errno(void) { return errno; }
 
+// accept4 is declared by <sys/socket.h> only under _GNU_SOURCE, which a module header must
+// not define; glibc has exported it since 2.10.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+/// Accepts one connection as a non-blocking, close-on-exec socket.
+static inline int sb_accept(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 #endif
