@@ -148,6 +148,12 @@ public final class EventLoop: @unchecked Sendable {
         registrations[fd] = nil
     }
 
+    /// The open connections registered with this loop (tests use it to simulate a crash).
+    func openConnectionsForTesting() -> [TCPConnection] {
+        assertInLoop()
+        return registrations.values.compactMap { $0 as? TCPConnection }
+    }
+
     /// Asks for `connection` to be flushed at the end of this iteration.
     func scheduleFlush(_ connection: TCPConnection) {
         pendingFlush.append(connection)
