@@ -22,8 +22,10 @@ let package = Package(
         .executableTarget(name: "loadgen", dependencies: ["Wire"]),
         // Fast deterministic unit tests: no sockets, no clock, no sleeping.
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
-        // Real loopback sockets and threads, each test bounded in time.
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "loadgen"]),
+        // Unit tests of loadgen's measuring parts (histogram, argument parsing).
+        .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
+        // Real loopback sockets, threads and processes, each test bounded in time.
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -191,7 +191,10 @@ final class CountingReader: WirePeerDelegate {
             client.start()
             return UncheckedBox(client)
         }
-        // The writer must stop on its own: it goes unwritable and stops short of the total.
+        // Resuming before the client has paused itself (on establishing) would be lost, so
+        // wait for that first. The writer must stop on its own: it goes unwritable and stops
+        // short of the total, since the kernel's buffers hold far less than 20 MB.
+        #expect(events.wait(seconds: 10) { $0.established.count == 1 })
         #expect(transfer.wait(seconds: 10) { $0.pausedTimes >= 1 })
         let stalled = transfer.read { $0 }
         #expect(stalled.sent < total)

@@ -25,10 +25,16 @@ public final class EventLoop: @unchecked Sendable {
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    private var registrations: [Int32: any Selectable] = [:]
+    /// Indexed by file descriptor: descriptors are small integers, and an array lookup per
+    /// event is much cheaper than hashing.
+    private var registrations: [(any Selectable)?] = []
     private var timers = TimerHeap()
     private var timerTasks: [TimerID: () -> Void] = [:]
     private var pendingFlush: [TCPConnection] = []
+    // Swapped with `pendingFlush` / the inbox each iteration so neither array is ever
+    // copied (a copy of a shared array buffer would allocate on every iteration).
+    private var flushing: [TCPConnection] = []
+    private var runningTasks: [@Sendable () -> Void] = []
     private var running = true
 
     /// The time read after the last `epoll_wait`, in monotonic nanoseconds; cheaper than a
@@ -132,7 +138,11 @@ public final class EventLoop: @unchecked Sendable {
 
     func register(_ fd: Int32, events: UInt32, _ handler: any Selectable) {
         assertInLoop()
-        registrations[fd] = handler
+        let index = Int(fd)
+        if index >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: Swift.max(index + 1, registrations.count * 2) - registrations.count))
+        }
+        registrations[index] = handler
         let result = sb_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, events)
         precondition(result == 0, "epoll_ctl ADD failed: errno \(sb_errno())")
     }
@@ -145,13 +155,13 @@ public final class EventLoop: @unchecked Sendable {
     func deregister(_ fd: Int32) {
         assertInLoop()
         _ = sb_epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, 0)
-        registrations[fd] = nil
+        registrations[Int(fd)] = nil
     }
 
     /// The open connections registered with this loop (tests use it to simulate a crash).
     func openConnectionsForTesting() -> [TCPConnection] {
         assertInLoop()
-        return registrations.values.compactMap { $0 as? TCPConnection }
+        return registrations.compactMap { $0 as? TCPConnection }
     }
 
     /// Asks for `connection` to be flushed at the end of this iteration.
@@ -174,7 +184,7 @@ public final class EventLoop: @unchecked Sendable {
                         var value: UInt64 = 0
                         _ = read(wakeFD, &value, 8)
                     } else {
-                        registrations[event.fd]?.handleEvents(event.events)
+                        registrations[Int(event.fd)]?.handleEvents(event.events)
                     }
                 }
             }
@@ -194,12 +204,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runInbox() {
-        let tasks = inbox.withLock { queue in
-            let taken = queue
-            queue.removeAll(keepingCapacity: true)
-            return taken
-        }
-        for task in tasks { task() }
+        inbox.withLock { queue in swap(&queue, &runningTasks) }
+        for task in runningTasks { task() }
+        runningTasks.removeAll(keepingCapacity: true)
     }
 
     private func runDueTimers() {
@@ -213,9 +220,9 @@ public final class EventLoop: @unchecked Sendable {
     private func flushPending() {
         // Flushing may schedule more (a handler writes from a writability callback).
         while !pendingFlush.isEmpty {
-            let batch = pendingFlush
-            pendingFlush.removeAll(keepingCapacity: true)
-            for connection in batch { connection.flushScheduled() }
+            swap(&pendingFlush, &flushing)
+            for connection in flushing { connection.flushScheduled() }
+            flushing.removeAll(keepingCapacity: true)
         }
     }
 }
