@@ -206,6 +206,33 @@ final class CountingReader: WirePeerDelegate {
         try loop.submitAndWait { client.value.stop() }
     }
 
+    @Test func quietButHealthyLink_outlivesManyIdleTimeouts_thanksToKeepalivePings() throws {
+        let serverGroup = EventLoopGroup(loopCount: 1, name: "server")
+        let clientGroup = EventLoopGroup(loopCount: 1, name: "client")
+        defer { serverGroup.shutdown(); clientGroup.shutdown() }
+        let options = ConnectionOptions(idleTimeout: Nanoseconds.milliseconds(150))
+        let serverEvents = Shared(PeerEvents())
+        let clientEvents = Shared(PeerEvents())
+        let server = try WireServer(group: serverGroup, address: loopback, configuration: wireConfiguration("router", connection: options)) { _ in
+            RecordingDelegate(serverEvents)
+        }
+        defer { server.close() }
+        let loop = clientGroup.loops[0]
+        let client = try loop.submitAndWait {
+            let client = WireClient(loop: loop, address: server.address, configuration: wireConfiguration("gw", connection: options),
+                                    delegate: RecordingDelegate(clientEvents))
+            client.start()
+            return UncheckedBox(client)
+        }
+        #expect(clientEvents.wait { $0.established.count == 1 })
+        // Nothing is sent by the application; the link must survive ten idle periods. This
+        // waits for time to pass on purpose: the property under test is "nothing happens".
+        #expect(!serverEvents.wait(seconds: 1.5) { !$0.closes.isEmpty })
+        #expect(clientEvents.read { $0.closes.isEmpty && $0.established.count == 1 })
+        #expect(serverEvents.read { $0.frames } == 0, "pings and pongs are not application frames")
+        try loop.submitAndWait { client.value.stop() }
+    }
+
     @Test func peerThatNeverReads_isCutOff_whenPendingOutputPassesTheLimit() throws {
         let serverGroup = EventLoopGroup(loopCount: 1, name: "server")
         let clientGroup = EventLoopGroup(loopCount: 1, name: "client")

@@ -31,6 +31,8 @@ public final class WirePeer: ConnectionHandler {
     private var encoder: FrameEncoder
     private var output = ByteWriter(capacity: 4096)
     private var handshakeTimer: TimerID?
+    private var keepaliveTimer: TimerID?
+    private var keepaliveToken: UInt64 = 0
     private var failed = false
     /// The error this side reported before closing; it, not "local close", is the reason.
     private var failReason: WireError?
@@ -101,6 +103,7 @@ public final class WirePeer: ConnectionHandler {
 
     public func connectionDidClose(_ connection: TCPConnection, reason: CloseReason) {
         if let handshakeTimer { loop.cancelTimer(handshakeTimer) }
+        if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         var reason = reason
         if let failReason {
             reason = .protocolError(failReason)
@@ -135,6 +138,8 @@ public final class WirePeer: ConnectionHandler {
             } catch {
                 fail(error)
             }
+        case .pong:
+            break  // its arrival already reset the idle timer, which is all a keepalive is for
         case .error:
             if case .error(let code, let message)? = try? WireMessage.decode(type: header.type, payload: payload) {
                 failed = true
@@ -156,10 +161,24 @@ public final class WirePeer: ConnectionHandler {
                 identity = peer
                 if let handshakeTimer { loop.cancelTimer(handshakeTimer) }
                 handshakeTimer = nil
+                scheduleKeepalive()
                 delegate?.peerDidEstablish(self)
             case .fail(let error):
                 fail(error)
             }
+        }
+    }
+
+    /// An idle but healthy link must not hit the idle timeout at either end, so each side
+    /// pings three times per idle period; a peer that stops answering is still cut.
+    private func scheduleKeepalive() {
+        let idle = configuration.connection.idleTimeout
+        guard idle > 0, connection != nil else { return }
+        keepaliveTimer = loop.scheduleTimer(at: loop.now + idle / 3) { [weak self] in
+            guard let self, self.connection != nil, !self.failed else { return }
+            self.keepaliveToken &+= 1
+            try? self.sendUnchecked(.ping(token: self.keepaliveToken), correlationID: 0)
+            self.scheduleKeepalive()
         }
     }
 
