@@ -7,6 +7,7 @@ let package = Package(
     name: "Switchboard",
     products: [
         .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Router", targets: ["Router"]),
         .executable(name: "loadgen", targets: ["loadgen"]),
     ],
     targets: [
@@ -18,10 +19,14 @@ let package = Package(
         ),
         // Everything on the wire: frames, messages, LZ4, crypto, handshake, the epoll transport.
         .target(name: "Wire", dependencies: ["CLinux"]),
+        // Routing: partitions, operator homes, skill queues, the durable log.
+        .target(name: "Router", dependencies: ["Wire", "CLinux"]),
         // The load generator and benchmark scenarios.
         .executableTarget(name: "loadgen", dependencies: ["Wire"]),
         // Fast deterministic unit tests: no sockets, no clock, no sleeping.
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
+        // Router state machines with a manual clock and seeded randomness; the log on a temp dir.
+        .testTarget(name: "RouterTests", dependencies: ["Router"]),
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
         // Real loopback sockets, threads and processes, each test bounded in time.

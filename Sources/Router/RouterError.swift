@@ -1,0 +1,39 @@
+/// Everything a router refuses, with a stable code string sent to clients and documented
+/// in docs/routing.md.
+///
+/// ONLY APPEND TO THIS LIST: the codes are part of the client protocol.
+public enum RouterError: Error, Equatable, Sendable {
+    /// No conversation with this id on this router.
+    case unknownConversation(ConversationID)
+    /// The conversation is closed (ended, abandoned, missed) and takes no more commands.
+    case conversationClosed(ConversationID)
+    /// The operator is not the one assigned to this conversation.
+    case notAssigned(ConversationID, OperatorID)
+    /// There is no pending offer of this conversation to this operator (expired or taken).
+    case noSuchOffer(ConversationID, OperatorID)
+    /// The site is not configured on this router.
+    case unknownSite(SiteID)
+    /// The operator is not configured.
+    case unknownOperator(OperatorID)
+    /// The site has no such department.
+    case unknownDepartment(Skill)
+    /// A message is empty or longer than the limit.
+    case invalidMessage(String)
+    /// The operator tried to transfer a conversation to themselves.
+    case invalidTransfer(String)
+
+    /// The stable code sent to clients.
+    public var code: String {
+        switch self {
+        case .unknownConversation: "unknown_conversation"
+        case .conversationClosed: "conversation_closed"
+        case .notAssigned: "not_assigned"
+        case .noSuchOffer: "no_such_offer"
+        case .unknownSite: "unknown_site"
+        case .unknownOperator: "unknown_operator"
+        case .unknownDepartment: "unknown_department"
+        case .invalidMessage: "invalid_message"
+        case .invalidTransfer: "invalid_transfer"
+        }
+    }
+}

@@ -1,0 +1,430 @@
+import Router
+import Testing
+
+@Suite struct PartitionHashTests {
+    @Test func hash_isStableAcrossProcessesAndBuilds() {
+        // Pinned values: changing the hash would move every stored conversation to another partition.
+        #expect(PartitionHash.hash("c-1") == 0xD26B4688137D76A1)
+        #expect(PartitionHash.partition(of: "conversation-42", count: 1024) == 790)
+        #expect(PartitionHash.hash("c-1") != PartitionHash.hash("c-2"))
+    }
+
+    @Test func similarIds_spreadEvenlyOverPartitions() {
+        var counts = [Int](repeating: 0, count: 64)
+        for n in 0..<64_000 { counts[PartitionHash.partition(of: ConversationID("c-\(n)"), count: 64)] += 1 }
+        // 1,000 expected per partition; a decent hash stays well within ±20 %.
+        #expect(counts.min()! > 800 && counts.max()! < 1200, "\(counts.min()!) ... \(counts.max()!)")
+    }
+}
+
+@Suite struct LifecycleTests {
+    @Test func conversation_goesQueuedOfferedActiveEnded_andFreesTheSlot() throws {
+        var h = Harness()
+        try h.online("ben")
+        let id = try h.start("v1", "sales")
+        #expect(h.state(id) == .offered)
+        #expect(h.assigned(id) == "ben")
+        try h.accept(id, "ben")
+        #expect(h.state(id) == .active)
+        #expect(h.home("ben").held == [id])
+        try h.end(id, "ben")
+        #expect(h.state(id) == .ended)
+        #expect(h.home("ben").held.isEmpty)
+        #expect(h.core.conversation(id)!.events.map(\.sequence) == [1, 2])
+    }
+
+    @Test func start_whileAConversationIsOpen_returnsTheSameConversation() throws {
+        var h = Harness()
+        try h.online("ben")
+        let first = try h.start("v1", "sales")
+        let again = try h.start("v1", "billing")
+        #expect(first == again)
+        let persisted = h.effects.filter { if case .persist(_, .started) = $0 { return true } else { return false } }
+        #expect(persisted.count == 1)
+    }
+
+    @Test func start_withNobodyOnline_becomesAnOfflineMessage() throws {
+        var h = Harness()
+        let id = try h.start("v1", "support")
+        #expect(h.state(id) == .offline)
+        #expect(h.effects.contains(.toVisitor(id, .offline)))
+        let seq = try h.run { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m1", text: "please call me back", now: now, into: &effects)
+        }
+        #expect(seq == 1)
+        // The visitor may start a new chat later: the offline one is not "open".
+        #expect(try h.start("v1", "support") != id)
+    }
+
+    @Test func visitorLeaving_whileQueued_abandons_andNobodyIsOfferedIt() throws {
+        var h = Harness()
+        try h.online("ben")
+        try h.fillSlots("ben", 2, "sales")
+        let id = try h.start("v1", "sales")
+        #expect(h.state(id) == .queued)
+        try h.run { (core, now, effects) throws(RouterError) in try core.visitorLeave(id, now: now, into: &effects) }
+        #expect(h.state(id) == .abandoned)
+        try h.online("anna")
+        #expect(h.offers(to: "anna").isEmpty)
+    }
+
+    @Test func visitorLeaving_whileOffered_withdrawsTheOffer_andFreesTheSlot() throws {
+        var h = Harness()
+        try h.online("ben")
+        let id = try h.start("v1", "sales")
+        try h.run { (core, now, effects) throws(RouterError) in try core.visitorLeave(id, now: now, into: &effects) }
+        #expect(h.state(id) == .abandoned)
+        #expect(h.home("ben").held.isEmpty)
+        #expect(h.effects.contains(.toOperator("ben", .offerWithdrawn(id, reason: "visitor left"))))
+    }
+
+    @Test func waitingPastTheWaitLimit_marksTheConversationMissed() throws {
+        var settings = RoutingSettings()
+        settings.waitLimit = Nanos.seconds(300)
+        var h = Harness(settings: settings)
+        try h.online("ben")
+        try h.fillSlots("ben", 2, "sales")
+        let id = try h.start("v1", "sales")
+        h.advance(seconds: 299)
+        #expect(h.state(id) == .queued)
+        h.advance(seconds: 1)
+        #expect(h.state(id) == .missed)
+        #expect(h.effects.contains(.toVisitor(id, .missed)))
+    }
+}
+
+@Suite struct QueueOrderTests {
+    /// Queues conversations with nobody available, then lets one operator take them one by
+    /// one: the order they are offered is the queue order.
+    private func serviceOrder(_ arrivals: [(visitor: String, priority: Int, after: UInt64)], settings: RoutingSettings = RoutingSettings()) throws -> [String] {
+        var h = Harness(settings: settings, operators: [Harness.op("solo", ["sales": 3], max: 1)])
+        try h.online("solo")
+        let blocker = try h.fillSlots("solo", 1, "sales")[0]
+        var byID: [ConversationID: String] = [:]
+        for arrival in arrivals {
+            h.advance(arrival.after)
+            byID[try h.start(arrival.visitor, "sales", priority: arrival.priority)] = arrival.visitor
+        }
+        try h.end(blocker, "solo")
+        var order: [String] = []
+        while let id = h.offers(to: "solo").last, id != blocker, order.count < arrivals.count {
+            order.append(byID[id]!)
+            try h.accept(id, "solo")
+            try h.end(id, "solo")
+        }
+        return order
+    }
+
+    @Test func samePriority_isServedFirstInFirstOut() throws {
+        let order = try serviceOrder([("a", 0, 0), ("b", 0, Nanos.seconds(1)), ("c", 0, Nanos.seconds(1))])
+        #expect(order == ["a", "b", "c"])
+    }
+
+    @Test func higherPriority_isServedFirst_amongCloseArrivals() throws {
+        let order = try serviceOrder([("low", 0, 0), ("high", 1, Nanos.seconds(5)), ("low2", 0, Nanos.seconds(1))])
+        #expect(order == ["high", "low", "low2"])
+    }
+
+    @Test func aging_letsALongWaitGoAheadOfNewerHighPriority() throws {
+        // Aging interval 60 s: after waiting 90 s, a priority-0 chat ranks ahead of a new priority-1 one.
+        let order = try serviceOrder([("old", 0, 0), ("new-high", 1, Nanos.seconds(90))])
+        #expect(order == ["old", "new-high"])
+    }
+
+    @Test func queuePosition_andEstimatedWait_areToldToEachWaitingVisitor() throws {
+        var h = Harness()
+        try h.online("ben")
+        try h.fillSlots("ben", 2, "sales")
+        let a = try h.start("a", "sales")
+        h.advance(seconds: 1)
+        let b = try h.start("b", "sales")
+        try h.run { (core, _, effects) in core.refreshQueuePositions(into: &effects) }
+        #expect(h.lastQueueNotice(a)?.position == 1)
+        #expect(h.lastQueueNotice(b)?.position == 2)
+        // One operator online for sales with 2 slots, handle time 180 s: one position ≈ 90 s.
+        #expect(h.lastQueueNotice(a)?.wait == Nanos.seconds(90))
+        #expect(h.lastQueueNotice(b)?.wait == Nanos.seconds(180))
+        let before = h.effects.count
+        try h.run { (core, _, effects) in core.refreshQueuePositions(into: &effects) }
+        #expect(h.effects.count == before, "unchanged figures are not sent again")
+    }
+}
+
+@Suite struct AssignmentTests {
+    @Test func leastLoaded_thenLongestIdle_isTheDefaultPolicy() throws {
+        var h = Harness(operators: [Harness.op("x", ["sales": 1], max: 3), Harness.op("y", ["sales": 1], max: 3)])
+        try h.online("x")
+        h.advance(seconds: 10)
+        try h.online("y")
+        let first = try h.start("v1", "sales")
+        #expect(h.assigned(first) == "x", "equal load: x has been idle longer")
+        let second = try h.start("v2", "sales")
+        #expect(h.assigned(second) == "y", "x now holds one chat")
+    }
+
+    @Test func mostProficient_prefersTheHigherLevel() throws {
+        var settings = RoutingSettings()
+        settings.policy = .mostProficient
+        var h = Harness(settings: settings)
+        try h.online("ben", "anna")
+        let id = try h.start("v1", "sales")
+        #expect(h.assigned(id) == "anna")
+    }
+
+    @Test func roundRobin_takesOperatorsInTurn() throws {
+        var settings = RoutingSettings()
+        settings.policy = .roundRobin
+        settings.autoAccept = true
+        var h = Harness(settings: settings, operators: ["p", "q", "r"].map { Harness.op($0, ["sales": 1], max: 10) })
+        try h.online("p", "q", "r")
+        var chosen: [OperatorID] = []
+        for n in 0..<6 {
+            let id = try h.start("v\(n)", "sales")
+            guard let op = h.assigned(id) else {
+                Issue.record("v\(n) not assigned: \(String(describing: h.state(id))) \(h.effects.suffix(6))")
+                return
+            }
+            chosen.append(op)
+        }
+        #expect(chosen == ["p", "q", "r", "p", "q", "r"])
+    }
+
+    @Test func skillLevel_belowTheRequiredMinimum_isNotOffered_untilEscalation() throws {
+        var h = Harness()
+        try h.online("ben")  // sales level 2
+        let id = try h.start("v1", "sales", level: 4)
+        #expect(h.state(id) == .queued)
+        h.advance(seconds: 59)
+        #expect(h.state(id) == .queued)
+        h.advance(seconds: 1)  // escalation step at 60 s: any sales operator
+        #expect(h.state(id) == .offered)
+        #expect(h.assigned(id) == "ben")
+    }
+
+    @Test func capacity_isNeverExceeded() throws {
+        var h = Harness()
+        try h.online("ben")  // max 2
+        let ids = try (0..<5).map { n throws(RouterError) in try h.start("v\(n)", "sales") }
+        #expect(ids.filter { h.assigned($0) == "ben" }.count == 2)
+        #expect(h.home("ben").held.count == 2)
+    }
+
+    @Test func freedSlot_pullsTheOldestWaitingConversation() throws {
+        var h = Harness()
+        try h.online("ben")
+        let ids = try (0..<4).map { n throws(RouterError) in
+            h.advance(seconds: 1)
+            return try h.start("v\(n)", "sales")
+        }
+        try h.accept(ids[0], "ben")
+        try h.end(ids[0], "ben")
+        #expect(h.assigned(ids[2]) == "ben")
+        #expect(h.state(ids[3]) == .queued)
+    }
+
+    @Test func operatorComingOnline_pullsWaitingConversations_uptoCapacity() throws {
+        var h = Harness()
+        try h.online("carl")
+        try h.fillSlots("carl", 3, "billing")
+        let waiting = try (0..<3).map { n throws(RouterError) in
+            h.advance(seconds: 1)  // arrivals at the same instant on different partitions tie
+            return try h.start("v\(n)", "billing")
+        }
+        #expect(waiting.allSatisfy { h.state($0) == .queued })
+        try h.online("anna")  // billing level 2, two slots
+        #expect(h.offers(to: "anna") == Array(waiting.prefix(2)))
+        #expect(h.state(waiting[2]) == .queued)
+    }
+}
+
+@Suite struct OfferTests {
+    @Test func offer_notAcceptedInTime_goesToTheNextCandidate_andCountsAMiss() throws {
+        var h = Harness()
+        try h.online("anna", "ben")
+        let id = try h.start("v1", "sales")
+        let first = h.assigned(id)!
+        h.advance(seconds: 30)
+        #expect(h.assigned(id) != first)
+        #expect(h.state(id) == .offered)
+        #expect(h.core.homes[first]!.consecutiveMisses == 1)
+    }
+
+    @Test func declinedOffer_isNotOfferedToTheSameOperatorAgain() throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 2)])
+        try h.online("solo")
+        let id = try h.start("v1", "sales")
+        try h.decline(id, "solo")
+        #expect(h.state(id) == .queued)
+        #expect(h.offers(to: "solo") == [id])
+    }
+
+    @Test func twoMissesInARow_setTheOperatorAway() throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1), Harness.op("other", ["support": 1], max: 1)])
+        try h.online("solo")
+        let a = try h.start("a", "sales")
+        h.advance(seconds: 30)
+        let b = try h.start("b", "sales")
+        #expect(h.assigned(b) == "solo")
+        h.advance(seconds: 30)
+        #expect(h.home("solo").status == .away)
+        #expect(h.effects.contains(.toOperator("solo", .statusChanged(.away, reason: "2 offers missed in a row"))))
+        #expect(h.state(a) == .queued && h.state(b) == .queued)
+    }
+
+    @Test func acceptingAfterTheOfferExpired_isRefused() throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1)])
+        try h.online("solo")
+        let id = try h.start("v1", "sales")
+        h.advance(seconds: 31)
+        #expect(throws: RouterError.noSuchOffer(id, "solo")) { try h.accept(id, "solo") }
+    }
+
+    @Test func autoAccept_makesTheChatActiveAtOnce() throws {
+        var settings = RoutingSettings()
+        settings.autoAccept = true
+        var h = Harness(settings: settings)
+        try h.online("ben")
+        let id = try h.start("v1", "sales")
+        #expect(h.state(id) == .active)
+        #expect(h.effects.contains(.toVisitor(id, .assigned("ben", displayName: "Ben"))))
+    }
+}
+
+@Suite struct DisconnectTests {
+    @Test func reconnectWithinGrace_keepsTheChats() throws {
+        var h = Harness()
+        try h.online("ben")
+        let id = try h.start("v1", "sales")
+        try h.accept(id, "ben")
+        try h.run { (core, now, effects) throws(RouterError) in try core.operatorDisconnected("ben", now: now, into: &effects) }
+        h.advance(seconds: 20)
+        try h.run { (core, now, effects) throws(RouterError) in try core.operatorConnected("ben", now: now, into: &effects) }
+        h.advance(seconds: 20)
+        #expect(h.state(id) == .active)
+        #expect(h.assigned(id) == "ben")
+    }
+
+    @Test func graceExpired_requeuesTheChatsAtTheFront() throws {
+        var h = Harness()
+        try h.online("ben")
+        let mine = try h.start("v1", "sales")
+        try h.accept(mine, "ben")
+        let busy = try h.start("v2", "sales")  // ben's second slot
+        try h.accept(busy, "ben")
+        let waiting = try h.start("v3", "sales")  // waits: ben is full
+        try h.run { (core, now, effects) throws(RouterError) in try core.operatorDisconnected("ben", now: now, into: &effects) }
+        h.advance(seconds: 30)
+        #expect(h.home("ben").status == .offline)
+        #expect(h.effects.contains(.toVisitor(mine, .operatorLeft)))
+        // Anna comes online with two slots: ben's chats go first, ahead of the earlier waiting v3.
+        try h.online("anna")
+        #expect(Set(h.offers(to: "anna")) == [mine, busy])
+        #expect(h.state(waiting) == .queued)
+    }
+}
+
+@Suite struct MessageTests {
+    @Test func retriedSend_withTheSameClientMessageID_returnsTheOriginalSequence_andStoresOnce() throws {
+        var h = Harness()
+        let id = try h.start("v1", "sales")
+        let first = try h.run { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m-1", text: "hello", now: now, into: &effects)
+        }
+        let retry = try h.run { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m-1", text: "hello", now: now, into: &effects)
+        }
+        #expect(first == retry)
+        #expect(h.core.conversation(id)!.events.count == 1)
+    }
+
+    @Test func operatorNotAssigned_cannotWrite() throws {
+        var h = Harness()
+        try h.online("ben", "anna")
+        let id = try h.start("v1", "sales")
+        let assigned = h.assigned(id)!
+        try h.accept(id, assigned.raw)
+        let other: OperatorID = assigned == "ben" ? "anna" : "ben"
+        #expect(throws: RouterError.notAssigned(id, other)) {
+            try h.run { (core, now, effects) throws(RouterError) in
+                try core.operatorSend(id, by: other, clientMessageID: nil, text: "hi", now: now, into: &effects)
+            }
+        }
+    }
+
+    @Test func emptyOrHugeMessages_areRefused_andNothingIsStored() throws {
+        var h = Harness()
+        let id = try h.start("v1", "sales")
+        for text in ["", String(repeating: "x", count: Partition.maxMessageBytes + 1)] {
+            #expect(throws: RouterError.self) {
+                try h.run { (core, now, effects) throws(RouterError) in
+                    try core.visitorSend(id, clientMessageID: nil, text: text, now: now, into: &effects)
+                }
+            }
+        }
+        #expect(h.core.conversation(id)!.events.isEmpty)
+    }
+
+    @Test func unknownDepartment_isRefused() {
+        var h = Harness()
+        #expect(throws: RouterError.unknownDepartment("legal")) { try h.start("v1", "legal") }
+    }
+}
+
+@Suite struct TransferTests {
+    @Test func transferToADepartment_goesBackThroughTheQueue_toSomeoneElse() throws {
+        var h = Harness()
+        try h.online("anna", "carl")
+        let id = try h.start("v1", "sales")
+        #expect(h.assigned(id) == "anna")
+        try h.accept(id, "anna")
+        try h.run { (core, now, effects) throws(RouterError) in
+            try core.transfer(id, by: "anna", to: .department("support"), note: "printer question", now: now, into: &effects)
+        }
+        #expect(h.assigned(id) == "carl")
+        #expect(h.state(id) == .offered)
+        #expect(h.core.conversation(id)!.requirement.skill == "support")
+        #expect(h.home("anna").held.isEmpty)
+    }
+
+    @Test func transferToANamedOperator_offersItToThem() throws {
+        var h = Harness()
+        try h.online("anna", "ben")
+        let id = try h.start("v1", "sales")
+        let from = h.assigned(id)!
+        try h.accept(id, from.raw)
+        let to: OperatorID = from == "anna" ? "ben" : "anna"
+        try h.run { (core, now, effects) throws(RouterError) in
+            try core.transfer(id, by: from, to: .operator(to), note: "", now: now, into: &effects)
+        }
+        #expect(h.assigned(id) == to)
+        #expect(h.state(id) == .offered)
+    }
+}
+
+@Suite struct RecoveryReplayTests {
+    @Test func replayingThePersistedRecords_rebuildsConversationsAndQueueOrder() throws {
+        var h = Harness()
+        try h.online("ben")
+        var ids: [ConversationID] = []
+        for n in 0..<6 {
+            h.advance(seconds: 1)
+            ids.append(try h.start("v\(n)", "sales", priority: n % 2))
+        }
+        try h.accept(ids[0], "ben")
+        _ = try h.run { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(ids[0], clientMessageID: "m", text: "hi", now: now, into: &effects)
+        }
+        var rebuilt = Harness()
+        for case .persist(let partition, let record) in h.effects { rebuilt.core.replay(partition: partition, record) }
+        var effects: [RouterEffect] = []
+        rebuilt.core.finishRecovery(now: h.now, into: &effects)
+        for id in ids {
+            let (original, recovered) = (h.core.conversation(id)!, rebuilt.core.conversation(id)!)
+            #expect(recovered.events == original.events)
+            #expect(recovered.rank == original.rank)
+            #expect(recovered.state == (original.state == .offered ? .queued : original.state))
+        }
+        #expect(rebuilt.core.homes["ben"]!.held.contains(ids[0]))
+        #expect(rebuilt.core.openByVisitor == h.core.openByVisitor)
+    }
+}
