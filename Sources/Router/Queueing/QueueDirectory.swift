@@ -29,15 +29,31 @@ public struct QueueDirectory: Sendable {
         if !lane.current.isEmpty { lanes[key] = lane }
     }
 
+    /// What the directory believes partition `partition`'s head of `lane` is.
+    public func head(of lane: LaneKey, partition: Int) -> QueueRank? {
+        lanes[lane]?.current[partition]
+    }
+
+    /// Every (lane, partition) with a head.
+    public var entryCount: Int { lanes.values.reduce(0) { $0 + $1.current.count } }
+
     /// The partition holding the best head among the lanes an operator of `level` in
-    /// `skill` can take from, with that rank.
-    public mutating func best(site: SiteID, skill: Skill, level: Int) -> (partition: Int, rank: QueueRank)? {
+    /// `skill` can take from, with that rank, leaving out partitions in `excluded` (those
+    /// that just said they hold nothing this operator may take).
+    public mutating func best(site: SiteID, skill: Skill, level: Int, excluding excluded: Set<Int> = []) -> (partition: Int, rank: QueueRank)? {
         var best: (partition: Int, rank: QueueRank)?
         for laneLevel in 1...max(1, min(5, level)) {
             let key = LaneKey(site: site, skill: skill, level: laneLevel)
             guard var lane = lanes.removeValue(forKey: key) else { continue }
             while let top = lane.heap.first, lane.current[top.partition] != top.rank { Self.pop(&lane.heap) }
-            if let top = lane.heap.first, best.map({ top.rank < $0.rank }) ?? true { best = (top.partition, top.rank) }
+            if excluded.isEmpty {
+                if let top = lane.heap.first, best.map({ top.rank < $0.rank }) ?? true { best = (top.partition, top.rank) }
+            } else {
+                // Rare path (the operator declined the heads): a scan of the heads is enough.
+                for (partition, rank) in lane.current where !excluded.contains(partition) {
+                    if best.map({ rank < $0.rank }) ?? true { best = (partition, rank) }
+                }
+            }
             if !lane.current.isEmpty { lanes[key] = lane }
         }
         return best

@@ -231,9 +231,9 @@ public struct Partition: Sendable {
         seekExcluded[id] = nil
     }
 
-    /// An operator with a free slot asks for the best conversation they can take here.
-    /// Returns the conversation offered to them, or nil.
-    public mutating func onPull(operator profile: OperatorProfile, now: Instant, into actions: inout [Action]) -> ConversationID? {
+    /// The best-ranked waiting conversation here that this operator may take (right skill
+    /// and level, not declined by them).
+    public func bestWaiting(for profile: OperatorProfile) -> (conversation: ConversationID, rank: QueueRank)? {
         var best: (conversation: ConversationID, rank: QueueRank)?
         for (skill, level) in profile.skills {
             let candidate = queue.best(site: profile.site, skill: skill, level: level) { [conversations] id in
@@ -241,9 +241,15 @@ public struct Partition: Sendable {
             }
             if let candidate, best.map({ candidate.rank < $0.rank }) ?? true { best = candidate }
         }
-        guard let best, let conversation = conversations[best.conversation] else { return nil }
+        return best
+    }
+
+    /// An operator's home pulled `id` for them (a slot is set aside): offer it. Returns false
+    /// if it is no longer waiting.
+    public mutating func onPull(_ id: ConversationID, operator profile: OperatorProfile, now: Instant, into actions: inout [Action]) -> Bool {
+        guard let conversation = conversations[id], conversation.state == .queued else { return false }
         offer(conversation, to: profile.id, profile: profile, now: now, &actions)
-        return best.conversation
+        return true
     }
 
     // MARK: timers

@@ -56,7 +56,8 @@ public struct RouterCore: Sendable {
     public let sites: [SiteID: SiteConfiguration]
     /// The open conversation of each visitor, by site.
     public private(set) var openByVisitor: [SiteID: [VisitorID: ConversationID]] = [:]
-    private var directory = QueueDirectory()
+    /// The queue heads of all partitions, as operators' homes see them.
+    public private(set) var directory = QueueDirectory()
     private var operatorsBySite: [SiteID: [OperatorID]] = [:]
     private var roundRobinCursor: [SiteSkill: OperatorID] = [:]
     private var handleTimes: [SiteSkill: UInt64] = [:]
@@ -391,23 +392,37 @@ public struct RouterCore: Sendable {
     /// take, across partitions, one slot at a time.
     private mutating func pull(_ op: OperatorID, now: Instant, _ work: inout [(Int, Partition.Action)]) {
         guard let profile = homes[op]?.profile else { return }
-        while homes[op]!.acceptsNewChats {
-            var best: (partition: Int, rank: QueueRank)?
+        while homes[op]!.acceptsNewChats, let (index, id) = bestWaiting(for: profile), homes[op]!.reservePullSlot() {
+            var actions: [Partition.Action] = []
+            let offered = partitions[index].onPull(id, operator: profile, now: now, into: &actions)
+            _ = homes[op]!.onPullAnswered(offered ? id : nil)
+            work.append(contentsOf: actions.map { (index, $0) })
+            publishHeads(index)
+            if !offered { return }
+        }
+    }
+
+    /// Best-first search over the partitions' queue heads. A head may be a conversation this
+    /// operator declined, so each partition is asked for its real best for them; the search
+    /// stops once no unvisited head can beat the best found.
+    private mutating func bestWaiting(for profile: OperatorProfile) -> (partition: Int, conversation: ConversationID)? {
+        var visited: Set<Int> = []
+        var found: (partition: Int, conversation: ConversationID, rank: QueueRank)?
+        while true {
+            var head: (partition: Int, rank: QueueRank)?
             for (skill, level) in profile.skills {
-                if let candidate = directory.best(site: profile.site, skill: skill, level: level),
-                   best.map({ candidate.rank < $0.rank }) ?? true {
-                    best = candidate
+                if let candidate = directory.best(site: profile.site, skill: skill, level: level, excluding: visited),
+                   head.map({ candidate.rank < $0.rank }) ?? true {
+                    head = candidate
                 }
             }
-            guard let best, homes[op]!.reservePullSlot() else { return }
-            var actions: [Partition.Action] = []
-            let offered = partitions[best.partition].onPull(operator: profile, now: now, into: &actions)
-            _ = homes[op]!.onPullAnswered(offered)
-            work.append(contentsOf: actions.map { (best.partition, $0) })
-            publishHeads(best.partition)
-            // Nothing there this operator may take (they declined it): stop rather than spin.
-            if offered == nil { return }
+            guard let head, found.map({ head.rank < $0.rank }) ?? true else { break }
+            visited.insert(head.partition)
+            if let real = partitions[head.partition].bestWaiting(for: profile), found.map({ real.rank < $0.rank }) ?? true {
+                found = (head.partition, real.conversation, real.rank)
+            }
         }
+        return found.map { ($0.partition, $0.conversation) }
     }
 
     private mutating func publishHeads(_ index: Int) {
