@@ -25,7 +25,8 @@ public struct QueueRank: Comparable, Hashable, Sendable {
         QueueRank(virtualTime: Int64.min, serial: serial)
     }
 
-    init(virtualTime: Int64, serial: UInt64) {
+    /// A rank from its stored parts.
+    public init(virtualTime: Int64, serial: UInt64) {
         self.virtualTime = virtualTime
         self.serial = serial
     }

@@ -1,0 +1,192 @@
+import CLinux
+import Foundation
+import Glibc
+import Wire
+
+/// Everything the storage layer refuses, with the file and place.
+public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call failed.
+    case system(operation: String, path: String, errno: Int32)
+    /// A record in the middle of the log is damaged; nothing after it was applied.
+    case corrupt(segment: String, offset: Int, reason: String)
+    /// A record body could not be decoded as the record type says.
+    case undecodable(segment: String, offset: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .system(let operation, let path, let errno): "\(operation) \(path): \(String(cString: strerror(errno)))"
+        case .corrupt(let segment, let offset, let reason): "log segment \(segment) is damaged at byte \(offset): \(reason)"
+        case .undecodable(let segment, let offset, let reason): "log segment \(segment), record at byte \(offset): \(reason)"
+        }
+    }
+}
+
+/// A directory of append-only segment files `<first record number>.log`, written in order.
+/// Not thread-safe: `DurableLog` drives it from its writer thread.
+///
+/// Opening scans every segment. A record cut short at the very end of the last segment is
+/// a write that never completed (it was never acknowledged): it is truncated away and
+/// reported. Damage anywhere else (a checksum that does not match, an impossible length)
+/// stops the open with `StorageError.corrupt`, naming the segment and byte, and nothing
+/// after it is applied; `repair: true` truncates the log there instead.
+public final class SegmentedLog {
+    /// What opening found.
+    public struct Recovery: Sendable {
+        /// Every valid record, in order.
+        public var records: [LogFraming.Record]
+        /// Bytes cut from the end of the last segment (an incomplete final write), if any.
+        public var truncatedBytes: Int
+        /// Damage found and truncated because `repair` was set.
+        public var repaired: StorageError?
+    }
+
+    /// The directory.
+    public let directory: String
+    /// A segment is closed and a new one started once it passes this size.
+    public let segmentBytes: Int
+    private var fd: Int32 = -1
+    private var segmentSize = 0
+    private var nextRecord: UInt64 = 0
+    private var scratch = ByteWriter(capacity: 1 << 16)
+
+    private init(directory: String, segmentBytes: Int) {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+    }
+
+    /// Opens (creating if needed) the log in `directory` and returns it with its recovered records.
+    public static func open(directory: String, segmentBytes: Int = 64 << 20, repair: Bool = false) throws(StorageError) -> (SegmentedLog, Recovery) {
+        let log = SegmentedLog(directory: directory, segmentBytes: segmentBytes)
+        let recovery = try log.recoverAndOpen(repair: repair)
+        return (log, recovery)
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// Number of records in the log (the next record's number).
+    public var recordCount: UInt64 { nextRecord }
+
+    /// Appends framed records to the current segment (buffered by the kernel until `sync`).
+    public func append(_ records: [(type: UInt8, body: [UInt8])]) throws(StorageError) {
+        scratch.clear()
+        for record in records { LogFraming.append(type: record.type, body: record.body, to: &scratch) }
+        if segmentSize > 0 && segmentSize + scratch.count > segmentBytes { try startSegment(first: nextRecord) }
+        try writeAll(scratch.bytes)
+        segmentSize += scratch.count
+        nextRecord += UInt64(records.count)
+    }
+
+    /// Makes everything appended so far durable.
+    public func sync() throws(StorageError) {
+        guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: currentPath, errno: errno) }
+    }
+
+    // MARK: internals
+
+    private var currentPath = ""
+
+    private func recoverAndOpen(repair: Bool) throws(StorageError) -> Recovery {
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: directory, errno: errno) }
+        let segments = try segmentFiles()
+        var records: [LogFraming.Record] = []
+        var truncated = 0
+        var repaired: StorageError?
+        var lastKept: String?
+        for (position, segment) in segments.enumerated() {
+            lastKept = segment.name
+            let path = directory + "/" + segment.name
+            let bytes = try readFile(path)
+            let (found, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
+            records += found
+            let isLast = position == segments.count - 1
+            switch stop {
+            case .end:
+                break
+            case .torn(let offset) where isLast:
+                try truncate(path, to: offset)
+                truncated = bytes.count - offset
+            case .torn(let offset):
+                let damage = StorageError.corrupt(segment: segment.name, offset: offset, reason: "segment ends inside a record")
+                guard repair else { throw damage }
+                try truncate(path, to: offset)
+                repaired = damage
+            case .corrupt(let offset, let reason):
+                let damage = StorageError.corrupt(segment: segment.name, offset: offset, reason: reason)
+                guard repair else { throw damage }
+                try truncate(path, to: offset)
+                repaired = damage
+            }
+            if repaired != nil {
+                // Later segments follow the damage: they cannot be trusted to be in order.
+                for later in segments[(position + 1)...] { unlink(directory + "/" + later.name) }
+                break
+            }
+        }
+        nextRecord = UInt64(records.count)
+        if let lastKept {
+            try openSegment(directory + "/" + lastKept)
+        } else {
+            try startSegment(first: 0)
+        }
+        return Recovery(records: records, truncatedBytes: truncated, repaired: repaired)
+    }
+
+    private func segmentFiles() throws(StorageError) -> [(name: String, first: UInt64)] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw .system(operation: "list", path: directory, errno: errno)
+        }
+        return names.compactMap { name in
+            guard name.hasSuffix(".log"), let first = UInt64(name.dropLast(4)) else { return nil }
+            return (name, first)
+        }.sorted { $0.first < $1.first }
+    }
+
+    private func startSegment(first: UInt64) throws(StorageError) {
+        if fd >= 0 {
+            try sync()
+            Glibc.close(fd)
+            fd = -1
+        }
+        let path = directory + "/" + String(format: "%020llu.log", first)
+        try openSegment(path)
+        // The new file's directory entry must be durable too, or a crash could lose the file.
+        let dirFD = Glibc.open(directory, O_RDONLY)
+        if dirFD >= 0 {
+            fsync(dirFD)
+            Glibc.close(dirFD)
+        }
+    }
+
+    private func openSegment(_ path: String) throws(StorageError) {
+        let opened = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard opened >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        fd = opened
+        currentPath = path
+        var info = stat()
+        fstat(fd, &info)
+        segmentSize = Int(info.st_size)
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws(StorageError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .system(operation: "write", path: currentPath, errno: errno)
+            }
+            written += result
+        }
+    }
+
+    private func readFile(_ path: String) throws(StorageError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }
+        return [UInt8](data)
+    }
+
+    private func truncate(_ path: String, to size: Int) throws(StorageError) {
+        guard Glibc.truncate(path, off_t(size)) == 0 else { throw .system(operation: "truncate", path: path, errno: errno) }
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Synchronization
+import Router
+import Testing
+import Wire
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+final class TempDirectory {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "switchboard-test-" + UUID().uuidString
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    var segments: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
+    }
+}
+
+private func body(_ n: Int, size: Int = 40) -> [UInt8] {
+    var rng = SplitMix64(seed: UInt64(n))
+    return (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+}
+
+private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
+    var writer = ByteWriter()
+    var offsets: [Int] = []
+    for (n, body) in bodies.enumerated() {
+        offsets.append(writer.count)
+        LogFraming.append(type: UInt8(n % 200 + 1), body: body, to: &writer)
+    }
+    return (writer.bytes, offsets)
+}
+
+@Suite struct LogFramingTests {
+    @Test func records_roundTrip_andLargeCompressibleBodiesAreStoredCompressed() {
+        let text = Array(String(repeating: "where is my parcel? ", count: 100).utf8)
+        let (bytes, _) = framed([body(1), text, []])
+        #expect(bytes.count < text.count, "a 2,000-byte repetitive body should shrink")
+        let (records, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
+        #expect(stop == .end)
+        #expect(records.map(\.body) == [body(1), text, []])
+        #expect(records.map(\.type) == [1, 2, 3])
+    }
+
+    @Test func cutAtEveryByteOfTheLastRecord_recoversExactlyThePrefix() {
+        let bodies = (0..<20).map { body($0, size: $0 * 7) } + [Array(String(repeating: "abc", count: 300).utf8)]
+        let (bytes, offsets) = framed(bodies)
+        let lastStart = offsets.last!
+        for cut in lastStart..<bytes.count {
+            let (records, stop) = Array(bytes[..<cut]).withUnsafeBytes { LogFraming.scan($0) }
+            #expect(records.map(\.body) == Array(bodies.dropLast()), "cut at \(cut)")
+            #expect(stop == (cut == lastStart ? .end : .torn(offset: lastStart)), "cut at \(cut)")
+        }
+    }
+
+    @Test func bitFlip_anywhereInARecord_isDetected_andNothingFromItIsApplied() {
+        let bodies = (0..<5).map { body($0, size: 60) }
+        let (bytes, offsets) = framed(bodies)
+        let damaged = 2
+        for index in offsets[damaged]..<offsets[damaged + 1] {
+            for bit in [0, 3, 7] {
+                var copy = bytes
+                copy[index] ^= UInt8(1 << bit)
+                let (records, stop) = copy.withUnsafeBytes { LogFraming.scan($0) }
+                #expect(records.map(\.body) == Array(bodies.prefix(damaged)), "flip at \(index) bit \(bit)")
+                switch stop {
+                case .corrupt(let offset, _), .torn(let offset): #expect(offset == offsets[damaged])
+                case .end: Issue.record("flip at \(index) bit \(bit) went unnoticed")
+                }
+            }
+        }
+    }
+}
+
+@Suite struct SegmentedLogTests {
+    @Test func appendedRecords_surviveReopening_acrossSegments() throws {
+        let dir = TempDirectory()
+        do {
+            let (log, recovery) = try SegmentedLog.open(directory: dir.path, segmentBytes: 1000)
+            #expect(recovery.records.isEmpty)
+            for n in 0..<100 { try log.append([(type: 1, body: body(n))]) }
+            try log.sync()
+        }
+        #expect(dir.segments.count > 3, "1,000-byte segments should have rolled")
+        let (log, recovery) = try SegmentedLog.open(directory: dir.path, segmentBytes: 1000)
+        #expect(recovery.records.map(\.body) == (0..<100).map { body($0) })
+        #expect(log.recordCount == 100)
+    }
+
+    @Test func tornTail_isTruncated_atEveryCut_andTheLogAppendsAfterIt() throws {
+        let dir = TempDirectory()
+        var lastStart = 0
+        do {
+            let (log, _) = try SegmentedLog.open(directory: dir.path)
+            for n in 0..<10 { try log.append([(type: 1, body: body(n))]) }
+            let size = try FileManager.default.attributesOfItem(atPath: dir.path + "/" + dir.segments[0])[.size] as! Int
+            lastStart = size
+            try log.append([(type: 1, body: body(10))])
+            try log.sync()
+        }
+        let file = dir.path + "/" + dir.segments[0]
+        let whole = try Data(contentsOf: URL(fileURLWithPath: file))
+        for cut in (lastStart + 1)..<whole.count {
+            try whole.prefix(cut).write(to: URL(fileURLWithPath: file))
+            let (log, recovery) = try SegmentedLog.open(directory: dir.path)
+            #expect(recovery.records.count == 10, "cut at \(cut)")
+            #expect(recovery.truncatedBytes == cut - lastStart)
+            try log.append([(type: 2, body: [42])])
+            try log.sync()
+            let (_, again) = try SegmentedLog.open(directory: dir.path)
+            #expect(again.records.count == 11 && again.records.last?.body == [42], "cut at \(cut)")
+            try whole.write(to: URL(fileURLWithPath: file))
+        }
+    }
+
+    @Test func damageInTheMiddle_stopsTheOpen_withSegmentAndOffset_unlessRepairing() throws {
+        let dir = TempDirectory()
+        do {
+            let (log, _) = try SegmentedLog.open(directory: dir.path)
+            for n in 0..<10 { try log.append([(type: 1, body: body(n))]) }
+            try log.sync()
+        }
+        let name = dir.segments[0]
+        let file = URL(fileURLWithPath: dir.path + "/" + name)
+        var bytes = [UInt8](try Data(contentsOf: file))
+        let recordSize = LogFraming.headerSize + 40
+        bytes[recordSize * 4 + 20] ^= 0x10  // inside record 4's body
+        try Data(bytes).write(to: file)
+        #expect(throws: StorageError.corrupt(segment: name, offset: recordSize * 4, reason: "checksum mismatch")) {
+            _ = try SegmentedLog.open(directory: dir.path)
+        }
+        let (_, recovery) = try SegmentedLog.open(directory: dir.path, repair: true)
+        #expect(recovery.records.map(\.body) == (0..<4).map { body($0) })
+        #expect(recovery.repaired != nil)
+    }
+}
+
+@Suite struct DurableLogTests {
+    @Test(arguments: SyncPolicy.allCases)
+    func concurrentAppends_areAllAcknowledged_withDistinctNumbers_andAllRecovered(policy: SyncPolicy) throws {
+        let dir = TempDirectory()
+        let (log, _) = try DurableLog.open(directory: dir.path, policy: policy)
+        let acknowledged = Mutex<[UInt64]>([])
+        let done = DispatchGroup()
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for n in 0..<250 {
+                done.enter()
+                log.append([(type: 1, body: body(worker * 1000 + n))]) { result in
+                    if case .success(let number) = result { acknowledged.withLock { $0.append(number) } }
+                    done.leave()
+                }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        log.close()
+        let numbers = acknowledged.withLock { $0 }
+        #expect(numbers.count == 1000)
+        #expect(Set(numbers) == Set(0..<1000))
+        let (_, recovery) = try SegmentedLog.open(directory: dir.path)
+        #expect(Set(recovery.records.map(\.body)) == Set((0..<4).flatMap { w in (0..<250).map { body(w * 1000 + $0) } }))
+    }
+}
+
+@Suite struct PartitionRecordCodecTests {
+    @Test func everyRecordOfABusyRouter_roundTripsThroughItsBinaryForm() throws {
+        var h = Harness()
+        try h.online("anna", "ben", "carl")
+        var ids: [ConversationID] = []
+        for n in 0..<12 { ids.append(try h.start("v\(n)", ["sales", "billing", "support"][n % 3], level: n % 4 + 1, priority: n % 3 - 1)) }
+        for id in ids where h.state(id) == .offered { try h.accept(id, h.assigned(id)!.raw) }
+        for id in ids where h.state(id) == .active {
+            _ = try h.run { (core, now, effects) throws(RouterError) in
+                try core.visitorSend(id, clientMessageID: "m-\(id)", text: "Grüße 👋", now: now, into: &effects)
+            }
+        }
+        if let active = ids.first(where: { h.state($0) == .active }), let from = h.assigned(active) {
+            try h.run { (core, now, effects) throws(RouterError) in
+                try core.transfer(active, by: from, to: .department("support"), note: "n", now: now, into: &effects)
+            }
+        }
+        h.advance(seconds: 200)
+        var count = 0
+        for case .persist(let partition, let record) in h.effects {
+            let (type, encoded) = PartitionRecordCodec.encode(record, partition: partition)
+            let decoded = try PartitionRecordCodec.decode(type: type, body: encoded)
+            #expect(decoded.partition == partition)
+            #expect(decoded.record == record)
+            count += 1
+        }
+        #expect(count > 40)
+    }
+
+    @Test func truncatedOrPaddedBodies_areRejected() {
+        let record = PartitionRecord.declined("c1", "anna")
+        let (type, encoded) = PartitionRecordCodec.encode(record, partition: 3)
+        #expect(throws: WireError.self) { try PartitionRecordCodec.decode(type: type, body: Array(encoded.dropLast())) }
+        #expect(throws: WireError.trailingBytes(1)) { try PartitionRecordCodec.decode(type: type, body: encoded + [0]) }
+        #expect(throws: WireError.self) { try PartitionRecordCodec.decode(type: 99, body: encoded) }
+    }
+}
