@@ -22,7 +22,8 @@ let package = Package(
         // Routing: partitions, operator homes, skill queues, the durable log.
         .target(name: "Router", dependencies: ["Wire", "CLinux"]),
         // The load generator and benchmark scenarios.
-        .executableTarget(name: "loadgen", dependencies: ["Wire"]),
+        // (It drives the router core directly for the routing and log scenarios issue #3 asks for.)
+        .executableTarget(name: "loadgen", dependencies: ["Wire", "Router"]),
         // Fast deterministic unit tests: no sockets, no clock, no sleeping.
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         // Router state machines with a manual clock and seeded randomness; the log on a temp dir.

@@ -9,6 +9,8 @@ scenarios:
   codec   encode + decode rate of chat-message frames on one core
   wire    frames/s and round-trip latency against a Wire echo server
   echo    run a Wire echo server (what `wire` measures against)
+  routing assignment decisions per second of the router core, deep queues
+  log     durable appends per second and append-to-ack latency
 """
 
 // A parent (a test runner, a shell script) may have started us with signals blocked; the
@@ -26,6 +28,8 @@ do {
     case "codec": status = try CodecScenario.run(rest)
     case "wire": status = try WireScenario.run(rest)
     case "echo": status = try EchoServer.run(rest)
+    case "routing": status = try RouterScenario.run(rest)
+    case "log": status = try LogScenario.run(rest)
     case "--help", "-h", "help":
         print(usage)
         status = 0

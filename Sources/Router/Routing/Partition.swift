@@ -299,20 +299,23 @@ public struct Partition: Sendable {
         case .declined(let id, let op):
             conversations[id]?.declinedBy.insert(op)
         case .state(let change):
-            guard var conversation = conversations.removeValue(forKey: change.id) else { return }
-            conversation.state = change.state
-            conversation.assignedOperator = change.assignedOperator
-            conversation.requirement = change.requirement
-            conversation.queuedAt = change.queuedAt
-            if let rank = change.rank {
-                conversation.rank = rank
-                queueSerial = max(queueSerial, rank.serial)
-            }
-            if change.state == .active && conversation.acceptedAt == nil { conversation.acceptedAt = change.time }
-            if change.state != .queued && change.state != .offered { conversation.rank = nil }
-            conversations[change.id] = conversation
+            // One hash lookup, then the conversation is changed in place (no copy of its events).
+            guard let index = conversations.index(forKey: change.id) else { return }
+            Self.applyChange(change, to: &conversations.values[index])
+            if let rank = change.rank { queueSerial = max(queueSerial, rank.serial) }
+            let conversation = conversations.values[index]
             place(conversation, now: change.time)
         }
+    }
+
+    private static func applyChange(_ change: PartitionRecord.StateChange, to conversation: inout Conversation) {
+        conversation.state = change.state
+        conversation.assignedOperator = change.assignedOperator
+        conversation.requirement = change.requirement
+        conversation.queuedAt = change.queuedAt
+        if let rank = change.rank { conversation.rank = rank }
+        if change.state == .active && conversation.acceptedAt == nil { conversation.acceptedAt = change.time }
+        if change.state != .queued && change.state != .offered { conversation.rank = nil }
     }
 
     /// After replaying the log: offers do not survive a restart, so offered conversations

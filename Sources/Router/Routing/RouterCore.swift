@@ -58,7 +58,13 @@ public struct RouterCore: Sendable {
     public private(set) var openByVisitor: [SiteID: [VisitorID: ConversationID]] = [:]
     /// The queue heads of all partitions, as operators' homes see them.
     public private(set) var directory = QueueDirectory()
-    private var operatorsBySite: [SiteID: [OperatorID]] = [:]
+    /// Operators who can be offered a chat now, by site and skill: candidates are picked
+    /// from here, so a decision costs O(free operators), not O(all operators).
+    private var availableBySkill: [SiteSkill: Set<OperatorID>] = [:]
+    /// Chat slots of operators online (chosen status and connected), by site and skill.
+    private var onlineSlots: [SiteSkill: Int] = [:]
+    /// What the two indexes above last counted for each operator.
+    private var indexed: [OperatorID: (available: Bool, online: Bool)] = [:]
     private var roundRobinCursor: [SiteSkill: OperatorID] = [:]
     private var handleTimes: [SiteSkill: UInt64] = [:]
     private var lastPositions: [ConversationID: VisitorNotice] = [:]
@@ -75,7 +81,6 @@ public struct RouterCore: Sendable {
             for profile in site.operators {
                 homes[profile.id] = OperatorHome(profile: profile, settings: site.settings)
             }
-            operatorsBySite[site.id] = site.operators.map(\.id).sorted()
         }
         rng = SplitMix64(seed: seed)
     }
@@ -253,7 +258,10 @@ public struct RouterCore: Sendable {
         for index in partitions.indices {
             var actions: [Partition.Action] = []
             let active = partitions[index].recover(now: now, into: &actions)
-            for (op, chats) in active { for id in chats { homes[op]?.adoptActive(id) } }
+            for (op, chats) in active {
+                for id in chats { homes[op]?.adoptActive(id) }
+                reindex(op)
+            }
             process(index, actions, now: now, &effects)
         }
     }
@@ -275,6 +283,7 @@ public struct RouterCore: Sendable {
                                  _ body: (inout OperatorHome) -> [OperatorHome.Action]) throws(RouterError) {
         guard homes[op] != nil else { throw .unknownOperator(op) }
         let actions = body(&homes[op]!)
+        reindex(op)
         var work: [(Int, Partition.Action)] = []
         handleHome(op, actions, now: now, &work, &effects)
         drain(&work, now: now, &effects)
@@ -334,6 +343,7 @@ public struct RouterCore: Sendable {
                 case .released(let id):
                     homeActions = homes[op]!.onReleased(id, now: now)
                 }
+                reindex(op)
                 var homeWork: [(Int, Partition.Action)] = []
                 handleHome(op, homeActions, now: now, &homeWork, &effects)
                 work.append(contentsOf: homeWork)
@@ -349,6 +359,7 @@ public struct RouterCore: Sendable {
             partitions[index].onDenied(id, operator: op, into: &more)
             return
         }
+        reindex(op)
         for action in actions {
             switch action {
             case .grant:
@@ -396,6 +407,7 @@ public struct RouterCore: Sendable {
             var actions: [Partition.Action] = []
             let offered = partitions[index].onPull(id, operator: profile, now: now, into: &actions)
             _ = homes[op]!.onPullAnswered(offered ? id : nil)
+            reindex(op)
             work.append(contentsOf: actions.map { (index, $0) })
             publishHeads(index)
             if !offered { return }
@@ -420,6 +432,8 @@ public struct RouterCore: Sendable {
             visited.insert(head.partition)
             if let real = partitions[head.partition].bestWaiting(for: profile), found.map({ real.rank < $0.rank }) ?? true {
                 found = (head.partition, real.conversation, real.rank)
+                // The usual case: the best head is one they may take, so nothing can beat it.
+                if real.rank == head.rank { break }
             }
         }
         return found.map { ($0.partition, $0.conversation) }
@@ -433,25 +447,35 @@ public struct RouterCore: Sendable {
 
     // MARK: choosing operators
 
-    private func anyoneOnline(site: SiteID, skill: Skill) -> Bool {
-        (operatorsBySite[site] ?? []).contains { op in
-            guard let summary = homes[op]?.summary else { return false }
-            return summary.online && summary.profile.level(in: skill) > 0
+    /// Brings the availability indexes up to date with operator `op`'s home.
+    private mutating func reindex(_ op: OperatorID) {
+        guard let home = homes[op] else { return }
+        let now = (available: home.acceptsNewChats, online: home.status == .online && home.connections > 0)
+        let before = indexed[op] ?? (false, false)
+        guard now != before else { return }
+        indexed[op] = now
+        for skill in home.profile.skills.keys {
+            let key = SiteSkill(site: home.profile.site, skill: skill)
+            if now.available != before.available {
+                if now.available { availableBySkill[key, default: []].insert(op) } else { availableBySkill[key]?.remove(op) }
+            }
+            if now.online != before.online { onlineSlots[key, default: 0] += (now.online ? 1 : -1) * home.profile.maxChats }
         }
+    }
+
+    private func anyoneOnline(site: SiteID, skill: Skill) -> Bool {
+        onlineSlots[SiteSkill(site: site, skill: skill), default: 0] > 0
     }
 
     private func serverCount(_ queue: SiteSkill) -> Int {
-        (operatorsBySite[queue.site] ?? []).reduce(0) { count, op in
-            guard let summary = homes[op]?.summary, summary.online, summary.profile.level(in: queue.skill) > 0 else { return count }
-            return count + summary.profile.maxChats
-        }
+        onlineSlots[queue, default: 0]
     }
 
     private mutating func chooseOperator(site: SiteID, skill: Skill, level: Int, excluding: Set<OperatorID>) -> OperatorID? {
-        guard let policy = sites[site]?.settings.policy else { return nil }
-        let eligible = (operatorsBySite[site] ?? []).compactMap { op -> OperatorSummary? in
-            guard !excluding.contains(op), let summary = homes[op]?.summary, summary.available,
-                  summary.profile.level(in: skill) >= level else { return nil }
+        guard let policy = sites[site]?.settings.policy,
+              let candidates = availableBySkill[SiteSkill(site: site, skill: skill)], !candidates.isEmpty else { return nil }
+        let eligible = candidates.compactMap { op -> OperatorSummary? in
+            guard !excluding.contains(op), let summary = homes[op]?.summary, summary.profile.level(in: skill) >= level else { return nil }
             return summary
         }
         let key = SiteSkill(site: site, skill: skill)
