@@ -31,7 +31,7 @@ let package = Package(
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
         // Real loopback sockets, threads and processes, each test bounded in time.
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Router"]),
     ],
     swiftLanguageModes: [.v6]
 )
