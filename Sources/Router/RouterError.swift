@@ -21,6 +21,8 @@ public enum RouterError: Error, Equatable, Sendable {
     case invalidMessage(String)
     /// The operator tried to transfer a conversation to themselves.
     case invalidTransfer(String)
+    /// The router's log failed; it acknowledges nothing more until restarted.
+    case storageFailed(String)
 
     /// The stable code sent to clients.
     public var code: String {
@@ -34,6 +36,7 @@ public enum RouterError: Error, Equatable, Sendable {
         case .unknownDepartment: "unknown_department"
         case .invalidMessage: "invalid_message"
         case .invalidTransfer: "invalid_transfer"
+        case .storageFailed: "storage_failed"
         }
     }
 }

@@ -179,11 +179,11 @@ enum WireScenario {
 
         let group = EventLoopGroup(loopCount: loopCount, name: "loadgen")
         let established = Shared(0)
-        var statsPerLoop: [UncheckedSendable<WireLoopStats>] = []
+        var statsPerLoop: [UncheckedBox<WireLoopStats>] = []
         for loop in group.loops {
-            statsPerLoop.append(try loop.submitAndWait { UncheckedSendable(WireLoopStats()) })
+            statsPerLoop.append(try loop.submitAndWait { UncheckedBox(WireLoopStats()) })
         }
-        var clients: [UncheckedSendable<WireClient>] = []
+        var clients: [UncheckedBox<WireClient>] = []
         for index in 0..<connections {
             let loopIndex = index % loopCount
             let loop = group.loops[loopIndex]
@@ -195,7 +195,7 @@ enum WireScenario {
                                         configuration: BenchCluster.configuration(nodeID: "loadgen-\(index)", role: .tool, secret: "loadgen"),
                                         delegate: connection)
                 client.start()
-                return UncheckedSendable(client)
+                return UncheckedBox(client)
             })
         }
         guard established.wait(seconds: 30, until: { $0 == connections }) else {
@@ -278,9 +278,3 @@ enum WireScenario {
     }
 }
 
-/// Moves a loop-confined object between the control thread and its loop. The object is
-/// only ever touched inside `submitAndWait` closures on its own loop.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}

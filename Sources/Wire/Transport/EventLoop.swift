@@ -78,7 +78,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Traps when called off the loop thread: loop-confined state must not be shared.
     @inline(__always)
-    func assertInLoop(_ function: StaticString = #function) {
+    public func assertInLoop(_ function: StaticString = #function) {
         precondition(inEventLoop, "\(function) must run on its event loop's thread")
     }
 

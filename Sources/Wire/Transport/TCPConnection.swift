@@ -340,9 +340,11 @@ public final class TCPConnection: Selectable {
 @available(*, unavailable)
 extension TCPConnection: Sendable {}
 
-/// Carries a loop-confined value through an `execute` closure that runs on the same loop.
-/// Only for hops that start and end on one loop thread.
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+/// Carries a loop-confined value through an `execute` or `submitAndWait` closure. Only
+/// for values that are touched on their own loop thread alone, whichever thread carries them.
+public struct UncheckedBox<Value>: @unchecked Sendable {
+    /// The carried value.
+    public let value: Value
+    /// Wraps a value.
+    public init(_ value: Value) { self.value = value }
 }

@@ -1,0 +1,90 @@
+import Foundation
+import Router
+import Testing
+import Wire
+
+/// Collects what a node delivers (on its loop), for the test thread to read.
+final class NoticeRecorder: RouterNodeDelegate, Sendable {
+    let visitor = Shared([(ConversationID, VisitorNotice)]())
+    let operators = Shared([(OperatorID, OperatorNotice)]())
+    func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
+        visitor.update { $0.append((conversation, notice)) }
+    }
+    func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
+        operators.update { $0.append((op, notice)) }
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1))) struct RouterNodeTests {
+    static let site = SiteConfiguration(
+        id: "shop", departments: ["sales"],
+        operators: [OperatorProfile(id: "anna", site: "shop", displayName: "Anna", skills: ["sales": 3], maxChats: 2)])
+
+    /// Runs a command on the node's loop and waits for its (durable) reply.
+    func perform<T: Sendable>(_ node: UncheckedBox<RouterNode>, on loop: EventLoop,
+                              _ command: @escaping @Sendable (inout RouterCore, Instant, inout [RouterEffect]) throws(RouterError) -> T) throws -> T {
+        let result = Shared<Result<T, RouterError>?>(nil)
+        try loop.submitAndWait {
+            node.value.perform(command) { reply in result.update { $0 = reply } }
+        }
+        #expect(result.wait { $0 != nil })
+        return try result.read { $0! }.get()
+    }
+
+    @Test func acknowledgedChat_survivesARestart_andNoticesFollowDurability() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "router")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let directory = NSTemporaryDirectory() + "switchboard-node-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let recorder = NoticeRecorder()
+
+        let node = try loop.submitAndWait {
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 16, seed: 1)
+            precondition(recovery.records.isEmpty)
+            node.delegate = recorder
+            return UncheckedBox(node)
+        }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
+        let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.startConversation(site: "shop", visitor: "v1", department: "sales", now: now, into: &effects)
+        }
+        #expect(recorder.operators.read { notices in
+            notices.contains { if case .offer(id, "v1", "sales", _) = $0.1 { $0.0 == "anna" } else { false } }
+        })
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
+        let sequence = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
+        }
+        // By the time the reply came, the operator had been told (same step, released together).
+        #expect(recorder.operators.read { notices in
+            notices.contains { if case .event(id, let event) = $0.1 { event.sequence == sequence } else { false } }
+        })
+        // A refused command changes nothing and is answered at once.
+        #expect(throws: RouterError.notAssigned(id, "ben")) {
+            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+                try core.operatorSend(id, by: "ben", clientMessageID: nil, text: "hi", now: now, into: &effects)
+            }
+        }
+        try loop.submitAndWait { node.value.close() }
+
+        // Restart from the same directory: the chat is there, active with Anna, every event in place.
+        let reopened = try loop.submitAndWait {
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 16, seed: 2)
+            precondition(!recovery.records.isEmpty)
+            return UncheckedBox(node)
+        }
+        let recovered = try loop.submitAndWait { reopened.value.core.conversation(id) }
+        #expect(recovered?.state == .active)
+        #expect(recovered?.assignedOperator == "anna")
+        #expect(recovered?.events.last?.sequence == sequence)
+        #expect(try loop.submitAndWait { reopened.value.core.homes["anna"]?.held.contains(id) } == true)
+        // The retried send after the restart gets the original number and stores nothing new.
+        let retried = try perform(reopened, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
+        }
+        #expect(retried == sequence)
+        try loop.submitAndWait { reopened.value.close() }
+    }
+}
