@@ -87,4 +87,52 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         #expect(retried == sequence)
         try loop.submitAndWait { reopened.value.close() }
     }
+
+    @Test func compaction_movesEndedChatsToTranscripts_andTheRestartedNodeKeepsTheOpenOnes() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "router")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let directory = NSTemporaryDirectory() + "switchboard-compact-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try loop.submitAndWait {
+            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 3).0)
+        }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
+        var ended: [ConversationID] = []
+        for n in 0..<20 {
+            let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+                try core.startConversation(site: "shop", visitor: VisitorID("v\(n)"), department: "sales", now: now, into: &effects)
+            }
+            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
+            _ = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+                try core.visitorSend(id, clientMessageID: nil, text: "question \(n)", now: now, into: &effects)
+            }
+            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.end(id, by: "anna", now: now, into: &effects) }
+            ended.append(id)
+        }
+        let open = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.startConversation(site: "shop", visitor: "still-here", department: "sales", now: now, into: &effects)
+        }
+        let compacted = Shared<Result<Int, any Error>?>(nil)
+        try loop.submitAndWait { node.value.compact { result in compacted.update { $0 = result } } }
+        #expect(compacted.wait { $0 != nil })
+        #expect(try compacted.read { $0! }.get() == 20)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: directory + "/log").filter { $0.hasSuffix(".log") }
+        #expect(segments.count == 1)
+        let (_, onDisk) = try SegmentedLog.open(directory: directory + "/log")
+        #expect(onDisk.records.count < 10, "only the open conversation's records remain (\(onDisk.records.count))")
+        try loop.submitAndWait { node.value.close() }
+
+        let reopened = try loop.submitAndWait {
+            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 4).0)
+        }
+        #expect(try loop.submitAndWait { reopened.value.core.conversation(open)?.state } == .queued)
+        let firstEnded = ended[0]
+        #expect(try loop.submitAndWait { reopened.value.core.conversation(firstEnded) } == nil)
+        let transcript = try reopened.value.transcripts.transcript(ended[0])
+        #expect(transcript?.state == .ended)
+        #expect(transcript?.events.contains { $0.kind == .message(text: "question 0") } == true)
+        try loop.submitAndWait { reopened.value.close() }
+    }
 }

@@ -198,3 +198,73 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         #expect(throws: WireError.self) { try PartitionRecordCodec.decode(type: 99, body: encoded) }
     }
 }
+
+@Suite struct TranscriptTests {
+    /// A router with chats in every state.
+    private func busyRouter() throws -> Harness {
+        var h = Harness()
+        try h.online("anna", "ben", "carl")
+        for n in 0..<10 {
+            h.advance(seconds: 1)
+            let id = try h.start("v\(n)", ["sales", "billing", "support"][n % 3], priority: n % 2)
+            if h.state(id) == .offered, n % 4 != 0, let op = h.assigned(id) {
+                try h.accept(id, op.raw)
+                _ = try h.run { (core, now, effects) throws(RouterError) in
+                    try core.visitorSend(id, clientMessageID: "m\(n)", text: "message \(n)", now: now, into: &effects)
+                }
+                if n % 3 == 0 { try h.end(id, op.raw) }
+            }
+        }
+        return h
+    }
+
+    @Test func recordsRebuilding_reproduceEveryConversationExactly() throws {
+        let h = try busyRouter()
+        var count = 0
+        for partition in h.core.partitions {
+            for (id, conversation) in partition.conversations {
+                var rebuilt = Partition(index: 0, sites: [:])
+                for record in Partition.records(rebuilding: conversation) { rebuilt.apply(record) }
+                #expect(rebuilt.conversations[id] == conversation)
+                count += 1
+            }
+        }
+        #expect(count == 10)
+    }
+
+    @Test func storedTranscripts_surviveReopening_andExpireAfterRetention() throws {
+        var h = try busyRouter()
+        let closed = h.core.evictClosed()
+        #expect(!closed.isEmpty && closed.allSatisfy { !$0.state.isOpen })
+        #expect(closed.allSatisfy { h.core.conversation($0.id) == nil })
+        let dir = TempDirectory()
+        let day = Date(timeIntervalSince1970: 1_790_000_000)
+        try TranscriptStore(directory: dir.path).store(closed, on: day)
+        let reopened = try TranscriptStore(directory: dir.path)
+        #expect(reopened.count == closed.count)
+        for conversation in closed { #expect(try reopened.transcript(conversation.id) == conversation) }
+        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(29 * 86_400)).isEmpty)
+        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(31 * 86_400)) == [TranscriptStore.dayFile(for: day)])
+        #expect(reopened.count == 0)
+        #expect(try reopened.transcript(closed[0].id) == nil)
+    }
+
+    @Test func aTranscriptWriteCutShort_isDropped_andLaterStoresStayReadable() throws {
+        let h = try busyRouter()
+        let all = h.core.partitions.flatMap { $0.conversations.values }.sorted { $0.id < $1.id }
+        let dir = TempDirectory()
+        let day = Date(timeIntervalSince1970: 1_790_000_000)
+        try TranscriptStore(directory: dir.path).store([all[0]], on: day)
+        let file = URL(fileURLWithPath: dir.path + "/" + TranscriptStore.dayFile(for: day))
+        let whole = try Data(contentsOf: file)
+        try TranscriptStore(directory: dir.path).store([all[1]], on: day)
+        // Cut the second store in the middle, as a crash would.
+        let withSecond = try Data(contentsOf: file)
+        try withSecond.prefix(whole.count + (withSecond.count - whole.count) / 2).write(to: file)
+        let store = try TranscriptStore(directory: dir.path)
+        try store.store([all[2]], on: day)
+        #expect(try store.transcript(all[0].id) == all[0])
+        #expect(try store.transcript(all[2].id) == all[2])
+        #expect(try TranscriptStore(directory: dir.path).count == 2)
+    }
+}

@@ -25,6 +25,11 @@ public final class RouterNode {
     /// The routing state (read-only outside the node: change it through `perform`).
     public private(set) var core: RouterCore
     private let log: DurableLog
+    /// Conversations that are over, moved out of the log at each compaction.
+    public let transcripts: TranscriptStore
+    /// Days a transcript is kept (default 90).
+    public var transcriptRetentionDays = 90
+    private var compactionTimer: TimerID?
     /// Steps whose output waits for the log, oldest first.
     private var waiting: [Step] = []
     private var nextAppend: UInt64 = 0
@@ -41,14 +46,20 @@ public final class RouterNode {
         var reply: ((RouterError?) -> Void)?
     }
 
-    /// Opens the log in `directory`, replays it, and returns a node running on `loop`.
-    /// Call on the loop. Recovery is reported through `recovery`.
+    /// Opens the data directory (`log/` and `transcripts/` inside it), replays the log, and
+    /// returns a node running on `loop`. Call on the loop. `compactionInterval` 0 turns
+    /// periodic compaction off.
     public static func open(
         loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, policy: SyncPolicy = .always,
-        seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000, repair: Bool = false
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
+        compactionInterval: UInt64 = 300_000_000_000, repair: Bool = false
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
-        let (log, recovery) = try DurableLog.open(directory: directory, policy: policy, repair: repair)
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw StorageError.system(operation: "mkdir", path: directory, errno: errno)
+        }
+        let transcripts = try TranscriptStore(directory: directory + "/transcripts")
+        let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
         var core = RouterCore(partitionCount: partitionCount, sites: sites, seed: seed)
         for record in recovery.records {
             do {
@@ -62,16 +73,18 @@ public final class RouterNode {
                 throw StorageError.undecodable(segment: directory, offset: record.offset, reason: error.message)
             }
         }
-        let node = RouterNode(loop: loop, core: core, log: log, positionInterval: positionInterval)
+        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, positionInterval: positionInterval)
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
         node.schedulePositions()
+        if compactionInterval > 0 { node.scheduleCompaction(every: compactionInterval) }
         return (node, recovery)
     }
 
-    private init(loop: EventLoop, core: RouterCore, log: DurableLog, positionInterval: UInt64) {
+    private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore, positionInterval: UInt64) {
         self.loop = loop
         self.core = core
         self.log = log
+        self.transcripts = transcripts
         self.positionInterval = positionInterval
     }
 
@@ -97,10 +110,31 @@ public final class RouterNode {
         enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(result)) }
     }
 
+    /// Moves the conversations that are over into the transcript store and rewrites the log
+    /// as just the records of the open ones, so the log (and recovery time) stays
+    /// proportional to what is live. Expired transcripts are deleted. `reply` runs on the
+    /// loop when done.
+    public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
+        loop.assertInLoop()
+        let closed = core.evictClosed()
+        let snapshot = core.snapshot().map { PartitionRecordCodec.encode($0.record, partition: $0.partition) }
+        let (transcripts, retention) = (self.transcripts, transcriptRetentionDays)
+        let box = UncheckedBox(reply)
+        let loop = self.loop
+        log.compact(snapshot: snapshot, beforeDropping: {
+            let now = Date()
+            try transcripts.store(closed, on: now)
+            transcripts.purge(retentionDays: retention, now: now)
+        }, completion: { result in
+            loop.execute { box.value(result.map { closed.count }) }
+        })
+    }
+
     /// Appends what is pending and stops the log writer. The node must not be used after.
     public func close() {
         loop.assertInLoop()
         if let positionsTimer { loop.cancelTimer(positionsTimer) }
+        if let compactionTimer { loop.cancelTimer(compactionTimer) }
         log.close()
     }
 
@@ -164,6 +198,14 @@ public final class RouterNode {
                 guard let self, self.failure == nil else { return }
                 self.step { core, now, effects in core.onTimer(timer, now: now, into: &effects) }
             }
+        }
+    }
+
+    private func scheduleCompaction(every interval: UInt64) {
+        compactionTimer = loop.scheduleTimer(at: loop.now + interval) { [weak self] in
+            guard let self, self.failure == nil else { return }
+            self.compact()
+            self.scheduleCompaction(every: interval)
         }
     }
 

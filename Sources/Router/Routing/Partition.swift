@@ -63,6 +63,8 @@ public struct Partition: Sendable {
 
     /// Longest accepted chat message, in UTF-8 bytes.
     public static let maxMessageBytes = 8 * 1024
+    /// Most events one conversation may hold (its transcript stays one bounded record).
+    public static let maxEvents = 5000
 
     /// An empty partition serving `sites`.
     public init(index: Int, sites: [SiteID: RoutingSettings]) {
@@ -110,6 +112,10 @@ public struct Partition: Sendable {
         if let clientMessageID, let sequence = conversation.clientMessageSequences[clientMessageID] { return sequence }
         guard !text.isEmpty, text.utf8.count <= Self.maxMessageBytes else {
             throw .invalidMessage("a message must have 1 to \(Self.maxMessageBytes) bytes")
+        }
+        guard conversation.events.count < Self.maxEvents - 10 else {
+            // A few events stay in reserve for the notices that close the conversation.
+            throw .invalidMessage("this conversation has reached \(Self.maxEvents) events; please start a new one")
         }
         switch author {
         case .visitor:
@@ -341,6 +347,46 @@ public struct Partition: Sendable {
             }
         }
         return active
+    }
+
+    // MARK: compaction
+
+    /// Removes the conversations that are over (ended, abandoned, missed, offline) and
+    /// returns them, so they can become transcripts and leave the hot log.
+    public mutating func evictClosed() -> [Conversation] {
+        let closed = conversations.values.filter { !$0.state.isOpen }
+        for conversation in closed {
+            conversations[conversation.id] = nil
+            offerTokens[conversation.id] = nil
+            seekExcluded[conversation.id] = nil
+        }
+        return closed.sorted { $0.id < $1.id }
+    }
+
+    /// The records that rebuild the open conversations from nothing: what a compacted log
+    /// starts with.
+    public func snapshotRecords() -> [PartitionRecord] {
+        conversations.keys.sorted().flatMap { Self.records(rebuilding: conversations[$0]!) }
+    }
+
+    /// The records that rebuild `conversation` exactly (also the form of a transcript).
+    public static func records(rebuilding conversation: Conversation) -> [PartitionRecord] {
+        let id = conversation.id
+        var records: [PartitionRecord] = [.started(.init(
+            id: id, site: conversation.site, visitor: conversation.visitor, requirement: conversation.requirement,
+            priority: conversation.priority, time: conversation.queuedAt))]
+        let clientIDs = Dictionary(uniqueKeysWithValues: conversation.clientMessageSequences.map { ($0.value, $0.key) })
+        for event in conversation.events { records.append(.event(id, event, clientMessageID: clientIDs[event.sequence])) }
+        for op in conversation.declinedBy.sorted() { records.append(.declined(id, op)) }
+        if let acceptedAt = conversation.acceptedAt, conversation.state != .active {
+            // Replaying "active at acceptedAt" first restores the accept time of a chat that has since ended.
+            records.append(.state(.init(id: id, state: .active, assignedOperator: conversation.assignedOperator,
+                                        requirement: conversation.requirement, rank: nil, queuedAt: conversation.queuedAt, time: acceptedAt)))
+        }
+        records.append(.state(.init(id: id, state: conversation.state, assignedOperator: conversation.assignedOperator,
+                                    requirement: conversation.requirement, rank: conversation.rank, queuedAt: conversation.queuedAt,
+                                    time: conversation.acceptedAt ?? conversation.queuedAt)))
+        return records
     }
 
     // MARK: internals

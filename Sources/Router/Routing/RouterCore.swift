@@ -266,6 +266,22 @@ public struct RouterCore: Sendable {
         }
     }
 
+    // MARK: compaction
+
+    /// Takes the conversations that are over out of the partitions (for the transcript
+    /// store). Changes no open conversation and emits nothing.
+    public mutating func evictClosed() -> [Conversation] {
+        var closed: [Conversation] = []
+        for index in partitions.indices { closed += partitions[index].evictClosed() }
+        for conversation in closed { lastPositions[conversation.id] = nil }
+        return closed
+    }
+
+    /// The records that rebuild every open conversation: the start of a compacted log.
+    public func snapshot() -> [(partition: Int, record: PartitionRecord)] {
+        partitions.flatMap { partition in partition.snapshotRecords().map { (partition.index, $0) } }
+    }
+
     // MARK: the message exchange
 
     private mutating func onPartition<T>(

@@ -22,10 +22,11 @@ public final class DurableLog: @unchecked Sendable {
     // @unchecked: `pending`, `closed` and `failure` are guarded by `condition`; `log` is
     // touched only by the writer thread after init.
 
-    /// One append request.
-    private struct Request {
-        var records: [(type: UInt8, body: [UInt8])]
-        var completion: @Sendable (Result<UInt64, StorageError>) -> Void
+    /// One request to the writer, served in order.
+    private enum Request {
+        case append(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)
+        case compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: @Sendable () throws -> Void,
+                     completion: @Sendable (Result<Void, any Error>) -> Void)
     }
 
     /// The sync policy in force.
@@ -69,7 +70,19 @@ public final class DurableLog: @unchecked Sendable {
             return
         }
         precondition(!closed, "append after close")
-        pending.append(Request(records: records, completion: completion))
+        pending.append(.append(records: records, completion: completion))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// After every append queued before it, replaces the log's contents with `snapshot`
+    /// (see `SegmentedLog.compact`); `beforeDropping` runs on the writer thread once the
+    /// snapshot is durable and before the old segments are deleted.
+    public func compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: @escaping @Sendable () throws -> Void,
+                        completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        condition.lock()
+        precondition(!closed, "compact after close")
+        pending.append(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion))
         condition.signal()
         condition.unlock()
     }
@@ -82,6 +95,43 @@ public final class DurableLog: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         stopped.wait()
+    }
+
+    /// Writes a run of appends, syncs as the policy says, and runs their completions.
+    private func writeAppends(_ appends: inout [(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)],
+                              finishing: Bool, unsynced: inout Bool, lastSync: inout UInt64) {
+        let before = log.recordCount
+        var result: Result<Void, StorageError> = .success(())
+        do throws(StorageError) {
+            if !appends.isEmpty {
+                try log.append(appends.flatMap(\.records))
+                unsynced = true
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let syncNow = switch policy {
+            case .always: unsynced
+            case .interval: unsynced && (finishing || now - lastSync >= syncInterval)
+            case .none: false
+            }
+            if syncNow || (finishing && unsynced && policy != .none) {
+                try log.sync()
+                unsynced = false
+                lastSync = now
+            }
+        } catch {
+            result = .failure(error)
+            condition.lock()
+            failure = error
+            condition.unlock()
+        }
+        // Each request learns the number of its own last record.
+        var count = before
+        for append in appends {
+            count += UInt64(append.records.count)
+            let own = count - 1
+            append.completion(result.map { own })
+        }
+        appends.removeAll()
     }
 
     private func writerLoop() {
@@ -102,37 +152,24 @@ public final class DurableLog: @unchecked Sendable {
             let finishing = closed && batch.isEmpty
             condition.unlock()
 
-            let before = log.recordCount
-            var result: Result<Void, StorageError> = .success(())
-            do throws(StorageError) {
-                if !batch.isEmpty {
-                    try log.append(batch.flatMap(\.records))
-                    unsynced = true
-                }
-                let now = DispatchTime.now().uptimeNanoseconds
-                let syncNow = switch policy {
-                case .always: unsynced
-                case .interval: unsynced && (finishing || now - lastSync >= syncInterval)
-                case .none: false
-                }
-                if syncNow || (finishing && unsynced && policy != .none) {
-                    try log.sync()
-                    unsynced = false
-                    lastSync = now
-                }
-            } catch {
-                result = .failure(error)
-                condition.lock()
-                failure = error
-                condition.unlock()
-            }
-            // Each request learns the number of its own last record.
-            var count = before
+            // Runs of appends are written and synced together; a compaction first settles the
+            // appends queued before it.
+            var appends: [(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)] = []
             for request in batch {
-                count += UInt64(request.records.count)
-                let own = count - 1
-                request.completion(result.map { own })
+                switch request {
+                case .append(let records, let completion):
+                    appends.append((records, completion))
+                case .compact(let snapshot, let beforeDropping, let completion):
+                    writeAppends(&appends, finishing: false, unsynced: &unsynced, lastSync: &lastSync)
+                    do {
+                        try log.compact(snapshot: snapshot, beforeDropping: beforeDropping)
+                        completion(.success(()))
+                    } catch {
+                        completion(.failure(error))
+                    }
+                }
             }
+            writeAppends(&appends, finishing: finishing, unsynced: &unsynced, lastSync: &lastSync)
             batch.removeAll(keepingCapacity: true)
             if finishing {
                 stopped.signal()

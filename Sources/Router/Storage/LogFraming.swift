@@ -14,8 +14,9 @@ import Wire
 public enum LogFraming {
     /// Bytes in front of every body.
     public static let headerSize = 10
-    /// Largest stored body (and largest original body) accepted; longer lengths are corruption.
-    public static let maxBodySize = 4 << 20
+    /// Largest stored body (and largest original body) accepted; longer lengths are
+    /// corruption. A whole transcript is one body: 5,000 events of 8 KiB fit.
+    public static let maxBodySize = 64 << 20
     /// Bodies at least this long are LZ4-compressed when that saves bytes.
     public static let compressionThreshold = 512
     private static let lz4Flag: UInt8 = 1

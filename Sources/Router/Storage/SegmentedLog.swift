@@ -83,6 +83,23 @@ public final class SegmentedLog {
         guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: currentPath, errno: errno) }
     }
 
+    /// Starts a new segment holding `snapshot` (the records that rebuild the current
+    /// state), makes it durable, runs `beforeDropping`, then deletes every older segment.
+    /// A crash at any point leaves a log that replays to the same state: before the
+    /// deletion, old records are replayed first and the snapshot's records then rebuild
+    /// each open conversation from its start.
+    public func compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: () throws -> Void) throws {
+        let first = nextRecord
+        try startSegment(first: first)
+        if !snapshot.isEmpty { try append(snapshot) }
+        try sync()
+        try beforeDropping()
+        for segment in try segmentFiles() where segment.first < first {
+            unlink(directory + "/" + segment.name)
+        }
+        syncDirectory()
+    }
+
     // MARK: internals
 
     private var currentPath = ""
@@ -152,6 +169,10 @@ public final class SegmentedLog {
         let path = directory + "/" + String(format: "%020llu.log", first)
         try openSegment(path)
         // The new file's directory entry must be durable too, or a crash could lose the file.
+        syncDirectory()
+    }
+
+    private func syncDirectory() {
         let dirFD = Glibc.open(directory, O_RDONLY)
         if dirFD >= 0 {
             fsync(dirFD)

@@ -1,0 +1,127 @@
+import Foundation
+import Glibc
+import Synchronization
+import Wire
+
+/// Conversations that are over, kept for the site's retention period: one file per UTC day
+/// (`<yyyymmdd>.log`, framed like the log). Each conversation is one framed record whose
+/// body is the framed records that rebuild it, so a store cut short by a crash loses whole
+/// conversations, never half of one. Thread-safe: the log writer stores, anyone reads.
+public final class TranscriptStore: Sendable {
+    /// The directory.
+    public let directory: String
+    /// Where each stored conversation is: its day file.
+    private let index = Mutex<[ConversationID: String]>([:])
+
+    /// Opens (creating if needed) the store and indexes what it holds.
+    public init(directory: String) throws(StorageError) {
+        self.directory = directory
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: directory, errno: errno) }
+        var found: [ConversationID: String] = [:]
+        for file in dayFiles() {
+            let path = directory + "/" + file
+            // A store cut short by a crash was never acknowledged: cut it off, so the next
+            // store does not land behind unreadable bytes.
+            if let data = FileManager.default.contents(atPath: path),
+               case .torn(let offset) = [UInt8](data).withUnsafeBytes({ LogFraming.scan($0).stop }) {
+                _ = Glibc.truncate(path, off_t(offset))
+            }
+            for case .started(let started) in try Self.records(in: path) { found[started.id] = file }
+        }
+        index.withLock { $0 = found }
+    }
+
+    /// The day file name for `date` (UTC).
+    public static func dayFile(for date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d%02d%02d.log", parts.year!, parts.month!, parts.day!)
+    }
+
+    /// Stores conversations in the file of `date` and makes them durable.
+    public func store(_ conversations: [Conversation], on date: Date) throws(StorageError) {
+        guard !conversations.isEmpty else { return }
+        let file = Self.dayFile(for: date)
+        var writer = ByteWriter(capacity: 4096)
+        for conversation in conversations {
+            var inner = ByteWriter(capacity: 1024)
+            for record in Partition.records(rebuilding: conversation) {
+                let (type, body) = PartitionRecordCodec.encode(record, partition: 0)
+                LogFraming.append(type: type, body: body, to: &inner)
+            }
+            LogFraming.append(type: Self.conversationRecord, body: inner.bytes, to: &writer)
+        }
+        let path = directory + "/" + file
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        defer { Glibc.close(fd) }
+        let written = writer.bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == writer.count else { throw .system(operation: "write", path: path, errno: errno) }
+        guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: path, errno: errno) }
+        index.withLock { index in for conversation in conversations { index[conversation.id] = file } }
+    }
+
+    /// A stored conversation, or nil.
+    public func transcript(_ id: ConversationID) throws(StorageError) -> Conversation? {
+        guard let file = index.withLock({ $0[id] }) else { return nil }
+        var partition = Partition(index: 0, sites: [:])
+        for record in try Self.records(in: directory + "/" + file) where record.conversationID == id { partition.apply(record) }
+        return partition.conversations[id]
+    }
+
+    /// How many conversations are stored.
+    public var count: Int { index.withLock { $0.count } }
+
+    /// Deletes the day files older than `retentionDays` before `date`; returns their names.
+    @discardableResult
+    public func purge(retentionDays: Int, now date: Date) -> [String] {
+        let cutoff = Self.dayFile(for: date.addingTimeInterval(-Double(retentionDays) * 86_400))
+        let expired = dayFiles().filter { $0 < cutoff }
+        for file in expired { unlink(directory + "/" + file) }
+        index.withLock { index in index = index.filter { !expired.contains($0.value) } }
+        return expired
+    }
+
+    /// Type byte of the outer record holding one conversation.
+    private static let conversationRecord: UInt8 = 100
+
+    private func dayFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
+    }
+
+    private static func records(in path: String) throws(StorageError) -> [PartitionRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let bytes = [UInt8](data)
+        let (framed, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
+        if case .corrupt(let offset, let reason) = stop {
+            throw .corrupt(segment: (path as NSString).lastPathComponent, offset: offset, reason: reason)
+        }
+        var records: [PartitionRecord] = []
+        for outer in framed {
+            let (inner, innerStop) = outer.body.withUnsafeBytes { LogFraming.scan($0) }
+            guard outer.type == conversationRecord, innerStop == .end else {
+                throw .undecodable(segment: (path as NSString).lastPathComponent, offset: outer.offset, reason: "not a stored conversation")
+            }
+            for record in inner {
+                do {
+                    records.append(try PartitionRecordCodec.decode(type: record.type, body: record.body).record)
+                } catch {
+                    throw .undecodable(segment: (path as NSString).lastPathComponent, offset: outer.offset, reason: error.message)
+                }
+            }
+        }
+        return records
+    }
+}
+
+extension PartitionRecord {
+    /// The conversation a record belongs to.
+    public var conversationID: ConversationID {
+        switch self {
+        case .started(let started): started.id
+        case .event(let id, _, _), .declined(let id, _): id
+        case .state(let change): change.id
+        }
+    }
+}
