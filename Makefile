@@ -37,11 +37,13 @@ demo: build
 fuzz: deps
 	Fuzz/run.sh $(FUZZ_SECONDS)
 
-## bench: the wire benchmarks with JSON reports under artifacts/
+## bench: every benchmark scenario, JSON reports under artifacts/
 bench: release
 	mkdir -p artifacts
 	.build/release/loadgen codec --report artifacts/codec.json
 	.build/release/loadgen wire --report artifacts/wire.json
+	.build/release/loadgen routing --report artifacts/routing.json
+	.build/release/loadgen log --report artifacts/log.json
 
 clean:
 	rm -rf .build fuzz-out artifacts
