@@ -29,9 +29,11 @@ test: deps
 ## demo: the whole system in one process (routerd dev arrives with issue #4)
 demo: build
 	@echo "routerd dev is not built yet (issue #4: gateway and routerd)."
-	@echo "What runs today: the wire transport and its benchmarks:"
-	@echo "  swift run -c release loadgen codec"
-	@echo "  swift run -c release loadgen wire"
+	@echo "What runs today: the wire transport, the router core and their benchmarks:"
+	@echo "  swift run -c release loadgen codec     # frame encode/decode"
+	@echo "  swift run -c release loadgen wire      # round trips over loopback"
+	@echo "  swift run -c release loadgen routing   # assignment decisions"
+	@echo "  swift run -c release loadgen log       # durable appends"
 
 ## fuzz: libFuzzer + AddressSanitizer on the frame and message decoders, FUZZ_SECONDS each
 fuzz: deps
