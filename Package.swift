@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Router", targets: ["Router"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "loadgen", targets: ["loadgen"]),
     ],
     targets: [
@@ -21,6 +22,8 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CLinux"]),
         // Routing: partitions, operator homes, skill queues, the durable log.
         .target(name: "Router", dependencies: ["Wire", "CLinux"]),
+        // The gateway: visitor and operator connections (so far: access tokens).
+        .target(name: "Gateway", dependencies: ["Wire"]),
         // The load generator and benchmark scenarios.
         // (It drives the router core directly for the routing and log scenarios issue #3 asks for.)
         .executableTarget(name: "loadgen", dependencies: ["Wire", "Router"]),
@@ -28,6 +31,8 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         // Router state machines with a manual clock and seeded randomness; the log on a temp dir.
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
+        // Gateway logic: tokens, and (with #4) sessions and the client protocol.
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
         // Real loopback sockets, threads and processes, each test bounded in time.

@@ -42,6 +42,19 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Encodes bytes as base64url without padding (RFC 4648 section 5; what JWTs use).
+    public static func encodeURL(_ bytes: [UInt8]) -> String {
+        String(encode(bytes).lazy.filter { $0 != "=" }.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+
+    /// Decodes unpadded base64url; nil if it is not exactly that.
+    public static func decodeURL(_ text: String) -> [UInt8]? {
+        guard !text.contains("="), !text.contains("+"), !text.contains("/"), text.utf8.count % 4 != 1 else { return nil }
+        var standard = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while standard.utf8.count % 4 != 0 { standard += "=" }
+        return decode(standard)
+    }
+
     /// Decodes padded base64; nil if it is not exactly that.
     public static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)

@@ -1,0 +1,88 @@
+import Foundation
+import Wire
+
+/// Who a verified token says its bearer is. The site always comes from here, never from a
+/// client's message, so nobody can act on another site.
+public struct AccessClaims: Equatable, Sendable, Codable {
+    /// What the bearer may do.
+    public enum Role: String, Sendable, Codable {
+        /// A shopper (anonymous session, or identified by the shop).
+        case visitor
+        /// An operator of the site.
+        case `operator`
+        /// An operator who may also use the admin API.
+        case admin
+    }
+
+    /// The operator or visitor id.
+    public var sub: String
+    /// The site the token was signed for.
+    public var site: String
+    /// The bearer's role.
+    public var role: Role
+    /// Display name, if the issuer gave one.
+    public var name: String?
+    /// Expiry, seconds since 1970 (required).
+    public var exp: Int64
+    /// Issue time, seconds since 1970.
+    public var iat: Int64?
+
+    /// Claims.
+    public init(sub: String, site: String, role: Role, name: String? = nil, exp: Int64, iat: Int64? = nil) {
+        (self.sub, self.site, self.role, self.name, self.exp, self.iat) = (sub, site, role, name, exp, iat)
+    }
+}
+
+/// Why a token was refused. Every case is answered with HTTP 401 / code `unauthorized`.
+public enum TokenError: Error, Equatable, Sendable {
+    /// Not three base64url parts, or not JSON.
+    case malformed
+    /// The header names an algorithm other than HS256 (including "none").
+    case unsupportedAlgorithm(String)
+    /// The signature does not match the site's secret.
+    case badSignature
+    /// `exp` is in the past.
+    case expired
+    /// A required claim is missing or of the wrong type.
+    case invalidClaims
+}
+
+/// JSON Web Tokens (RFC 7519) signed with HMAC-SHA256 (JWS HS256, RFC 7515), so a shop's
+/// backend can mint operator and identity tokens with any JWT library.
+public enum AccessToken {
+    /// Signs claims with a site's secret.
+    public static func sign(_ claims: AccessClaims, secret: [UInt8]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let header = Base64.encodeURL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let payload = Base64.encodeURL(Array((try? encoder.encode(claims)) ?? Data()))
+        let signature = HMACSHA256.authenticate(message: Array("\(header).\(payload)".utf8), key: secret)
+        return "\(header).\(payload).\(Base64.encodeURL(signature))"
+    }
+
+    /// Checks the algorithm and the signature and returns the raw JSON payload's bytes; the
+    /// signature is checked before the payload is parsed.
+    public static func verifiedPayload(_ token: String, secret: [UInt8]) throws(TokenError) -> [UInt8] {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerBytes = Base64.decodeURL(String(parts[0])),
+              let payload = Base64.decodeURL(String(parts[1])), let signature = Base64.decodeURL(String(parts[2])),
+              let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
+            throw .malformed
+        }
+        guard let algorithm = header["alg"] as? String, algorithm == "HS256" else {
+            throw .unsupportedAlgorithm(header["alg"] as? String ?? "missing")
+        }
+        let expected = HMACSHA256.authenticate(message: Array("\(parts[0]).\(parts[1])".utf8), key: secret)
+        guard HMACSHA256.constantTimeEquals(signature, expected) else { throw .badSignature }
+        return payload
+    }
+
+    /// Verifies a token (signature, algorithm, claims, expiry against `now`, seconds since
+    /// 1970) and returns its Switchboard claims.
+    public static func verify(_ token: String, secret: [UInt8], now: Int64) throws(TokenError) -> AccessClaims {
+        let payload = try verifiedPayload(token, secret: secret)
+        guard let claims = try? JSONDecoder().decode(AccessClaims.self, from: Data(payload)) else { throw .invalidClaims }
+        guard claims.exp > now else { throw .expired }
+        return claims
+    }
+}
