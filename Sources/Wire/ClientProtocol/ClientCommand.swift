@@ -1,0 +1,93 @@
+/// Everything a visitor's widget or an operator's console may send over its WebSocket, as
+/// JSON objects with a `type` (docs/client-protocol.md). Parsing is strict: unknown types
+/// and fields, missing fields, wrong types and oversized values are refused with a code.
+public enum ClientCommand: Equatable, Sendable {
+    // MARK: both
+    /// Authenticate the connection (a visitor session or operator access token).
+    case hello(token: String)
+    /// Send a chat message; `clientMessageID` makes retries safe.
+    case send(conversation: String, clientMessageID: String, text: String)
+    /// Typing started or stopped (never stored).
+    case typing(conversation: String, typing: Bool)
+    /// Everything up to `sequence` has been read.
+    case read(conversation: String, sequence: Int64)
+    /// After a reconnect: deliver the events after `after`.
+    case resume(conversation: String, after: Int64)
+
+    // MARK: visitor
+    /// Start a chat in a department, with the pre-chat form's fields.
+    case start(requestID: String, department: String, name: String?, email: String?, question: String?)
+    /// The visitor opened a page of the shop.
+    case pageView(url: String, title: String?)
+    /// The visitor's cart changed.
+    case cart(value: Double, items: Int64)
+    /// The visitor closes the chat.
+    case leave(conversation: String)
+    /// Rate an ended chat 1-5, with an optional comment.
+    case rate(conversation: String, score: Int64, comment: String?)
+
+    // MARK: operator
+    /// Choose a status.
+    case setStatus(OperatorStatusValue)
+    /// Accept an offer.
+    case accept(conversation: String)
+    /// Decline an offer.
+    case decline(conversation: String)
+    /// Hand a chat to an operator or a department.
+    case transfer(conversation: String, toOperator: String?, toDepartment: String?, note: String?)
+    /// End a chat.
+    case end(conversation: String)
+
+    /// Operator statuses as the client protocol spells them.
+    public enum OperatorStatusValue: String, Sendable {
+        case online, away, offline
+    }
+
+    /// Largest accepted client message in bytes (a chat message of 8 KiB plus its envelope).
+    public static let maxMessageBytes = 16 * 1024
+
+    /// Parses one client message.
+    public static func parse(_ bytes: [UInt8]) throws(ClientProtocolError) -> ClientCommand {
+        var f = try JSONFields(bytes, maxBytes: maxMessageBytes)
+        let command: ClientCommand
+        switch try f.type() {
+        case "hello": command = .hello(token: try f.string("token", maxLength: 4096))
+        case "send":
+            command = .send(conversation: try f.string("conversation"), clientMessageID: try f.string("clientMessageId", maxLength: 64),
+                            text: try f.string("text", maxLength: 8 * 1024))
+        case "typing": command = .typing(conversation: try f.string("conversation"), typing: try f.bool("typing"))
+        case "read": command = .read(conversation: try f.string("conversation"), sequence: try f.integer("sequence", range: 0...Int64.max))
+        case "resume": command = .resume(conversation: try f.string("conversation"), after: try f.integer("after", range: 0...Int64.max))
+        case "start":
+            command = .start(requestID: try f.string("requestId", maxLength: 64), department: try f.string("department", maxLength: 64),
+                             name: try f.optionalString("name", maxLength: 128), email: try f.optionalString("email", maxLength: 256),
+                             question: try f.optionalString("question", maxLength: 8 * 1024))
+        case "page": command = .pageView(url: try f.string("url", maxLength: 2048), title: try f.optionalString("title", maxLength: 512))
+        case "cart":
+            guard let value = try f.number("value", range: 0...1e9) else {
+                throw ClientProtocolError(code: "missing_field", message: "field 'value' is required")
+            }
+            command = .cart(value: value, items: try f.integer("items", range: 0...100_000))
+        case "leave": command = .leave(conversation: try f.string("conversation"))
+        case "rate":
+            command = .rate(conversation: try f.string("conversation"), score: try f.integer("score", range: 1...5),
+                            comment: try f.optionalString("comment", maxLength: 2048))
+        case "status": command = .setStatus(try f.choice("status", as: OperatorStatusValue.self))
+        case "accept": command = .accept(conversation: try f.string("conversation"))
+        case "decline": command = .decline(conversation: try f.string("conversation"))
+        case "transfer":
+            let conversation = try f.string("conversation")
+            let toOperator = try f.optionalString("toOperator")
+            let toDepartment = try f.optionalString("toDepartment", maxLength: 64)
+            guard (toOperator == nil) != (toDepartment == nil) else {
+                throw ClientProtocolError(code: "invalid_field", message: "give exactly one of 'toOperator' and 'toDepartment'")
+            }
+            command = .transfer(conversation: conversation, toOperator: toOperator, toDepartment: toDepartment,
+                                note: try f.optionalString("note", maxLength: 1024))
+        case "end": command = .end(conversation: try f.string("conversation"))
+        case let other: throw ClientProtocolError(code: "unknown_type", message: "unknown message type '\(other)'")
+        }
+        try f.finish()
+        return command
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Why a client's JSON message was refused. Codes are stable and documented in
+/// docs/client-protocol.md.
+public struct ClientProtocolError: Error, Equatable, Sendable {
+    /// The stable code ("bad_json", "unknown_type", "unknown_field", "missing_field",
+    /// "invalid_field", "too_large").
+    public var code: String
+    /// What was wrong, naming the field.
+    public var message: String
+
+    /// An error.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Strict reading of one JSON object: every field must be known, present when required,
+/// of the right type and within its limits; anything else is a `ClientProtocolError`
+/// naming the field.
+struct JSONFields {
+    private let object: [String: Any]
+    private var used: Set<String> = ["type"]
+
+    /// Parses `bytes` as one JSON object of at most `maxBytes`.
+    init(_ bytes: [UInt8], maxBytes: Int) throws(ClientProtocolError) {
+        guard bytes.count <= maxBytes else { throw ClientProtocolError(code: "too_large", message: "message over \(maxBytes) bytes") }
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = parsed as? [String: Any] else {
+            throw ClientProtocolError(code: "bad_json", message: "not a JSON object")
+        }
+        self.object = object
+    }
+
+    /// The message's `type`.
+    func type() throws(ClientProtocolError) -> String {
+        guard let type = object["type"] as? String else { throw ClientProtocolError(code: "missing_field", message: "field 'type' is required") }
+        return type
+    }
+
+    mutating func string(_ name: String, maxLength: Int = 256) throws(ClientProtocolError) -> String {
+        guard let value = try optionalString(name, maxLength: maxLength) else {
+            throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required")
+        }
+        return value
+    }
+
+    mutating func optionalString(_ name: String, maxLength: Int = 256) throws(ClientProtocolError) -> String? {
+        used.insert(name)
+        guard let raw = object[name], !(raw is NSNull) else { return nil }
+        guard let value = raw as? String else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a string") }
+        guard value.utf8.count <= maxLength else {
+            throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' is longer than \(maxLength) bytes")
+        }
+        return value
+    }
+
+    mutating func integer(_ name: String, range: ClosedRange<Int64>) throws(ClientProtocolError) -> Int64 {
+        guard let value = try optionalInteger(name, range: range) else {
+            throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required")
+        }
+        return value
+    }
+
+    mutating func optionalInteger(_ name: String, range: ClosedRange<Int64>) throws(ClientProtocolError) -> Int64? {
+        used.insert(name)
+        guard let raw = object[name], !(raw is NSNull) else { return nil }
+        // JSONSerialization gives NSNumber for both booleans and numbers: refuse booleans.
+        guard let number = raw as? NSNumber, !Self.isBoolean(number),
+              let value = Int64(exactly: number.doubleValue), range.contains(value) else {
+            throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    mutating func number(_ name: String, range: ClosedRange<Double>) throws(ClientProtocolError) -> Double? {
+        used.insert(name)
+        guard let raw = object[name], !(raw is NSNull) else { return nil }
+        guard let number = raw as? NSNumber, !Self.isBoolean(number), range.contains(number.doubleValue) else {
+            throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number.doubleValue
+    }
+
+    mutating func bool(_ name: String) throws(ClientProtocolError) -> Bool {
+        used.insert(name)
+        guard let raw = object[name] else { throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required") }
+        guard let number = raw as? NSNumber, Self.isBoolean(number) else {
+            throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be true or false")
+        }
+        return number.boolValue
+    }
+
+    /// A value from a fixed set of strings.
+    mutating func choice<T: RawRepresentable>(_ name: String, as: T.Type) throws(ClientProtocolError) -> T where T.RawValue == String {
+        let text = try string(name)
+        guard let value = T(rawValue: text) else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' has no value '\(text)'") }
+        return value
+    }
+
+    /// JSONSerialization gives NSNumber for true/false too; on Linux they are the ones whose
+    /// C type is `char`.
+    private static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
+    }
+
+    /// Refuses fields the message type does not have (a typo must not pass silently).
+    func finish() throws(ClientProtocolError) {
+        if let unknown = object.keys.sorted().first(where: { !used.contains($0) }) {
+            throw ClientProtocolError(code: "unknown_field", message: "unknown field '\(unknown)'")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Everything the server sends to a widget or console, as JSON objects with a `type`
+/// (docs/client-protocol.md). Conversation events carry their sequence number so a client
+/// can resume exactly after the last one it saw.
+public enum ServerEvent: Equatable, Sendable {
+    /// The connection is authenticated.
+    case welcome(role: String, site: String, id: String)
+    /// A command was done (and is durable); `sequence` when it stored an event.
+    case accepted(requestID: String?, conversation: String?, sequence: Int64?)
+    /// Still waiting: place in line (1 = next) and estimated wait.
+    case queued(conversation: String, position: Int, estimatedWaitSeconds: Int)
+    /// An operator took the chat.
+    case assigned(conversation: String, operatorID: String, operatorName: String)
+    /// A stored event: a message or a notice.
+    case event(conversation: String, sequence: Int64, time: Int64, author: Author, kind: Kind, text: String)
+    /// Someone is typing (or stopped).
+    case typing(conversation: String, author: Author, typing: Bool)
+    /// The operator dropped out; the chat waits for another.
+    case operatorLeft(conversation: String)
+    /// The chat is being transferred.
+    case transferred(conversation: String, toOperator: String?, toDepartment: String?)
+    /// The chat ended.
+    case ended(conversation: String)
+    /// Nobody was online: the conversation is kept as a message for later.
+    case offline(conversation: String)
+    /// Nobody took the chat within the site's wait limit.
+    case missed(conversation: String)
+    /// (Operators) a chat is offered until `expiresInSeconds` from now.
+    case offer(conversation: String, visitor: String, department: String, expiresInSeconds: Int)
+    /// (Operators) an offer is gone.
+    case offerWithdrawn(conversation: String, reason: String)
+    /// (Operators) the status was changed for them.
+    case statusChanged(status: String, reason: String)
+    /// A command was refused; nothing changed.
+    case error(code: String, message: String, requestID: String?)
+
+    /// Who wrote an event.
+    public enum Author: Equatable, Sendable {
+        case visitor
+        case `operator`(id: String, name: String?)
+        case system
+    }
+
+    /// What a stored event is.
+    public enum Kind: String, Sendable {
+        case message, notice
+    }
+
+    /// The JSON text, keys sorted (stable for tests and caches).
+    public func json() -> [UInt8] {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return [UInt8](data)
+    }
+
+    private var object: [String: Any] {
+        var o: [String: Any]
+        switch self {
+        case .welcome(let role, let site, let id):
+            o = ["type": "welcome", "role": role, "site": site, "id": id]
+        case .accepted(let requestID, let conversation, let sequence):
+            o = ["type": "accepted"]
+            o["requestId"] = requestID
+            o["conversation"] = conversation
+            o["sequence"] = sequence
+        case .queued(let conversation, let position, let wait):
+            o = ["type": "queued", "conversation": conversation, "position": position, "estimatedWaitSeconds": wait]
+        case .assigned(let conversation, let id, let name):
+            o = ["type": "assigned", "conversation": conversation, "operator": ["id": id, "name": name]]
+        case .event(let conversation, let sequence, let time, let author, let kind, let text):
+            o = ["type": kind.rawValue, "conversation": conversation, "sequence": sequence, "time": time, "text": text,
+                 "author": Self.author(author)]
+        case .typing(let conversation, let author, let typing):
+            o = ["type": "typing", "conversation": conversation, "author": Self.author(author), "typing": typing]
+        case .operatorLeft(let conversation):
+            o = ["type": "operatorLeft", "conversation": conversation]
+        case .transferred(let conversation, let toOperator, let toDepartment):
+            o = ["type": "transferred", "conversation": conversation]
+            o["toOperator"] = toOperator
+            o["toDepartment"] = toDepartment
+        case .ended(let conversation):
+            o = ["type": "ended", "conversation": conversation]
+        case .offline(let conversation):
+            o = ["type": "offline", "conversation": conversation]
+        case .missed(let conversation):
+            o = ["type": "missed", "conversation": conversation]
+        case .offer(let conversation, let visitor, let department, let expires):
+            o = ["type": "offer", "conversation": conversation, "visitor": visitor, "department": department, "expiresInSeconds": expires]
+        case .offerWithdrawn(let conversation, let reason):
+            o = ["type": "offerWithdrawn", "conversation": conversation, "reason": reason]
+        case .statusChanged(let status, let reason):
+            o = ["type": "statusChanged", "status": status, "reason": reason]
+        case .error(let code, let message, let requestID):
+            o = ["type": "error", "code": code, "message": message]
+            o["requestId"] = requestID
+        }
+        return o
+    }
+
+    private static func author(_ author: Author) -> [String: Any] {
+        switch author {
+        case .visitor: return ["kind": "visitor"]
+        case .system: return ["kind": "system"]
+        case .operator(let id, let name):
+            var o: [String: Any] = ["kind": "operator", "id": id]
+            o["name"] = name
+            return o
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Testing
+import Wire
+
+@Suite struct ClientProtocolTests {
+    private func parse(_ json: String) -> Result<ClientCommand, ClientProtocolError> {
+        Result { () throws(ClientProtocolError) in try ClientCommand.parse(Array(json.utf8)) }
+    }
+
+    @Test func everyCommandType_parses() {
+        let cases: [(String, ClientCommand)] = [
+            (#"{"type":"hello","token":"abc"}"#, .hello(token: "abc")),
+            (#"{"type":"send","conversation":"c1","clientMessageId":"m1","text":"Grüße"}"#, .send(conversation: "c1", clientMessageID: "m1", text: "Grüße")),
+            (#"{"type":"typing","conversation":"c1","typing":true}"#, .typing(conversation: "c1", typing: true)),
+            (#"{"type":"read","conversation":"c1","sequence":7}"#, .read(conversation: "c1", sequence: 7)),
+            (#"{"type":"resume","conversation":"c1","after":0}"#, .resume(conversation: "c1", after: 0)),
+            (#"{"type":"start","requestId":"r1","department":"billing","name":"Maria","email":null}"#,
+             .start(requestID: "r1", department: "billing", name: "Maria", email: nil, question: nil)),
+            (#"{"type":"page","url":"https://shop/p/1"}"#, .pageView(url: "https://shop/p/1", title: nil)),
+            (#"{"type":"cart","value":129.9,"items":3}"#, .cart(value: 129.9, items: 3)),
+            (#"{"type":"leave","conversation":"c1"}"#, .leave(conversation: "c1")),
+            (#"{"type":"rate","conversation":"c1","score":5,"comment":"great"}"#, .rate(conversation: "c1", score: 5, comment: "great")),
+            (#"{"type":"status","status":"away"}"#, .setStatus(.away)),
+            (#"{"type":"accept","conversation":"c1"}"#, .accept(conversation: "c1")),
+            (#"{"type":"decline","conversation":"c1"}"#, .decline(conversation: "c1")),
+            (#"{"type":"transfer","conversation":"c1","toDepartment":"support","note":"printer"}"#,
+             .transfer(conversation: "c1", toOperator: nil, toDepartment: "support", note: "printer")),
+            (#"{"type":"end","conversation":"c1"}"#, .end(conversation: "c1")),
+        ]
+        for (json, expected) in cases {
+            #expect(parse(json) == .success(expected), "\(json)")
+        }
+    }
+
+    @Test(arguments: [
+        ("not json", "bad_json"),
+        ("[1,2]", "bad_json"),
+        (#"{"token":"x"}"#, "missing_field"),
+        (#"{"type":"launch"}"#, "unknown_type"),
+        (#"{"type":"hello","token":"x","admin":true}"#, "unknown_field"),
+        (#"{"type":"send","conversation":"c1","clientMessageId":"m1"}"#, "missing_field"),
+        (#"{"type":"send","conversation":"c1","clientMessageId":"m1","text":42}"#, "invalid_field"),
+        (#"{"type":"typing","conversation":"c1","typing":1}"#, "invalid_field"),
+        (#"{"type":"read","conversation":"c1","sequence":true}"#, "invalid_field"),
+        (#"{"type":"read","conversation":"c1","sequence":-1}"#, "invalid_field"),
+        (#"{"type":"read","conversation":"c1","sequence":1.5}"#, "invalid_field"),
+        (#"{"type":"rate","conversation":"c1","score":6}"#, "invalid_field"),
+        (#"{"type":"status","status":"busy"}"#, "invalid_field"),
+        (#"{"type":"transfer","conversation":"c1"}"#, "invalid_field"),
+        (#"{"type":"transfer","conversation":"c1","toOperator":"a","toDepartment":"b"}"#, "invalid_field"),
+    ])
+    func badMessages_getTheirCode(json: String, code: String) {
+        guard case .failure(let error) = parse(json) else {
+            Issue.record("\(json) should be refused")
+            return
+        }
+        #expect(error.code == code, "\(json): \(error.message)")
+    }
+
+    @Test func oversizedMessagesAndFields_areRefused() {
+        let longText = String(repeating: "x", count: 8 * 1024 + 1)
+        guard case .failure(let field) = parse(#"{"type":"send","conversation":"c1","clientMessageId":"m","text":"\#(longText)"}"#) else {
+            Issue.record("an over-long text should be refused")
+            return
+        }
+        #expect(field.code == "invalid_field" && field.message.contains("text"))
+        let huge = #"{"type":"hello","token":""# + String(repeating: "t", count: ClientCommand.maxMessageBytes) + #""}"#
+        guard case .failure(let whole) = parse(huge) else {
+            Issue.record("an oversized message should be refused")
+            return
+        }
+        #expect(whole.code == "too_large")
+    }
+
+    @Test func serverEvents_encodeAsDocumented() {
+        func text(_ event: ServerEvent) -> String { String(decoding: event.json(), as: UTF8.self) }
+        #expect(text(.queued(conversation: "c1", position: 2, estimatedWaitSeconds: 90))
+                == #"{"conversation":"c1","estimatedWaitSeconds":90,"position":2,"type":"queued"}"#)
+        #expect(text(.event(conversation: "c1", sequence: 3, time: 1_700_000_000_000, author: .operator(id: "anna", name: "Anna"),
+                            kind: .message, text: "Hi"))
+                == #"{"author":{"id":"anna","kind":"operator","name":"Anna"},"conversation":"c1","sequence":3,"text":"Hi","time":1700000000000,"type":"message"}"#)
+        #expect(text(.accepted(requestID: "r1", conversation: "c1", sequence: nil)) == #"{"conversation":"c1","requestId":"r1","type":"accepted"}"#)
+        #expect(text(.error(code: "not_assigned", message: "m", requestID: nil)) == #"{"code":"not_assigned","message":"m","type":"error"}"#)
+    }
+}
