@@ -21,6 +21,9 @@ private let samples: [(name: String, message: WireMessage)] = [
     ("subscribe", .subscribe(conversationID: "conv-7", afterSequence: 128)),
     ("unsubscribe", .unsubscribe(conversationID: "conv-7")),
     ("ack", .ack(conversationID: "conv-7", sequence: 129)),
+    ("reply", .reply(body: Array(#"{"sequence":3,"type":"accepted"}"#.utf8))),
+    ("operatorEvent", .operatorEvent(operatorID: "anna", body: Array(#"{"status":"away","type":"statusChanged"}"#.utf8))),
+    ("sessionClosed", .sessionClosed(sessionID: 42)),
     // A compressed frame, so the LZ4 layout is frozen too.
     ("conversationEvent-lz4", .conversationEvent(conversationID: "conv-7", sequence: 1,
                                                  body: Array(String(repeating: "where is my parcel? ", count: 30).utf8))),

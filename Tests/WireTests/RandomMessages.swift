@@ -23,6 +23,9 @@ enum RandomMessages {
         case .subscribe: return .subscribe(conversationID: string(&rng), afterSequence: rng.next())
         case .unsubscribe: return .unsubscribe(conversationID: string(&rng))
         case .ack: return .ack(conversationID: string(&rng), sequence: UInt64.random(in: 0...1000, using: &rng))
+        case .reply: return .reply(body: Array(string(&rng).utf8))
+        case .operatorEvent: return .operatorEvent(operatorID: string(&rng), body: Array(string(&rng).utf8))
+        case .sessionClosed: return .sessionClosed(sessionID: UInt64.random(in: 0...UInt64.max, using: &rng))
         }
     }
 

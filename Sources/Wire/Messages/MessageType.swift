@@ -28,6 +28,12 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case unsubscribe = 12
     /// A command was applied durably; carries the sequence number it was given.
     case ack = 13
+    /// The router's answer to the `clientCommand` with the same correlation id (JSON body).
+    case reply = 14
+    /// A notice for an operator's sessions (JSON body).
+    case operatorEvent = 15
+    /// A gateway session ended (the browser went away).
+    case sessionClosed = 16
 }
 
 /// The kind of node at the other end of a connection.

@@ -28,6 +28,12 @@ public enum WireMessage: Equatable, Sendable {
     case unsubscribe(conversationID: String)
     /// The command with this frame's correlation id is durable as `sequence`.
     case ack(conversationID: String, sequence: UInt64)
+    /// The router's answer to the `clientCommand` with this frame's correlation id.
+    case reply(body: [UInt8])
+    /// A notice for operator `operatorID`'s sessions.
+    case operatorEvent(operatorID: String, body: [UInt8])
+    /// Session `sessionID` of the sending gateway ended.
+    case sessionClosed(sessionID: UInt64)
 
     /// Fields of `hello`.
     public struct Hello: Equatable, Sendable {
@@ -91,6 +97,9 @@ public enum WireMessage: Equatable, Sendable {
         case .subscribe: .subscribe
         case .unsubscribe: .unsubscribe
         case .ack: .ack
+        case .reply: .reply
+        case .operatorEvent: .operatorEvent
+        case .sessionClosed: .sessionClosed
         }
     }
 
@@ -137,6 +146,13 @@ public enum WireMessage: Equatable, Sendable {
         case .ack(let conversationID, let sequence):
             writer.writeString(conversationID)
             writer.writeVarint(sequence)
+        case .reply(let body):
+            writer.writeBytes(body)
+        case .operatorEvent(let operatorID, let body):
+            writer.writeString(operatorID)
+            writer.writeBytes(body)
+        case .sessionClosed(let sessionID):
+            writer.writeVarint(sessionID)
         }
     }
 
@@ -192,6 +208,13 @@ public enum WireMessage: Equatable, Sendable {
         case .ack:
             let conversation = try reader.readString()
             message = .ack(conversationID: conversation, sequence: try reader.readVarint())
+        case .reply:
+            message = .reply(body: try reader.readBytes())
+        case .operatorEvent:
+            let operatorID = try reader.readString()
+            message = .operatorEvent(operatorID: operatorID, body: try reader.readBytes())
+        case .sessionClosed:
+            message = .sessionClosed(sessionID: try reader.readVarint())
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
         return message
