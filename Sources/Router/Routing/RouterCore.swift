@@ -79,6 +79,7 @@ public struct RouterCore: Sendable {
         self.sites = Dictionary(uniqueKeysWithValues: sites.map { ($0.id, $0) })
         for site in sites {
             for profile in site.operators {
+                precondition(homes[profile.id] == nil, "operator id \(profile.id) is configured twice (ids must be unique per router)")
                 homes[profile.id] = OperatorHome(profile: profile, settings: site.settings)
             }
         }

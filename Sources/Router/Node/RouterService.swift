@@ -1,0 +1,366 @@
+import Foundation
+import Wire
+
+/// Who sent a forwarded command, from the token the gateway verified.
+public struct Principal: Equatable, Sendable {
+    /// Roles as the `clientCommand` body encodes them.
+    public enum Role: UInt8, Sendable {
+        case visitor = 1
+        case `operator` = 2
+        case admin = 3
+    }
+
+    /// The site of the token.
+    public var site: String
+    /// The bearer's role.
+    public var role: Role
+    /// The visitor or operator id within the site.
+    public var id: String
+
+    /// A principal.
+    public init(site: String, role: Role, id: String) {
+        (self.site, self.role, self.id) = (site, role, id)
+    }
+
+    /// The body of a `clientCommand` frame: the principal, then the client's JSON (docs/wire.md).
+    public static func encode(_ principal: Principal, command json: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter(capacity: json.count + 64)
+        writer.writeString(principal.site)
+        writer.writeUInt8(principal.role.rawValue)
+        writer.writeString(principal.id)
+        writer.writeBytes(json)
+        return writer.bytes
+    }
+
+    /// Reads a `clientCommand` body.
+    public static func decode(_ body: [UInt8]) throws(WireError) -> (Principal, [UInt8]) {
+        let result = body.withUnsafeBytes { raw in
+            Result { () throws(WireError) -> (Principal, [UInt8]) in
+                var reader = ByteReader(raw)
+                let site = try reader.readString()
+                guard let role = Role(rawValue: try reader.readUInt8()) else { throw .invalidField("principal role") }
+                let id = try reader.readString()
+                let json = try reader.readBytes()
+                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+                return (Principal(site: site, role: role, id: id), json)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The router's operator id for an operator principal: ids are unique per site only,
+    /// so the router names operators `<site>/<id>`.
+    public var operatorID: OperatorID { OperatorID("\(site)/\(id)") }
+}
+
+/// Serves gateways over Wire: runs their clients' commands on a `RouterNode`, answers each
+/// `clientCommand` with a `reply` once it is durable, and pushes conversation events to the
+/// gateways watching a conversation and operator events to those holding the operator's
+/// sessions. Every command is checked against its principal: the site comes from the token,
+/// a visitor may touch only their own conversation, an operator only their site's.
+///
+/// Loop-confined: it runs on the node's loop.
+public final class RouterService: RouterNodeDelegate {
+    /// The node the commands run on.
+    public let node: RouterNode
+    private var server: WireServer?
+    private var peers: [ObjectIdentifier: WirePeer] = [:]
+    private var conversationWatchers: [ConversationID: Set<ObjectIdentifier>] = [:]
+    private var operatorWatchers: [OperatorID: Set<ObjectIdentifier>] = [:]
+    /// Operator console sessions, by gateway and session id.
+    private var operatorSessions: [ObjectIdentifier: [UInt64: OperatorID]] = [:]
+    /// Wall-clock milliseconds minus monotonic milliseconds, for event times clients can show.
+    private let wallClockOffsetMs: Int64
+
+    private init(node: RouterNode) {
+        self.node = node
+        wallClockOffsetMs = Int64(Date().timeIntervalSince1970 * 1000) - Int64(node.loop.now / 1_000_000)
+    }
+
+    /// Starts serving on `address`. Call off the loop; `group` must hold only the node's loop.
+    public static func start(node: UncheckedBox<RouterNode>, group: EventLoopGroup, address: SocketAddress,
+                             configuration: WireConfiguration) throws -> UncheckedBox<RouterService> {
+        precondition(group.loops.count == 1 && group.loops[0] === node.value.loop, "the service runs on the node's loop")
+        let service = try node.value.loop.submitAndWait {
+            let service = RouterService(node: node.value)
+            node.value.delegate = service
+            return UncheckedBox(service)
+        }
+        let server = try WireServer(group: group, address: address, configuration: configuration) { peer in
+            GatewayLink(service: service.value, peer: peer)
+        }
+        try node.value.loop.submitAndWait { service.value.server = server }
+        return service
+    }
+
+    /// The address gateways connect to.
+    public var address: SocketAddress? { server?.address }
+
+    /// Stops accepting gateways (open links stay until they close).
+    public func close() {
+        server?.close()
+    }
+
+    // MARK: gateway links
+
+    fileprivate func linkOpened(_ peer: WirePeer) {
+        peers[ObjectIdentifier(peer)] = peer
+    }
+
+    fileprivate func linkClosed(_ peer: WirePeer) {
+        let id = ObjectIdentifier(peer)
+        peers[id] = nil
+        for key in conversationWatchers.keys { conversationWatchers[key]?.remove(id) }
+        for (_, op) in operatorSessions.removeValue(forKey: id) ?? [:] { disconnect(op) }
+        for key in operatorWatchers.keys { operatorWatchers[key]?.remove(id) }
+    }
+
+    fileprivate func receive(_ message: WireMessage, correlationID: UInt32, from peer: WirePeer) {
+        switch message {
+        case .clientCommand(let sessionID, _, let body):
+            let reply = { [weak peer] (event: ServerEvent) -> Void in
+                _ = try? peer?.send(.reply(body: event.json()), correlationID: correlationID)
+            }
+            do {
+                let (principal, json) = try Principal.decode(body)
+                let command = try ClientCommand.parse(json)
+                run(command, principal: principal, session: sessionID, peer: peer, reply: reply)
+            } catch let error as ClientProtocolError {
+                reply(.error(code: error.code, message: error.message, requestID: nil))
+            } catch {
+                reply(.error(code: "bad_envelope", message: "\(error)", requestID: nil))
+            }
+        case .sessionClosed(let sessionID):
+            if let op = operatorSessions[ObjectIdentifier(peer)]?.removeValue(forKey: sessionID) { disconnect(op) }
+        default:
+            break  // nothing else is meaningful from a gateway; the frame is ignored
+        }
+    }
+
+    private func disconnect(_ op: OperatorID) {
+        node.perform({ (core, now, effects) throws(RouterError) in try core.operatorDisconnected(op, now: now, into: &effects) }) { _ in }
+    }
+
+    // MARK: commands
+
+    private func run(_ command: ClientCommand, principal: Principal, session: UInt64, peer: WirePeer, reply: @escaping (ServerEvent) -> Void) {
+        let peerID = ObjectIdentifier(peer)
+        let site = SiteID(principal.site)
+        /// Runs a router command and answers `accepted` (with a sequence) or the refusal.
+        func perform(conversation: ConversationID? = nil,
+                     _ body: @escaping (inout RouterCore, Instant, inout [RouterEffect]) throws(RouterError) -> UInt64?) {
+            node.perform(body) { result in
+                switch result {
+                case .success(let sequence):
+                    reply(.accepted(requestID: nil, conversation: conversation?.raw, sequence: sequence.map { Int64($0) }))
+                case .failure(let error):
+                    reply(.error(code: error.code, message: "\(error)", requestID: nil))
+                }
+            }
+        }
+        func refuse(_ code: String, _ message: String) { reply(.error(code: code, message: message, requestID: nil)) }
+
+        switch principal.role {
+        case .visitor:
+            let visitor = VisitorID(principal.id)
+            /// The conversation, if it is this visitor's on this site.
+            func owned(_ raw: String) -> ConversationID? {
+                let id = ConversationID(raw)
+                guard let conversation = node.core.conversation(id), conversation.site == site, conversation.visitor == visitor else { return nil }
+                return id
+            }
+            switch command {
+            case .start(let requestID, let department, _, _, _):
+                node.perform({ [weak self] (core, now, effects) throws(RouterError) -> ConversationID in
+                    let id = try core.startConversation(site: site, visitor: visitor, department: Skill(department), now: now, into: &effects)
+                    // Watch before any of its events are released, so the gateway misses none.
+                    self?.conversationWatchers[id, default: []].insert(peerID)
+                    return id
+                }) { result in
+                    switch result {
+                    case .success(let id): reply(.accepted(requestID: requestID, conversation: id.raw, sequence: nil))
+                    case .failure(let error): reply(.error(code: error.code, message: "\(error)", requestID: requestID))
+                    }
+                }
+            case .send(let raw, let messageID, let text):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    try core.visitorSend(id, clientMessageID: messageID, text: text, now: now, into: &effects)
+                }
+            case .leave(let raw):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    try core.visitorLeave(id, now: now, into: &effects)
+                    return nil
+                }
+            case .resume(let raw, let after):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                resume(id, after: after, peer: peer, reply: reply)
+            case .typing(let raw, let typing):
+                guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
+                pushOperator(op, .typing(conversation: id.raw, author: .visitor, typing: typing))
+            case .hello, .pageView, .cart, .rate, .read, .setStatus, .accept, .decline, .transfer, .end:
+                refuse("not_supported", "this command is not available to visitors on this router")
+            }
+        case .operator, .admin:
+            let op = principal.operatorID
+            guard node.core.homes[op]?.profile.site == site else { return refuse("unknown_operator", "no operator \(principal.id) on this site") }
+            /// The conversation, if it belongs to this operator's site.
+            func onSite(_ raw: String) -> ConversationID? {
+                let id = ConversationID(raw)
+                return node.core.conversation(id)?.site == site ? id : nil
+            }
+            switch command {
+            case .hello:
+                operatorSessions[peerID, default: [:]][session] = op
+                operatorWatchers[op, default: []].insert(peerID)
+                perform { (core, now, effects) throws(RouterError) in
+                    try core.operatorConnected(op, now: now, into: &effects)
+                    return nil
+                }
+            case .setStatus(let status):
+                let value: OperatorStatus = switch status {
+                case .online: .online
+                case .away: .away
+                case .offline: .offline
+                }
+                perform { (core, now, effects) throws(RouterError) in
+                    try core.setStatus(op, value, now: now, into: &effects)
+                    return nil
+                }
+            case .accept(let raw), .decline(let raw), .end(let raw):
+                guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
+                conversationWatchers[id, default: []].insert(peerID)
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    switch command {
+                    case .accept: try core.accept(id, by: op, now: now, into: &effects)
+                    case .decline: try core.decline(id, by: op, now: now, into: &effects)
+                    default: try core.end(id, by: op, now: now, into: &effects)
+                    }
+                    return nil
+                }
+            case .send(let raw, let messageID, let text):
+                guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    try core.operatorSend(id, by: op, clientMessageID: messageID, text: text, now: now, into: &effects)
+                }
+            case .transfer(let raw, let toOperator, let toDepartment, let note):
+                guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
+                let target: TransferTarget = toOperator.map { .operator(Principal(site: principal.site, role: .operator, id: $0).operatorID) }
+                    ?? .department(Skill(toDepartment ?? ""))
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    try core.transfer(id, by: op, to: target, note: note ?? "", now: now, into: &effects)
+                    return nil
+                }
+            case .resume(let raw, let after):
+                guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else {
+                    return refuse("not_assigned", "conversation \(raw) is not yours")
+                }
+                resume(id, after: after, peer: peer, reply: reply)
+            case .typing(let raw, let typing):
+                guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
+                pushConversation(id, sequence: 0, .typing(conversation: id.raw, author: .operator(id: principal.id, name: nil), typing: typing))
+            case .start, .leave, .pageView, .cart, .rate, .read:
+                refuse("not_supported", "this command is not available to operators on this router")
+            }
+        }
+    }
+
+    /// Watches a conversation for a gateway and sends it the stored events after `after`.
+    private func resume(_ id: ConversationID, after: Int64, peer: WirePeer, reply: (ServerEvent) -> Void) {
+        conversationWatchers[id, default: []].insert(ObjectIdentifier(peer))
+        for event in node.core.conversation(id)?.events ?? [] where Int64(event.sequence) > after {
+            try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: serverEvent(id, event).json()))
+        }
+        reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
+    }
+
+    // MARK: events out
+
+    public func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
+        let id = conversation.raw
+        let (sequence, event): (UInt64, ServerEvent) = switch notice {
+        case .queued(let position, let wait): (0, .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000)))
+        case .assigned(let op, let name): (0, .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name))
+        case .event(let stored): (stored.sequence, serverEvent(conversation, stored))
+        case .transferred(.operator(let op)): (0, .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil))
+        case .transferred(.department(let skill)): (0, .transferred(conversation: id, toOperator: nil, toDepartment: skill.raw))
+        case .operatorLeft: (0, .operatorLeft(conversation: id))
+        case .ended: (0, .ended(conversation: id))
+        case .offline: (0, .offline(conversation: id))
+        case .missed: (0, .missed(conversation: id))
+        }
+        pushConversation(conversation, sequence: sequence, event)
+    }
+
+    public func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
+        let event: ServerEvent = switch notice {
+        case .offer(let id, let visitor, let skill, let expiresAt):
+            .offer(conversation: id.raw, visitor: visitor.raw, department: skill.raw,
+                   expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000))
+        case .offerWithdrawn(let id, let reason): .offerWithdrawn(conversation: id.raw, reason: reason)
+        case .event(let id, let stored): serverEvent(id, stored)
+        case .ended(let id): .ended(conversation: id.raw)
+        case .statusChanged(let status, let reason): .statusChanged(status: status.rawValue, reason: reason)
+        }
+        pushOperator(op, event)
+    }
+
+    private func pushConversation(_ id: ConversationID, sequence: UInt64, _ event: ServerEvent) {
+        guard let watchers = conversationWatchers[id], !watchers.isEmpty else { return }
+        let body = event.json()
+        for peerID in watchers {
+            try? peers[peerID]?.send(.conversationEvent(conversationID: id.raw, sequence: sequence, body: body))
+        }
+    }
+
+    private func pushOperator(_ op: OperatorID, _ event: ServerEvent) {
+        guard let watchers = operatorWatchers[op], !watchers.isEmpty else { return }
+        let body = event.json()
+        for peerID in watchers {
+            try? peers[peerID]?.send(.operatorEvent(operatorID: Self.localID(op), body: body))
+        }
+    }
+
+    private func serverEvent(_ conversation: ConversationID, _ event: ConversationEvent) -> ServerEvent {
+        let author: ServerEvent.Author = switch event.author {
+        case .visitor: .visitor
+        case .operator(let op): .operator(id: Self.localID(op), name: node.core.homes[op]?.profile.displayName)
+        case .system: .system
+        }
+        let (kind, text): (ServerEvent.Kind, String) = switch event.kind {
+        case .message(let text): (.message, text)
+        case .notice(let text): (.notice, text)
+        case .transfer(.operator(let op), let note): (.notice, "transferred to \(Self.localID(op))" + (note.isEmpty ? "" : ": \(note)"))
+        case .transfer(.department(let skill), let note): (.notice, "transferred to \(skill.raw)" + (note.isEmpty ? "" : ": \(note)"))
+        }
+        return .event(conversation: conversation.raw, sequence: Int64(event.sequence), time: Int64(event.time / 1_000_000) + wallClockOffsetMs,
+                      author: author, kind: kind, text: text)
+    }
+
+    /// An operator id as clients know it (without the `<site>/` the router adds).
+    private static func localID(_ op: OperatorID) -> String {
+        op.raw.split(separator: "/", maxSplits: 1).last.map(String.init) ?? op.raw
+    }
+}
+
+/// One gateway's Wire link into the service.
+private final class GatewayLink: WirePeerDelegate {
+    private let service: RouterService
+    init(service: RouterService, peer: WirePeer) {
+        self.service = service
+    }
+    func peerDidEstablish(_ peer: WirePeer) { service.linkOpened(peer) }
+    func peer(_ peer: WirePeer, didReceive header: FrameHeader, payload: UnsafeRawBufferPointer) {
+        guard let message = try? WireMessage.decode(type: header.type, payload: payload) else {
+            peer.close()
+            return
+        }
+        service.receive(message, correlationID: header.correlationID, from: peer)
+    }
+    func peerWritabilityChanged(_ peer: WirePeer) {}
+    func peerDidClose(_ peer: WirePeer, reason: CloseReason) { service.linkClosed(peer) }
+}
+
+@available(*, unavailable)
+extension RouterService: Sendable {}
