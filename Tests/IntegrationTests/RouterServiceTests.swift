@@ -81,7 +81,7 @@ final class FakeGateway: WirePeerDelegate, Sendable {
         let started = try command(maria, session: 2, #"{"type":"start","requestId":"r1","department":"sales"}"#)
         let conversation = try #require(field(started, "conversation") as? String)
         #expect(field(started, "requestId") as? String == "r1")
-        #expect(gateway.inbox.wait { $0.operatorEvents.contains { $0.op == "anna" && $0.json.contains("\"type\":\"offer\"") } })
+        #expect(gateway.inbox.wait { $0.operatorEvents.contains { $0.op == "shop/anna" && $0.json.contains("\"type\":\"offer\"") } })
         #expect(field(try command(anna, session: 1, #"{"type":"accept","conversation":"\#(conversation)"}"#), "type") as? String == "accepted")
         #expect(gateway.inbox.wait { $0.conversationEvents.contains { $0.json.contains("\"type\":\"assigned\"") } })
         let sent = try command(maria, session: 2, #"{"type":"send","conversation":"\#(conversation)","clientMessageId":"m1","text":"Where is my parcel?"}"#)

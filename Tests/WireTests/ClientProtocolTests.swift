@@ -8,7 +8,8 @@ import Wire
 
     @Test func everyCommandType_parses() {
         let cases: [(String, ClientCommand)] = [
-            (#"{"type":"hello","token":"abc"}"#, .hello(token: "abc")),
+            (#"{"type":"hello","token":"abc"}"#, .hello(token: "abc", site: nil)),
+            (#"{"type":"hello","site":"shop"}"#, .hello(token: nil, site: "shop")),
             (#"{"type":"send","conversation":"c1","clientMessageId":"m1","text":"Grüße"}"#, .send(conversation: "c1", clientMessageID: "m1", text: "Grüße")),
             (#"{"type":"typing","conversation":"c1","typing":true}"#, .typing(conversation: "c1", typing: true)),
             (#"{"type":"read","conversation":"c1","sequence":7}"#, .read(conversation: "c1", sequence: 7)),
@@ -37,6 +38,8 @@ import Wire
         (#"{"token":"x"}"#, "missing_field"),
         (#"{"type":"launch"}"#, "unknown_type"),
         (#"{"type":"hello","token":"x","admin":true}"#, "unknown_field"),
+        (#"{"type":"hello"}"#, "invalid_field"),
+        (#"{"type":"hello","token":"x","site":"shop"}"#, "invalid_field"),
         (#"{"type":"send","conversation":"c1","clientMessageId":"m1"}"#, "missing_field"),
         (#"{"type":"send","conversation":"c1","clientMessageId":"m1","text":42}"#, "invalid_field"),
         (#"{"type":"typing","conversation":"c1","typing":1}"#, "invalid_field"),

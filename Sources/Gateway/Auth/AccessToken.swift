@@ -77,6 +77,15 @@ public enum AccessToken {
         return payload
     }
 
+    /// The `site` claim read *without* verification: only to choose which site's secret to
+    /// verify the token with.
+    public static func unverifiedSite(_ token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64.decodeURL(String(parts[1])),
+              let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { return nil }
+        return object["site"] as? String
+    }
+
     /// Verifies a token (signature, algorithm, claims, expiry against `now`, seconds since
     /// 1970) and returns its Switchboard claims.
     public static func verify(_ token: String, secret: [UInt8], now: Int64) throws(TokenError) -> AccessClaims {

@@ -1,56 +1,10 @@
 import Foundation
 import Wire
 
-/// Who sent a forwarded command, from the token the gateway verified.
-public struct Principal: Equatable, Sendable {
-    /// Roles as the `clientCommand` body encodes them.
-    public enum Role: UInt8, Sendable {
-        case visitor = 1
-        case `operator` = 2
-        case admin = 3
-    }
-
-    /// The site of the token.
-    public var site: String
-    /// The bearer's role.
-    public var role: Role
-    /// The visitor or operator id within the site.
-    public var id: String
-
-    /// A principal.
-    public init(site: String, role: Role, id: String) {
-        (self.site, self.role, self.id) = (site, role, id)
-    }
-
-    /// The body of a `clientCommand` frame: the principal, then the client's JSON (docs/wire.md).
-    public static func encode(_ principal: Principal, command json: [UInt8]) -> [UInt8] {
-        var writer = ByteWriter(capacity: json.count + 64)
-        writer.writeString(principal.site)
-        writer.writeUInt8(principal.role.rawValue)
-        writer.writeString(principal.id)
-        writer.writeBytes(json)
-        return writer.bytes
-    }
-
-    /// Reads a `clientCommand` body.
-    public static func decode(_ body: [UInt8]) throws(WireError) -> (Principal, [UInt8]) {
-        let result = body.withUnsafeBytes { raw in
-            Result { () throws(WireError) -> (Principal, [UInt8]) in
-                var reader = ByteReader(raw)
-                let site = try reader.readString()
-                guard let role = Role(rawValue: try reader.readUInt8()) else { throw .invalidField("principal role") }
-                let id = try reader.readString()
-                let json = try reader.readBytes()
-                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-                return (Principal(site: site, role: role, id: id), json)
-            }
-        }
-        return try result.get()
-    }
-
+extension Principal {
     /// The router's operator id for an operator principal: ids are unique per site only,
     /// so the router names operators `<site>/<id>`.
-    public var operatorID: OperatorID { OperatorID("\(site)/\(id)") }
+    var operatorID: OperatorID { OperatorID("\(site)/\(id)") }
 }
 
 /// Serves gateways over Wire: runs their clients' commands on a `RouterNode`, answers each
@@ -195,7 +149,7 @@ public final class RouterService: RouterNodeDelegate {
                 }
             case .resume(let raw, let after):
                 guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
-                resume(id, after: after, peer: peer, reply: reply)
+                resume(id, after: after, for: nil, peer: peer, reply: reply)
             case .typing(let raw, let typing):
                 guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
                 pushOperator(op, .typing(conversation: id.raw, author: .visitor, typing: typing))
@@ -230,7 +184,6 @@ public final class RouterService: RouterNodeDelegate {
                 }
             case .accept(let raw), .decline(let raw), .end(let raw):
                 guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
-                conversationWatchers[id, default: []].insert(peerID)
                 perform(conversation: id) { (core, now, effects) throws(RouterError) in
                     switch command {
                     case .accept: try core.accept(id, by: op, now: now, into: &effects)
@@ -256,7 +209,7 @@ public final class RouterService: RouterNodeDelegate {
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else {
                     return refuse("not_assigned", "conversation \(raw) is not yours")
                 }
-                resume(id, after: after, peer: peer, reply: reply)
+                resume(id, after: after, for: op, peer: peer, reply: reply)
             case .typing(let raw, let typing):
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
                 pushConversation(id, sequence: 0, .typing(conversation: id.raw, author: .operator(id: principal.id, name: nil), typing: typing))
@@ -266,11 +219,18 @@ public final class RouterService: RouterNodeDelegate {
         }
     }
 
-    /// Watches a conversation for a gateway and sends it the stored events after `after`.
-    private func resume(_ id: ConversationID, after: Int64, peer: WirePeer, reply: (ServerEvent) -> Void) {
-        conversationWatchers[id, default: []].insert(ObjectIdentifier(peer))
+    /// Sends the stored events after `after` again: to the visitor's side (which then keeps
+    /// watching the conversation), or, for an operator, on the operator's channel, where
+    /// their new events arrive anyway.
+    private func resume(_ id: ConversationID, after: Int64, for op: OperatorID?, peer: WirePeer, reply: (ServerEvent) -> Void) {
+        if op == nil { conversationWatchers[id, default: []].insert(ObjectIdentifier(peer)) }
         for event in node.core.conversation(id)?.events ?? [] where Int64(event.sequence) > after {
-            try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: serverEvent(id, event).json()))
+            let body = serverEvent(id, event).json()
+            if let op {
+                try? peer.send(.operatorEvent(operatorID: op.raw, body: body))
+            } else {
+                try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: body))
+            }
         }
         reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
     }
@@ -318,7 +278,7 @@ public final class RouterService: RouterNodeDelegate {
         guard let watchers = operatorWatchers[op], !watchers.isEmpty else { return }
         let body = event.json()
         for peerID in watchers {
-            try? peers[peerID]?.send(.operatorEvent(operatorID: Self.localID(op), body: body))
+            try? peers[peerID]?.send(.operatorEvent(operatorID: op.raw, body: body))
         }
     }
 

@@ -3,8 +3,9 @@
 /// and fields, missing fields, wrong types and oversized values are refused with a code.
 public enum ClientCommand: Equatable, Sendable {
     // MARK: both
-    /// Authenticate the connection (a visitor session or operator access token).
-    case hello(token: String)
+    /// Authenticate the connection with a token (operators, returning visitors), or, for a
+    /// new visitor, name the site to get a fresh visitor session token.
+    case hello(token: String?, site: String?)
     /// Send a chat message; `clientMessageID` makes retries safe.
     case send(conversation: String, clientMessageID: String, text: String)
     /// Typing started or stopped (never stored).
@@ -51,7 +52,13 @@ public enum ClientCommand: Equatable, Sendable {
         var f = try JSONFields(bytes, maxBytes: maxMessageBytes)
         let command: ClientCommand
         switch try f.type() {
-        case "hello": command = .hello(token: try f.string("token", maxLength: 4096))
+        case "hello":
+            let token = try f.optionalString("token", maxLength: 4096)
+            let site = try f.optionalString("site", maxLength: 64)
+            guard (token == nil) != (site == nil) else {
+                throw ClientProtocolError(code: "invalid_field", message: "give exactly one of 'token' and 'site'")
+            }
+            command = .hello(token: token, site: site)
         case "send":
             command = .send(conversation: try f.string("conversation"), clientMessageID: try f.string("clientMessageId", maxLength: 64),
                             text: try f.string("text", maxLength: 8 * 1024))

@@ -4,8 +4,9 @@ import Foundation
 /// (docs/client-protocol.md). Conversation events carry their sequence number so a client
 /// can resume exactly after the last one it saw.
 public enum ServerEvent: Equatable, Sendable {
-    /// The connection is authenticated.
-    case welcome(role: String, site: String, id: String)
+    /// The connection is authenticated; a new visitor also gets their session token (to
+    /// keep, and send in `hello` after a reload).
+    case welcome(role: String, site: String, id: String, token: String?)
     /// A command was done (and is durable); `sequence` when it stored an event.
     case accepted(requestID: String?, conversation: String?, sequence: Int64?)
     /// Still waiting: place in line (1 = next) and estimated wait.
@@ -56,8 +57,9 @@ public enum ServerEvent: Equatable, Sendable {
     private var object: [String: Any] {
         var o: [String: Any]
         switch self {
-        case .welcome(let role, let site, let id):
+        case .welcome(let role, let site, let id, let token):
             o = ["type": "welcome", "role": role, "site": site, "id": id]
+            o["token"] = token
         case .accepted(let requestID, let conversation, let sequence):
             o = ["type": "accepted"]
             o["requestId"] = requestID

@@ -1,0 +1,114 @@
+import Foundation
+import Wire
+
+/// One browser's WebSocket: a visitor's widget or an operator's console. It authenticates
+/// with `hello`, then every command is checked locally (strict JSON) and forwarded to the
+/// router with the verified principal; replies and events come back as JSON text messages.
+/// The site is always the token's, never the client's. Loop-confined.
+final class ClientSession: WebSocketHandler {
+    let id: UInt64
+    private unowned let app: GatewayApp
+    private weak var connection: HTTPConnection?
+    private var principal: Principal?
+
+    init(id: UInt64, app: GatewayApp) {
+        self.id = id
+        self.app = app
+    }
+
+    func webSocketDidOpen(_ connection: HTTPConnection) {
+        self.connection = connection
+    }
+
+    func webSocket(_ connection: HTTPConnection, didReceive text: String) {
+        app.metrics.add("client_messages_total")
+        let json = Array(text.utf8)
+        let command: ClientCommand
+        do {
+            command = try ClientCommand.parse(json)
+        } catch {
+            app.metrics.add("client_errors_total")
+            send(.error(code: error.code, message: error.message, requestID: nil))
+            return
+        }
+        guard let principal else {
+            guard case .hello(let token, let site) = command else {
+                send(.error(code: "unauthorized", message: "send hello first", requestID: nil))
+                return
+            }
+            authenticate(token: token, site: site)
+            return
+        }
+        switch command {
+        case .hello:
+            send(.error(code: "unexpected", message: "already authenticated", requestID: nil))
+        case .start, .resume:
+            // The reply names the conversation: from then on its events reach this visitor.
+            // (Operators get their chats' events on their own channel.)
+            app.forward(json, from: self, principal: principal, watchReply: principal.role == .visitor)
+        default:
+            app.forward(json, from: self, principal: principal, watchReply: false)
+        }
+    }
+
+    func webSocketDidClose(_ connection: HTTPConnection) {
+        app.sessionClosed(self)
+    }
+
+    func send(_ event: ServerEvent) {
+        sendRaw(event.json())
+    }
+
+    func sendRaw(_ json: [UInt8]) {
+        connection?.sendText(json)
+    }
+
+    private func authenticate(token: String?, site: String?) {
+        switch app.authenticate(token: token, site: site) {
+        case .failure(let error):
+            app.metrics.add("auth_failures_total")
+            send(.error(code: "unauthorized", message: "token refused: \(error)", requestID: nil))
+            connection?.closeWebSocket(code: 1008, reason: "unauthorized")
+        case .success(let (claims, minted)):
+            let role: Principal.Role = switch claims.role {
+            case .visitor: .visitor
+            case .operator: .operator
+            case .admin: .admin
+            }
+            let principal = Principal(site: claims.site, role: role, id: claims.sub)
+            self.principal = principal
+            send(.welcome(role: claims.role.rawValue, site: claims.site, id: claims.sub, token: minted))
+            if role != .visitor {
+                // The router counts the console as connected and sends this operator's events here.
+                app.registerOperator("\(claims.site)/\(claims.sub)", session: id)
+                app.forward(Array(#"{"type":"hello","token":"verified"}"#.utf8), from: self, principal: principal, watchReply: false)
+            }
+        }
+    }
+}
+
+/// Static files (the widget, the console, the demo shop) from one directory.
+enum StaticFiles {
+    static let contentTypes: [String: String] = [
+        "html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+        "json": "application/json", "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon", "txt": "text/plain; charset=utf-8",
+    ]
+
+    /// The file for `path`, or 404. Paths that climb out of the directory are refused.
+    static func response(for path: String, in directory: String?) -> HTTPResponse {
+        guard let directory else { return .text(404, "not found") }
+        let relative = path == "/" ? "index.html" : String(path.dropFirst())
+        let parts = relative.split(separator: "/")
+        guard !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0.hasPrefix(".") }),
+              relative.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\\") }) else { return .text(404, "not found") }
+        let file = directory + "/" + relative
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let data = FileManager.default.contents(atPath: file) else { return .text(404, "not found") }
+        let type = contentTypes[String(relative.split(separator: ".").last ?? "")] ?? "application/octet-stream"
+        // HTML is revalidated every time (it names the assets); assets may be cached briefly.
+        let cache = type.hasPrefix("text/html") ? "no-cache" : "public, max-age=300"
+        return HTTPResponse(status: 200, headers: [("Content-Type", type), ("Cache-Control", cache), ("X-Content-Type-Options", "nosniff")],
+                            body: [UInt8](data))
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Synchronization
+import Wire
+
+/// What a gateway needs to know.
+public struct GatewayConfiguration: Sendable {
+    /// Each site's token secret, by site id.
+    public var siteSecrets: [String: [UInt8]]
+    /// The router to forward to.
+    public var router: SocketAddress
+    /// This gateway's Wire identity and the cluster secret.
+    public var wire: WireConfiguration
+    /// HTTP and WebSocket limits.
+    public var http = HTTPServerOptions()
+    /// Directory of static files served under `/` (widget, console), if any.
+    public var staticDirectory: String?
+    /// `routerd dev` only: passwords of demo operators, by "site/operator".
+    public var devPasswords: [String: String] = [:]
+    /// Lifetime of visitor session tokens minted here (default 30 days) and of dev logins (12 h).
+    public var visitorTokenSeconds: Int64 = 30 * 86_400
+    /// Lifetime of tokens issued by the dev password login.
+    public var devLoginSeconds: Int64 = 12 * 3600
+
+    /// A configuration.
+    public init(siteSecrets: [String: [UInt8]], router: SocketAddress, wire: WireConfiguration) {
+        (self.siteSecrets, self.router, self.wire) = (siteSecrets, router, wire)
+    }
+}
+
+/// Counters for /metrics, shared by the gateway's loops.
+final class GatewayMetrics: Sendable {
+    private let counters = Mutex<[String: Int]>([:])
+    func add(_ name: String, _ amount: Int = 1) { counters.withLock { $0[name, default: 0] += amount } }
+    var snapshot: [String: Int] { counters.withLock { $0 } }
+}
+
+/// The gateway: HTTP routes, WebSocket sessions for visitors and operators, and one Wire link
+/// to the router that carries their commands and brings back their events. Stateless apart
+/// from sockets: a client that reconnects (here or at another gateway) resumes by sequence
+/// number. Runs on one event loop (start more processes for more cores).
+public final class GatewayServer: Sendable {
+    private let tcp: TCPServer
+    private let app: UncheckedBox<GatewayApp>
+    /// The bound HTTP address.
+    public var address: SocketAddress { tcp.address }
+
+    /// Starts serving HTTP on `address` and connects to the router. Call off the loop.
+    public init(group: EventLoopGroup, address: SocketAddress, configuration: GatewayConfiguration) throws {
+        precondition(group.loops.count == 1, "a gateway runs on one loop")
+        let loop = group.loops[0]
+        let app = try loop.submitAndWait { UncheckedBox(GatewayApp(loop: loop, configuration: configuration)) }
+        self.app = app
+        var options = configuration.http.connection
+        options.idleTimeout = configuration.http.connection.idleTimeout
+        tcp = try TCPServer(group: group, address: address, options: options) { _ in
+            HTTPConnection(handler: app.value, options: configuration.http)
+        }
+    }
+
+    /// Stops accepting and closes the router link. Call off the loop.
+    public func close() {
+        tcp.close()
+        try? app.value.loop.submitAndWait { [app] in app.value.stop() }
+    }
+}
+
+/// The gateway's state on its loop: routes, sessions, and the router link.
+final class GatewayApp: HTTPHandler, WirePeerDelegate {
+    let loop: EventLoop
+    let configuration: GatewayConfiguration
+    let metrics = GatewayMetrics()
+    private var router: WireClient?
+    private var routerPeer: WirePeer?
+    private var nextSession: UInt64 = 0
+    private var nextCorrelation: UInt32 = 0
+    private var sessions: [UInt64: ClientSession] = [:]
+    /// Replies awaited from the router: which session asked, and for which conversation
+    /// (so the session starts receiving its events once the router has accepted).
+    private var pending: [UInt32: (session: UInt64, watch: Bool)] = [:]
+    private var conversationSessions: [String: Set<UInt64>] = [:]
+    private var operatorSessions: [String: Set<UInt64>] = [:]
+
+    init(loop: EventLoop, configuration: GatewayConfiguration) {
+        self.loop = loop
+        self.configuration = configuration
+        let client = WireClient(loop: loop, address: configuration.router, configuration: configuration.wire, delegate: self)
+        router = client
+        client.start()
+    }
+
+    func stop() {
+        router?.stop()
+        router = nil
+    }
+
+    // MARK: HTTP routes
+
+    func handle(_ request: HTTPRequest, client: String, connection: HTTPConnection) -> HTTPAction {
+        metrics.add("http_requests_total")
+        switch (request.method, String(request.path)) {
+        case ("GET", "/healthz"), ("HEAD", "/healthz"):
+            return .respond(.text(200, "ok"))
+        case ("GET", "/readyz"), ("HEAD", "/readyz"):
+            return .respond(routerPeer == nil ? .text(503, "router link down") : .text(200, "ready"))
+        case ("GET", "/metrics"):
+            return .respond(metricsResponse())
+        case ("GET", "/ws"):
+            if let problem = HTTPConnection.upgradeProblem(request) { return .respond(problem) }
+            nextSession += 1
+            let session = ClientSession(id: nextSession, app: self)
+            sessions[nextSession] = session
+            metrics.add("websocket_sessions_total")
+            return .upgrade(session)
+        case ("POST", "/api/login"):
+            return .respond(devLogin(request))
+        case ("GET", _), ("HEAD", _):
+            return .respond(StaticFiles.response(for: String(request.path), in: configuration.staticDirectory))
+        default:
+            return .respond(.text(405, "method not allowed"))
+        }
+    }
+
+    private func metricsResponse() -> HTTPResponse {
+        var text = ""
+        for (name, value) in metrics.snapshot.sorted(by: { $0.key < $1.key }) {
+            text += "# TYPE switchboard_gateway_\(name) counter\nswitchboard_gateway_\(name) \(value)\n"
+        }
+        text += "# TYPE switchboard_gateway_sessions gauge\nswitchboard_gateway_sessions \(sessions.count)\n"
+        text += "# TYPE switchboard_gateway_router_connected gauge\nswitchboard_gateway_router_connected \(routerPeer == nil ? 0 : 1)\n"
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
+    }
+
+    /// `routerd dev` only: trade a demo operator's password for an access token.
+    private func devLogin(_ request: HTTPRequest) -> HTTPResponse {
+        guard !configuration.devPasswords.isEmpty else { return .text(404, "not found") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+              let site = object["site"] as? String, let op = object["operator"] as? String, let password = object["password"] as? String else {
+            return .json(400, Array(#"{"code":"bad_request","message":"send site, operator and password"}"#.utf8))
+        }
+        guard let expected = configuration.devPasswords["\(site)/\(op)"], expected == password, let secret = configuration.siteSecrets[site] else {
+            metrics.add("login_failures_total")
+            return .json(401, Array(#"{"code":"unauthorized","message":"wrong operator or password"}"#.utf8))
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: .admin, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)
+        let body = try? JSONSerialization.data(withJSONObject: ["token": token], options: [.sortedKeys])
+        return .json(200, [UInt8](body ?? Data()))
+    }
+
+    // MARK: sessions → router
+
+    /// Verifies a hello token (or mints a visitor session); returns the claims or the error.
+    func authenticate(token: String?, site: String?) -> Result<(AccessClaims, minted: String?), TokenError> {
+        let now = Int64(Date().timeIntervalSince1970)
+        if let site {
+            guard let secret = configuration.siteSecrets[site] else { return .failure(.invalidClaims) }
+            let claims = AccessClaims(sub: "v-" + UUID().uuidString.lowercased(), site: site, role: .visitor,
+                                      exp: now + configuration.visitorTokenSeconds, iat: now)
+            return .success((claims, AccessToken.sign(claims, secret: secret)))
+        }
+        guard let token, let claimedSite = AccessToken.unverifiedSite(token), let secret = configuration.siteSecrets[claimedSite] else {
+            return .failure(.malformed)
+        }
+        return Result { () throws(TokenError) in (try AccessToken.verify(token, secret: secret, now: now), nil) }
+    }
+
+    /// Forwards a client's command; the reply goes back to the session.
+    func forward(_ json: [UInt8], from session: ClientSession, principal: Principal, watchReply: Bool) {
+        guard let peer = routerPeer else {
+            session.send(.error(code: "unavailable", message: "the router is not reachable; retry shortly", requestID: nil))
+            return
+        }
+        nextCorrelation &+= 1
+        pending[nextCorrelation] = (session.id, watchReply)
+        let body = Principal.encode(principal, command: json)
+        try? peer.send(.clientCommand(sessionID: session.id, conversationID: "", body: body), correlationID: nextCorrelation)
+        metrics.add("commands_forwarded_total")
+    }
+
+    func registerOperator(_ op: String, session: UInt64) {
+        operatorSessions[op, default: []].insert(session)
+    }
+
+    func sessionClosed(_ session: ClientSession) {
+        sessions[session.id] = nil
+        for key in conversationSessions.keys { conversationSessions[key]?.remove(session.id) }
+        for key in operatorSessions.keys { operatorSessions[key]?.remove(session.id) }
+        try? routerPeer?.send(.sessionClosed(sessionID: session.id))
+    }
+
+    // MARK: router → sessions
+
+    func peerDidEstablish(_ peer: WirePeer) { routerPeer = peer }
+
+    func peer(_ peer: WirePeer, didReceive header: FrameHeader, payload: UnsafeRawBufferPointer) {
+        guard let message = try? WireMessage.decode(type: header.type, payload: payload) else { return }
+        switch message {
+        case .reply(let body):
+            guard let (sessionID, watch) = pending.removeValue(forKey: header.correlationID), let session = sessions[sessionID] else { return }
+            if watch, let conversation = Self.acceptedConversation(body) {
+                conversationSessions[conversation, default: []].insert(sessionID)
+            }
+            session.sendRaw(body)
+        case .conversationEvent(let conversation, _, let body):
+            for id in conversationSessions[conversation] ?? [] { sessions[id]?.sendRaw(body) }
+            metrics.add("events_delivered_total")
+        case .operatorEvent(let op, let body):
+            for id in operatorSessions[op] ?? [] { sessions[id]?.sendRaw(body) }
+            metrics.add("events_delivered_total")
+        default:
+            break
+        }
+    }
+
+    func peerWritabilityChanged(_ peer: WirePeer) {}
+
+    func peerDidClose(_ peer: WirePeer, reason: CloseReason) {
+        routerPeer = nil
+        // Commands in flight will get no reply: tell their sessions, which may retry safely.
+        for (_, (sessionID, _)) in pending {
+            sessions[sessionID]?.send(.error(code: "unavailable", message: "the router link dropped; retry", requestID: nil))
+        }
+        pending.removeAll()
+    }
+
+    /// The conversation named by an `accepted` reply (start, resume, accept).
+    private static func acceptedConversation(_ body: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              object["type"] as? String == "accepted" else { return nil }
+        return object["conversation"] as? String
+    }
+}
+

@@ -1,0 +1,250 @@
+import Foundation
+import Wire
+
+/// What the application does with a request.
+public enum HTTPAction {
+    /// Answer it.
+    case respond(HTTPResponse)
+    /// Switch the connection to WebSocket (the upgrade headers were checked) and hand its
+    /// messages to the handler.
+    case upgrade(any WebSocketHandler)
+}
+
+/// The application behind the HTTP server (the gateway's routes). Called on the loop.
+public protocol HTTPHandler: AnyObject {
+    /// Decides what to do with a request; `client` is the client's address (see
+    /// `HTTPServerOptions.trustedProxies`).
+    func handle(_ request: HTTPRequest, client: String, connection: HTTPConnection) -> HTTPAction
+}
+
+/// A WebSocket session's application side. Called on the loop.
+public protocol WebSocketHandler: AnyObject {
+    /// The upgrade is done; messages may be sent.
+    func webSocketDidOpen(_ connection: HTTPConnection)
+    /// A text message arrived.
+    func webSocket(_ connection: HTTPConnection, didReceive text: String)
+    /// The session ended (close handshake, error or lost connection); called once.
+    func webSocketDidClose(_ connection: HTTPConnection)
+}
+
+/// Server settings.
+public struct HTTPServerOptions: Sendable {
+    /// Request limits.
+    public var limits = HTTPLimits()
+    /// Largest WebSocket message (default 64 KiB).
+    public var maxMessageBytes = 64 * 1024
+    /// WebSocket messages a client may send per second on average, and in a burst.
+    public var messagesPerSecond = 20.0
+    /// The burst allowed above the average rate.
+    public var messageBurst = 40.0
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    public var trustedProxies: Set<String> = []
+    /// Socket options (idle timeout: a WebSocket is pinged at a third of it).
+    public var connection = ConnectionOptions(idleTimeout: Nanoseconds.seconds(60))
+    /// Defaults.
+    public init() {}
+}
+
+/// One client connection: HTTP/1.1 requests (keep-alive, pipelined) until it is upgraded to
+/// a WebSocket. Pure parsing lives in `HTTPRequestParser` and `WebSocketParser`; this class
+/// only moves bytes and enforces the session rules (rate limit, pings, close handshake).
+/// Loop-confined.
+public final class HTTPConnection: ConnectionHandler {
+    private enum Mode {
+        case http(HTTPRequestParser)
+        case webSocket(WebSocketParser, any WebSocketHandler)
+        case closing
+    }
+
+    /// The underlying TCP connection.
+    public private(set) var tcp: TCPConnection?
+    /// The client's address (the proxy's, unless it is trusted and forwarded).
+    public private(set) var clientAddress = ""
+    private let handler: any HTTPHandler
+    private let options: HTTPServerOptions
+    private var mode: Mode
+    private var limiter: RateLimiter
+    private var pingTimer: TimerID?
+    private var closeNotified = false
+
+    /// A connection serving `handler`.
+    public init(handler: any HTTPHandler, options: HTTPServerOptions) {
+        self.handler = handler
+        self.options = options
+        mode = .http(HTTPRequestParser(limits: options.limits))
+        limiter = RateLimiter(rate: options.messagesPerSecond, burst: options.messageBurst)
+    }
+
+    /// Sends a WebSocket text message.
+    public func sendText(_ bytes: [UInt8]) {
+        guard case .webSocket = mode, let tcp else { return }
+        let frame = WebSocketParser.frame(.text, bytes)
+        frame.withUnsafeBytes { tcp.write($0) }
+    }
+
+    /// Starts the close handshake with `code`, then closes.
+    public func closeWebSocket(code: UInt16, reason: String) {
+        guard case .webSocket = mode, let tcp else { return }
+        WebSocketParser.closeFrame(code: code, reason: reason).withUnsafeBytes { tcp.write($0) }
+        notifyClosed()
+        mode = .closing
+        tcp.closeAfterFlush()
+    }
+
+    // MARK: ConnectionHandler
+
+    public func connectionDidOpen(_ connection: TCPConnection) {
+        tcp = connection
+        clientAddress = connection.remoteAddress?.host ?? ""
+    }
+
+    public func connection(_ connection: TCPConnection, didRead bytes: UnsafeRawBufferPointer) {
+        switch mode {
+        case .http(var parser):
+            parser.append(bytes)
+            mode = .http(parser)
+            serveRequests()
+        case .webSocket(var parser, let session):
+            let result = Result { () throws(WebSocketError) in try parser.feed(bytes) }
+            mode = .webSocket(parser, session)
+            switch result {
+            case .success(let messages): for message in messages { handleMessage(message, session) }
+            case .failure(let error): closeWebSocket(code: error.closeCode, reason: "\(error)")
+            }
+        case .closing:
+            break
+        }
+    }
+
+    public func connectionWritabilityChanged(_ connection: TCPConnection) {}
+
+    public func connectionDidClose(_ connection: TCPConnection, reason: CloseReason) {
+        if let pingTimer { connection.loop.cancelTimer(pingTimer) }
+        notifyClosed()
+        tcp = nil
+    }
+
+    // MARK: HTTP
+
+    private func serveRequests() {
+        while case .http(var parser) = mode, let tcp {
+            let request: HTTPRequest?
+            do {
+                request = try parser.next()
+                mode = .http(parser)
+            } catch {
+                mode = .closing
+                let response = HTTPResponse.text(error.status, error.reason)
+                response.serialized(keepAlive: false).withUnsafeBytes { tcp.write($0) }
+                tcp.closeAfterFlush()
+                return
+            }
+            guard let request else { return }
+            let client = forwardedClient(request)
+            switch handler.handle(request, client: client, connection: self) {
+            case .respond(let response):
+                let keepAlive = request.keepAlive
+                response.serialized(keepAlive: keepAlive, headOnly: request.method == "HEAD").withUnsafeBytes { tcp.write($0) }
+                if !keepAlive {
+                    mode = .closing
+                    tcp.closeAfterFlush()
+                }
+            case .upgrade(let session):
+                upgrade(request, parser: &parser, session: session, tcp: tcp)
+            }
+        }
+    }
+
+    private func upgrade(_ request: HTTPRequest, parser: inout HTTPRequestParser, session: any WebSocketHandler, tcp: TCPConnection) {
+        let key = request.header("sec-websocket-key") ?? ""
+        let response = HTTPResponse(status: 101, headers: [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", WebSocketHandshake.acceptValue(forKey: key)),
+        ])
+        // A 101 has no body and no Content-Length.
+        let head = "HTTP/1.1 101 Switching Protocols\r\n" + response.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+        Array(head.utf8).withUnsafeBytes { tcp.write($0) }
+        let early = parser.takeRemainingBytes()
+        mode = .webSocket(WebSocketParser(requireMasked: true, maxMessageBytes: options.maxMessageBytes), session)
+        clientAddress = forwardedClient(request)
+        session.webSocketDidOpen(self)
+        schedulePing()
+        if !early.isEmpty { early.withUnsafeBytes { connection(tcp, didRead: $0) } }
+    }
+
+    /// Checks the upgrade headers of RFC 6455 4.2.1; nil when they are right, else the
+    /// response to send instead.
+    public static func upgradeProblem(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.method == "GET" else { return .text(405, "WebSocket upgrades must use GET") }
+        guard request.header("upgrade")?.lowercased() == "websocket",
+              request.header("connection")?.lowercased().split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "upgrade" }) == true
+        else { return .text(426, "this endpoint speaks WebSocket only") }
+        guard request.header("sec-websocket-version") == "13" else {
+            return HTTPResponse(status: 426, headers: [("Sec-WebSocket-Version", "13")], body: Array("WebSocket version 13 required\n".utf8))
+        }
+        guard let key = request.header("sec-websocket-key"), WebSocketHandshake.isValidKey(key) else {
+            return .text(400, "invalid Sec-WebSocket-Key")
+        }
+        return nil
+    }
+
+    /// The client's address: the last `X-Forwarded-For` hop when the direct peer is a
+    /// trusted proxy, else the direct peer.
+    private func forwardedClient(_ request: HTTPRequest) -> String {
+        let direct = tcp?.remoteAddress?.host ?? ""
+        guard options.trustedProxies.contains(direct), let forwarded = request.header("x-forwarded-for"),
+              let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty else {
+            return direct
+        }
+        return last
+    }
+
+    // MARK: WebSocket
+
+    private func handleMessage(_ message: WebSocketMessage, _ session: any WebSocketHandler) {
+        guard let tcp else { return }
+        switch message {
+        case .text(let text):
+            guard limiter.allow(now: tcp.loop.now) else {
+                closeWebSocket(code: 1008, reason: "too many messages")
+                return
+            }
+            session.webSocket(self, didReceive: text)
+        case .binary:
+            closeWebSocket(code: 1003, reason: "binary messages are not accepted")
+        case .ping(let data):
+            WebSocketParser.frame(.pong, data).withUnsafeBytes { tcp.write($0) }
+        case .pong:
+            break  // its arrival reset the idle timer
+        case .close(let code, _):
+            // Answer the close handshake with the same code (or 1000), then close.
+            WebSocketParser.closeFrame(code: code ?? 1000, reason: "").withUnsafeBytes { tcp.write($0) }
+            notifyClosed()
+            mode = .closing
+            tcp.closeAfterFlush()
+        }
+    }
+
+    /// Server pings at a third of the idle timeout: a live browser answers (resetting the
+    /// idle timer), a dead one is closed by it.
+    private func schedulePing() {
+        guard let tcp, options.connection.idleTimeout > 0 else { return }
+        pingTimer = tcp.loop.scheduleTimer(at: tcp.loop.now + options.connection.idleTimeout / 3) { [weak self] in
+            guard let self, case .webSocket = self.mode, let tcp = self.tcp else { return }
+            WebSocketParser.frame(.ping, []).withUnsafeBytes { tcp.write($0) }
+            self.schedulePing()
+        }
+    }
+
+    private func notifyClosed() {
+        guard !closeNotified else { return }
+        closeNotified = true
+        switch mode {
+        case .webSocket(_, let session): session.webSocketDidClose(self)
+        case .closing, .http: break
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTPConnection: Sendable {}
