@@ -21,19 +21,16 @@ build: deps
 release: deps
 	swift build -c release
 
-## test: build and run every test (unit and real-socket)
+## test: build and run every test (unit, real-socket, and end to end with Python's websockets)
 test: deps
 	swift build --build-tests
 	swift test --skip-build
+	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q "websockets==12.0"
+	python3 Tests/e2e/chat_flow.py
 
-## demo: the whole system in one process (routerd dev arrives with issue #4)
+## demo: the whole system in one process: routerd dev with the demo site (prints the URLs)
 demo: build
-	@echo "routerd dev is not built yet (issue #4: gateway and routerd)."
-	@echo "What runs today: the wire transport, the router core and their benchmarks:"
-	@echo "  swift run -c release loadgen codec     # frame encode/decode"
-	@echo "  swift run -c release loadgen wire      # round trips over loopback"
-	@echo "  swift run -c release loadgen routing   # assignment decisions"
-	@echo "  swift run -c release loadgen log       # durable appends"
+	.build/debug/routerd dev
 
 ## fuzz: libFuzzer + AddressSanitizer on the frame and message decoders, FUZZ_SECONDS each
 fuzz: deps

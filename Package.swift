@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Router", targets: ["Router"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "loadgen", targets: ["loadgen"]),
+        .executable(name: "routerd", targets: ["routerd"]),
     ],
     targets: [
         // System headers and liblz4 (Debian: liblz4-dev).
@@ -24,6 +25,8 @@ let package = Package(
         .target(name: "Router", dependencies: ["Wire", "CLinux"]),
         // The gateway: visitor and operator connections (so far: access tokens).
         .target(name: "Gateway", dependencies: ["Wire"]),
+        // The daemon: `routerd dev` (router + gateway + demo site in one process).
+        .executableTarget(name: "routerd", dependencies: ["Wire", "Router", "Gateway"]),
         // The load generator and benchmark scenarios.
         // (It drives the router core directly for the routing and log scenarios issue #3 asks for.)
         .executableTarget(name: "loadgen", dependencies: ["Wire", "Router"]),

@@ -50,15 +50,15 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
             try core.startConversation(site: "shop", visitor: "v1", department: "sales", now: now, into: &effects)
         }
-        #expect(recorder.operators.read { notices in
+        #expect(recorder.operators.wait { notices in
             notices.contains { if case .offer(id, "v1", "sales", _) = $0.1 { $0.0 == "anna" } else { false } }
         })
         try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
         let sequence = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
             try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
         }
-        // By the time the reply came, the operator had been told (same step, released together).
-        #expect(recorder.operators.read { notices in
+        // The reply is released with the step's notices: the operator is told too.
+        #expect(recorder.operators.wait { notices in
             notices.contains { if case .event(id, let event) = $0.1 { event.sequence == sequence } else { false } }
         })
         // A refused command changes nothing and is answered at once.

@@ -11,8 +11,8 @@ public protocol RouterNodeDelegate: AnyObject {
 }
 
 /// The shell around `RouterCore` on one event loop: it runs commands and timers, appends the
-/// records each step produces to the durable log, and releases the step's notices and its
-/// answer only once those records are durable ("output commit"), strictly in step order.
+/// records each step produces to the durable log, and releases the step's answer and then
+/// its notices only once those records are durable ("output commit"), strictly in step order.
 /// So nothing a client is told can be lost by a crash, and a retry after a crash finds
 /// exactly what was acknowledged.
 ///
@@ -179,8 +179,10 @@ public final class RouterNode {
         for step in waiting {
             guard step.append <= durableUpTo else { break }
             released += 1
-            for effect in step.effects { execute(effect) }
+            // The answer first, then its consequences: a client learns the id it asked for
+            // (a new conversation) before the events that carry it.
             step.reply?(nil)
+            for effect in step.effects { execute(effect) }
         }
         waiting.removeFirst(released)
     }

@@ -224,6 +224,9 @@ public final class RouterService: RouterNodeDelegate {
     /// their new events arrive anyway.
     private func resume(_ id: ConversationID, after: Int64, for op: OperatorID?, peer: WirePeer, reply: (ServerEvent) -> Void) {
         if op == nil { conversationWatchers[id, default: []].insert(ObjectIdentifier(peer)) }
+        // The answer first: the gateway starts passing the conversation's events to the
+        // session when it sees it, and the replay follows on the same link.
+        reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
         for event in node.core.conversation(id)?.events ?? [] where Int64(event.sequence) > after {
             let body = serverEvent(id, event).json()
             if let op {
@@ -232,7 +235,6 @@ public final class RouterService: RouterNodeDelegate {
                 try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: body))
             }
         }
-        reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
     }
 
     // MARK: events out

@@ -1,0 +1,170 @@
+import Foundation
+import Gateway
+import Router
+import Wire
+
+/// routerd: the Switchboard daemon. `dev` runs a router and a gateway in one process with a
+/// demo site; `router` and `gateway` (separate processes for a cluster) come with issue #4's
+/// configuration files.
+let usage = """
+usage: routerd <command> [options]   (routerd <command> --help for its options)
+
+commands:
+  dev       a router and a gateway in one process, with a demo site (the quickest start)
+"""
+
+let devUsage = """
+routerd dev: a router and a gateway in one process, with a demo shop site.
+
+Options:
+  --data DIR        data directory (default: a fresh temporary directory)
+  --http HOST:PORT  gateway HTTP/WebSocket address (default 127.0.0.1:8080; port 0 picks one)
+  --wire HOST:PORT  router Wire address (default 127.0.0.1:7400; port 0 picks one)
+  --web DIR         static files to serve (default ./web if it exists)
+  --fsync POLICY    always | interval | none (default always)
+
+Prints the URLs and the demo credentials, logs one line per event, and on SIGTERM or
+SIGINT stops accepting, flushes the log and exits 0.
+"""
+
+/// One structured log line: time, level, message, key=value fields.
+func log(_ level: String, _ message: String, _ fields: [(String, String)] = []) {
+    let time = ISO8601DateFormatter().string(from: Date())
+    let extra = fields.map { "\($0.0)=\($0.1.contains(" ") ? "\"\($0.1)\"" : $0.1)" }.joined(separator: " ")
+    print("ts=\(time) level=\(level) msg=\"\(message)\"" + (extra.isEmpty ? "" : " " + extra))
+    fflush(nil)  // all streams: stdout may be a pipe to a supervisor
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("routerd: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Reads `--name value` options; unknown ones are refused by name.
+func options(_ raw: [String], known: Set<String>) -> [String: String] {
+    var values: [String: String] = [:]
+    var index = 0
+    while index < raw.count {
+        let flag = raw[index]
+        guard flag.hasPrefix("--"), known.contains(String(flag.dropFirst(2))) else { fail("unknown option \(flag)") }
+        guard index + 1 < raw.count else { fail("\(flag) needs a value") }
+        values[String(flag.dropFirst(2))] = raw[index + 1]
+        index += 2
+    }
+    return values
+}
+
+/// The demo site of `routerd dev`: three departments, three operators with different skills.
+enum DemoSite {
+    static let operators: [(id: String, name: String, skills: [Skill: Int], max: Int, password: String)] = [
+        ("anna", "Anna", ["sales": 5, "billing": 2], 3, "anna-demo"),
+        ("ben", "Ben", ["sales": 3], 2, "ben-demo"),
+        ("carl", "Carl", ["billing": 4, "support": 5], 3, "carl-demo"),
+    ]
+
+    static var configuration: SiteConfiguration {
+        SiteConfiguration(id: "shop", departments: ["sales", "billing", "support"],
+                          operators: operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name,
+                                                                     skills: $0.skills, maxChats: $0.max) })
+    }
+}
+
+func runDev(_ raw: [String]) -> Never {
+    if raw.contains("--help") || raw.contains("-h") {
+        print(devUsage)
+        exit(0)
+    }
+    let values = options(raw, known: ["data", "http", "wire", "web", "fsync"])
+    guard let httpAddress = SocketAddress(values["http"] ?? "127.0.0.1:8080") else { fail("--http must be IPv4 HOST:PORT") }
+    guard let wireAddress = SocketAddress(values["wire"] ?? "127.0.0.1:7400") else { fail("--wire must be IPv4 HOST:PORT") }
+    guard let policy = SyncPolicy(rawValue: values["fsync"] ?? "always") else { fail("--fsync must be always, interval or none") }
+    let data = values["data"] ?? NSTemporaryDirectory() + "switchboard-dev-\(getpid())"
+    let web = values["web"] ?? (FileManager.default.fileExists(atPath: "web") ? "web" : nil)
+
+    // A dev cluster of one: the Wire secret and the site secret are made fresh each run.
+    var rng = SystemRandomNumberGenerator()
+    let clusterSecret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    let siteSecret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    func wire(_ id: String, _ role: NodeRole) -> WireConfiguration {
+        WireConfiguration(handshake: HandshakeConfiguration(nodeID: id, role: role, clusterName: "dev", secret: clusterSecret))
+    }
+
+    let routerGroup = EventLoopGroup(loopCount: 1, name: "router")
+    let gatewayGroup = EventLoopGroup(loopCount: 1, name: "gateway")
+    let loop = routerGroup.loops[0]
+    let node: UncheckedBox<RouterNode>
+    do {
+        node = try loop.submitAndWait {
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration], partitionCount: 64, policy: policy)
+            log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            return UncheckedBox(node)
+        }
+    } catch {
+        fail("cannot open the data directory \(data): \(error)")
+    }
+    let service: UncheckedBox<RouterService>
+    let gateway: GatewayServer
+    do {
+        service = try RouterService.start(node: node, group: routerGroup, address: wireAddress, configuration: wire("router-1", .router))
+        let routerAddress = try loop.submitAndWait { service.value.address! }
+        var configuration = GatewayConfiguration(siteSecrets: ["shop": siteSecret], router: routerAddress, wire: wire("gateway-1", .gateway))
+        configuration.staticDirectory = web
+        configuration.devPasswords = Dictionary(uniqueKeysWithValues: DemoSite.operators.map { ("shop/\($0.id)", $0.password) })
+        gateway = try GatewayServer(group: gatewayGroup, address: httpAddress, configuration: configuration)
+        log("info", "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
+    } catch {
+        fail("cannot start: \(error)")
+    }
+    let base = "http://\(gateway.address)"
+    log("info", "gateway listening", [("http", base)])
+    print("""
+
+    Switchboard dev is running.
+      WebSocket (widget and console):  ws://\(gateway.address)/ws
+      Health, readiness, metrics:      \(base)/healthz  \(base)/readyz  \(base)/metrics
+      Operator login (POST JSON):      \(base)/api/login  {"site":"shop","operator":"anna","password":"anna-demo"}
+      Static files:                    \(web.map { "\(base)/ (from \($0))" } ?? "none (no ./web directory)")
+    Demo site "shop": departments sales, billing, support.
+    Demo operators: \(DemoSite.operators.map { "\($0.id)/\($0.password)" }.joined(separator: ", "))
+    Data directory: \(data)
+    Stop with Ctrl-C or SIGTERM.
+
+    """)
+    fflush(nil)  // all streams: stdout may be a pipe to a supervisor
+
+    // Drain on SIGTERM / SIGINT: stop accepting, let the log writer finish, exit 0.
+    signal(SIGTERM, SIG_IGN)
+    signal(SIGINT, SIG_IGN)
+    let stop = DispatchSemaphore(value: 0)
+    let sources = [SIGTERM, SIGINT].map { number in
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { stop.signal() }
+        source.resume()
+        return source
+    }
+    stop.wait()
+    _ = sources
+    log("info", "draining")
+    gateway.close()
+    try? loop.submitAndWait {
+        service.value.close()
+        node.value.close()
+    }
+    log("info", "stopped")
+    exit(0)
+}
+
+// A parent may have started us with signals blocked (the mask is inherited).
+var noSignals = sigset_t()
+sigemptyset(&noSignals)
+pthread_sigmask(SIG_SETMASK, &noSignals, nil)
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "dev": runDev(Array(arguments.dropFirst()))
+case "--help", "-h", "help", nil:
+    print(usage)
+    exit(arguments.isEmpty ? 2 : 0)
+case let other?:
+    fail("unknown command '\(other)'\n\(usage)")
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""End-to-end test of `routerd dev` with a WebSocket client not written here (the
+`websockets` package): an operator and a visitor chat, the visitor reconnects and resumes,
+bad input gets its documented errors, SIGTERM drains. Run by `make test`; exits non-zero
+on the first failed check. Every wait is bounded."""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import websockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROUTERD = os.path.join(ROOT, ".build", "debug", "routerd")
+TIMEOUT = 10
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok: {what}")
+
+
+def start_routerd(data):
+    process = subprocess.Popen([ROUTERD, "dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--data", data,
+                                "--web", os.path.join(ROOT, "Tests", "e2e")],
+                               stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        match = re.search(r'msg="gateway listening" http=http://([0-9.]+:[0-9]+)', line)
+        if match:
+            return process, match.group(1)
+    raise AssertionError("routerd did not start")
+
+
+def http(address, method, path, body=None):
+    request = urllib.request.Request(f"http://{address}{path}", method=method, data=body,
+                                     headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def raw_http(address, data):
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as s:
+        s.sendall(data)
+        return s.recv(4096).decode(errors="replace").split("\r\n")[0]
+
+
+async def receive_until(ws, predicate, what):
+    """Reads messages until one satisfies `predicate`; returns it and everything read."""
+    seen = []
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = json.loads(await ws.recv())
+            seen.append(message)
+            if predicate(message):
+                return message, seen
+    raise AssertionError(what)
+
+
+async def chat(address):
+    status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "nope"}).encode())
+    check(status == 401, "a wrong password is refused with 401")
+    status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "anna-demo"}).encode())
+    check(status == 200, "the demo operator logs in")
+    operator_token = json.loads(body)["token"]
+
+    uri = f"ws://{address}/ws"
+    async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
+        await console.send(json.dumps({"type": "hello", "token": operator_token}))
+        welcome, _ = await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
+        check(welcome["role"] == "admin" and welcome["site"] == "shop", "the operator is welcomed with the token's site")
+        await console.send(json.dumps({"type": "status", "status": "online"}))
+        await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
+
+        await widget.send(json.dumps({"type": "hello", "site": "shop"}))
+        welcome, _ = await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
+        visitor_token = welcome["token"]
+        check(welcome["role"] == "visitor" and visitor_token, "a new visitor gets a session token")
+        await widget.send(json.dumps({"type": "start", "requestId": "r1", "department": "sales"}))
+        accepted, _ = await receive_until(widget, lambda m: m["type"] == "accepted", "start accepted")
+        conversation = accepted["conversation"]
+        check(accepted["requestId"] == "r1" and conversation, "the chat starts")
+
+        offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "offer")
+        check(offer["conversation"] == conversation and offer["department"] == "sales", "the operator is offered the chat")
+        await console.send(json.dumps({"type": "accept", "conversation": conversation}))
+        await receive_until(widget, lambda m: m["type"] == "assigned", "assigned")
+
+        await widget.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "m1", "text": "Where is my parcel?"}))
+        sent, _ = await receive_until(widget, lambda m: m["type"] == "accepted", "send accepted")
+        await receive_until(console, lambda m: m.get("text") == "Where is my parcel?", "operator sees the message")
+        await widget.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "m1", "text": "Where is my parcel?"}))
+        retried, _ = await receive_until(widget, lambda m: m["type"] == "accepted", "retry accepted")
+        check(retried["sequence"] == sent["sequence"], "a retried send keeps its sequence number")
+
+        await console.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "o1", "text": "It left today."}))
+        await receive_until(widget, lambda m: m.get("text") == "It left today.", "visitor sees the reply")
+
+        await widget.send(json.dumps({"type": "launch"}))
+        error, _ = await receive_until(widget, lambda m: m["type"] == "error", "unknown type")
+        check(error["code"] == "unknown_type", "an unknown message type gets unknown_type")
+        await widget.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "m2", "text": "x", "admin": True}))
+        error, _ = await receive_until(widget, lambda m: m["type"] == "error", "unknown field")
+        check(error["code"] == "unknown_field", "an unknown field gets unknown_field")
+
+    # The visitor comes back (a reload) with the token and resumes from the start: every
+    # event once, in order, nothing missing.
+    async with websockets.connect(uri) as widget:
+        await widget.send(json.dumps({"type": "hello", "token": visitor_token}))
+        await receive_until(widget, lambda m: m["type"] == "welcome", "welcome back")
+        await widget.send(json.dumps({"type": "resume", "conversation": conversation, "after": 0}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "resume accepted")
+        _, seen = await receive_until(widget, lambda m: m.get("text") == "It left today.", "the replay reaches the last event")
+        sequences = [m["sequence"] for m in seen if m["type"] in ("message", "notice")]
+        check(sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 3, f"resume replays events 1..{len(sequences)} in order")
+
+    # Someone else's conversation is out of reach.
+    async with websockets.connect(uri) as intruder:
+        await intruder.send(json.dumps({"type": "hello", "site": "shop"}))
+        await receive_until(intruder, lambda m: m["type"] == "welcome", "intruder welcome")
+        await intruder.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "x", "text": "hi"}))
+        error, _ = await receive_until(intruder, lambda m: m["type"] == "error", "cross-visitor refusal")
+        check(error["code"] == "unknown_conversation", "another visitor cannot write into the conversation")
+
+    # A forged token is refused and the connection closed with 1008.
+    async with websockets.connect(uri) as forged:
+        parts = operator_token.split(".")
+        await forged.send(json.dumps({"type": "hello", "token": parts[0] + "." + parts[1] + ".AAAA"}))
+        error, _ = await receive_until(forged, lambda m: m["type"] == "error", "forged token")
+        check(error["code"] == "unauthorized", "a forged token is refused")
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                await forged.recv()
+        except websockets.ConnectionClosed as closed:
+            check(closed.rcvd is not None and closed.rcvd.code == 1008, "and the connection is closed with 1008")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as data:
+        process, address = start_routerd(data)
+        try:
+            check(http(address, "GET", "/healthz")[0] == 200, "/healthz answers 200")
+            check(http(address, "GET", "/metrics")[1].startswith(b"# TYPE"), "/metrics speaks the Prometheus text format")
+            check(http(address, "GET", "/nope.html")[0] == 404, "a missing file is 404")
+            check(http(address, "GET", "/chat_flow.py")[0] == 200, "static files are served")
+            check(http(address, "DELETE", "/healthz")[0] == 405, "a wrong method is 405")
+            check(raw_http(address, b"GARBAGE\r\n\r\n").startswith("HTTP/1.1 400"), "a malformed request line is 400")
+            check(raw_http(address, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith("HTTP/1.1 431"), "oversized headers are 431")
+            check(raw_http(address, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                  .startswith("HTTP/1.1 400"), "an upgrade without a key is 400")
+            asyncio.run(chat(address))
+            process.send_signal(signal.SIGTERM)
+            check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
+        finally:
+            if process.poll() is None:
+                process.kill()
+    print("e2e: all checks passed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"FAILED: {failure}", file=sys.stderr)
+        sys.exit(1)
