@@ -102,6 +102,8 @@ final class FakeGateway: WirePeerDelegate, Sendable {
         // Resume from sequence 0 replays every stored event, in order.
         let before = gateway.inbox.read { $0.conversationEvents.count }
         #expect(field(try command(maria, session: 2, #"{"type":"resume","conversation":"\#(conversation)","after":0}"#), "type") as? String == "accepted")
+        // The reply comes first; the replay follows on the same link.
+        #expect(gateway.inbox.wait { $0.conversationEvents.count >= before + sequence })
         let replayed = gateway.inbox.read { Array($0.conversationEvents[before...]).map(\.sequence) }
         #expect(replayed == Array(1...UInt64(sequence)))
 
