@@ -4,13 +4,34 @@ import Router
 import Wire
 
 /// routerd: the Switchboard daemon. `dev` runs a router and a gateway in one process with a
-/// demo site; `router` and `gateway` (separate processes for a cluster) come with issue #4's
-/// configuration files.
+/// demo site; `router` and `gateway` run them as separate processes from configuration files.
 let usage = """
 usage: routerd <command> [options]   (routerd <command> --help for its options)
 
 commands:
   dev       a router and a gateway in one process, with a demo site (the quickest start)
+  router    a router: partitions, queues, the durable log; serves gateways over Wire
+  gateway   a gateway: HTTP and WebSocket for browsers, forwarding to a router
+"""
+
+let routerUsage = """
+routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR]
+
+Runs a router from a JSON configuration file (docs/operations.md): nodeId, cluster,
+clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, default
+127.0.0.1:9400), data, partitions (default 64), fsync (always | interval | none), sites.
+Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
+SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
+configuration stops the start with a message naming the field.
+"""
+
+let gatewayUsage = """
+routerd gateway --config FILE [--listen HOST:PORT] [--router HOST:PORT]
+
+Runs a gateway from a JSON configuration file (docs/operations.md): nodeId, cluster,
+clusterSecret, listen (HTTP, default 127.0.0.1:8080), router (default 127.0.0.1:7400),
+sites (id and token secret of each), trustedProxies, web. Flags and SWITCHBOARD_<SETTING>
+environment variables override the file.
 """
 
 let devUsage = """
@@ -67,6 +88,111 @@ enum DemoSite {
                           operators: operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name,
                                                                      skills: $0.skills, maxChats: $0.max) })
     }
+}
+
+/// Blocks until SIGTERM or SIGINT.
+func waitForStopSignal() {
+    signal(SIGTERM, SIG_IGN)
+    signal(SIGINT, SIG_IGN)
+    let stop = DispatchSemaphore(value: 0)
+    let sources = [SIGTERM, SIGINT].map { number in
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { stop.signal() }
+        source.resume()
+        return source
+    }
+    stop.wait()
+    _ = sources
+}
+
+/// The configuration file named by `--config`, with flags and environment applied.
+func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<String> = []) -> [String: Any] {
+    guard let path = values["config"] else { fail("--config FILE is required") }
+    do {
+        var flags = values
+        flags["config"] = nil
+        return overriding(try readConfigFile(path), flags: flags, keys: keys, numeric: numeric)
+    } catch {
+        fail("\(error)")
+    }
+}
+
+func runRouter(_ raw: [String]) -> Never {
+    if raw.contains("--help") || raw.contains("-h") {
+        print(routerUsage)
+        exit(0)
+    }
+    let values = options(raw, known: ["config", "listen", "http", "data"])
+    let config: RouterConfig
+    do {
+        config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions"]))
+    } catch {
+        fail("\(error)")
+    }
+    let group = EventLoopGroup(loopCount: 1, name: "router")
+    let loop = group.loops[0]
+    let wire = WireConfiguration(handshake: HandshakeConfiguration(nodeID: config.nodeID, role: .router, clusterName: config.cluster,
+                                                                   secret: config.clusterSecret))
+    let node: UncheckedBox<RouterNode>
+    let service: UncheckedBox<RouterService>
+    let health: TCPServer
+    do {
+        node = try loop.submitAndWait {
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
+                                                       policy: config.fsync)
+            log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            return UncheckedBox(node)
+        }
+        service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire)
+        let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value)) }
+        health = try TCPServer(group: group, address: config.http) { _ in HTTPConnection(handler: endpoints.value, options: HTTPServerOptions()) }
+    } catch {
+        fail("cannot start: \(error)")
+    }
+    let address = try? loop.submitAndWait { service.value.address }
+    log("info", "router listening", [("node", config.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
+                                     ("http", "\(health.address)"), ("data", config.data), ("fsync", config.fsync.rawValue)])
+    waitForStopSignal()
+    log("info", "draining")
+    health.close()
+    try? loop.submitAndWait {
+        service.value.close()
+        node.value.close()
+    }
+    log("info", "stopped")
+    exit(0)
+}
+
+func runGateway(_ raw: [String]) -> Never {
+    if raw.contains("--help") || raw.contains("-h") {
+        print(gatewayUsage)
+        exit(0)
+    }
+    let values = options(raw, known: ["config", "listen", "router"])
+    let config: GatewayConfig
+    do {
+        config = try GatewayConfig(loadConfig(values, keys: GatewayConfig.keys))
+    } catch {
+        fail("\(error)")
+    }
+    let wire = WireConfiguration(handshake: HandshakeConfiguration(nodeID: config.nodeID, role: .gateway, clusterName: config.cluster,
+                                                                   secret: config.clusterSecret))
+    var configuration = GatewayConfiguration(siteSecrets: config.siteSecrets, router: config.router, wire: wire)
+    configuration.staticDirectory = config.web
+    configuration.http.trustedProxies = config.trustedProxies
+    let group = EventLoopGroup(loopCount: 1, name: "gateway")
+    let gateway: GatewayServer
+    do {
+        gateway = try GatewayServer(group: group, address: config.listen, configuration: configuration)
+    } catch {
+        fail("cannot start: \(error)")
+    }
+    log("info", "gateway listening", [("node", config.nodeID), ("http", "http://\(gateway.address)"), ("router", "\(config.router)")])
+    waitForStopSignal()
+    log("info", "draining")
+    gateway.close()
+    log("info", "stopped")
+    exit(0)
 }
 
 func runDev(_ raw: [String]) -> Never {
@@ -133,17 +259,7 @@ func runDev(_ raw: [String]) -> Never {
     fflush(nil)  // all streams: stdout may be a pipe to a supervisor
 
     // Drain on SIGTERM / SIGINT: stop accepting, let the log writer finish, exit 0.
-    signal(SIGTERM, SIG_IGN)
-    signal(SIGINT, SIG_IGN)
-    let stop = DispatchSemaphore(value: 0)
-    let sources = [SIGTERM, SIGINT].map { number in
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { stop.signal() }
-        source.resume()
-        return source
-    }
-    stop.wait()
-    _ = sources
+    waitForStopSignal()
     log("info", "draining")
     gateway.close()
     try? loop.submitAndWait {
@@ -162,6 +278,8 @@ pthread_sigmask(SIG_SETMASK, &noSignals, nil)
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "dev": runDev(Array(arguments.dropFirst()))
+case "router": runRouter(Array(arguments.dropFirst()))
+case "gateway": runGateway(Array(arguments.dropFirst()))
 case "--help", "-h", "help", nil:
     print(usage)
     exit(arguments.isEmpty ? 2 : 0)

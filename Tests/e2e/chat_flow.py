@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -147,6 +148,75 @@ async def chat(address):
             check(closed.rcvd is not None and closed.rcvd.code == 1008, "and the connection is closed with 1008")
 
 
+def mint_token(secret, claims):
+    """An HS256 JWT made with the standard library, as a shop's backend would."""
+    import base64, hashlib, hmac
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64(json.dumps({**claims, "exp": int(time.time()) + 3600}).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def wait_for_line(process, pattern):
+    for line in process.stdout:
+        match = re.search(pattern, line)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no line matching {pattern}")
+
+
+async def split_chat(address, token):
+    uri = f"ws://{address}/ws"
+    async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
+        await console.send(json.dumps({"type": "hello", "token": token}))
+        welcome, _ = await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
+        check(welcome["role"] == "operator", "separate processes: a token minted by the shop's backend is accepted")
+        await console.send(json.dumps({"type": "status", "status": "online"}))
+        await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
+        await widget.send(json.dumps({"type": "hello", "site": "shop"}))
+        await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
+        await widget.send(json.dumps({"type": "start", "requestId": "r1", "department": "billing"}))
+        accepted, _ = await receive_until(widget, lambda m: m["type"] == "accepted", "start accepted")
+        offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "offer")
+        await console.send(json.dumps({"type": "accept", "conversation": offer["conversation"]}))
+        await widget.send(json.dumps({"type": "send", "conversation": accepted["conversation"], "clientMessageId": "m1", "text": "Invoice?"}))
+        await receive_until(console, lambda m: m.get("text") == "Invoice?", "message across processes")
+        check(True, "separate processes: router and gateway relay a chat")
+
+
+def split_processes():
+    """`routerd router` and `routerd gateway` as separate processes, from deploy/'s example files."""
+    with tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "SWITCHBOARD_DATA": data}
+        router = subprocess.Popen([ROUTERD, "router", "--config", os.path.join(ROOT, "deploy", "router.example.json"),
+                                   "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True, env=env)
+        gateway = None
+        try:
+            line = wait_for_line(router, r'(msg="router listening".*)')
+            wire = re.search(r"wire=([0-9.]+:[0-9]+)", line).group(1)
+            metrics = re.search(r"http=([0-9.]+:[0-9]+)", line).group(1)
+            gateway = subprocess.Popen([ROUTERD, "gateway", "--config", os.path.join(ROOT, "deploy", "gateway.example.json"),
+                                        "--listen", "127.0.0.1:0", "--router", wire], stdout=subprocess.PIPE, text=True)
+            address = wait_for_line(gateway, r'msg="gateway listening".* http=http://([0-9.]+:[0-9]+)')
+            for _ in range(100):
+                if http(address, "GET", "/readyz")[0] == 200:
+                    break
+                time.sleep(0.05)  # a separate process: poll its readiness, at most 5 s
+            check(http(address, "GET", "/readyz")[0] == 200, "the gateway becomes ready once linked to the router")
+            token = mint_token("the-shop-token-secret-change-me!!", {"sub": "carl", "site": "shop", "role": "operator", "name": "Carl"})
+            asyncio.run(split_chat(address, token))
+            check(b"switchboard_router_open_conversations 1" in http(metrics, "GET", "/metrics")[1], "the router's /metrics counts the chat")
+            for process in (gateway, router):
+                process.send_signal(signal.SIGTERM)
+                check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
+        finally:
+            for process in (gateway, router):
+                if process is not None and process.poll() is None:
+                    process.kill()
+
+
 def main():
     with tempfile.TemporaryDirectory() as data:
         process, address = start_routerd(data)
@@ -166,6 +236,7 @@ def main():
         finally:
             if process.poll() is None:
                 process.kill()
+    split_processes()
     print("e2e: all checks passed")
 
 
