@@ -148,13 +148,82 @@ async def chat(address):
             check(closed.rcvd is not None and closed.rcvd.code == 1008, "and the connection is closed with 1008")
 
 
-def mint_token(secret, claims):
+def raw_websocket(address):
+    """A WebSocket opened by hand, to send frames a real client library refuses to send."""
+    import base64
+    host, port = address.split(":")
+    s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += s.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return s
+
+
+def frame(opcode, payload, masked=True, length=None):
+    length = len(payload) if length is None else length
+    head = bytes([0x80 | opcode])
+    bit = 0x80 if masked else 0
+    if length < 126:
+        head += bytes([bit | length])
+    elif length < 65536:
+        head += bytes([bit | 126]) + length.to_bytes(2, "big")
+    else:
+        head += bytes([bit | 127]) + length.to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def close_code_after(s, data):
+    """Sends `data`, then reads frames until the server's close frame; returns its code."""
+    s.sendall(data)
+    buffer = b""
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buffer += chunk
+        while len(buffer) >= 2:
+            opcode, length = buffer[0] & 0x0F, buffer[1] & 0x7F
+            start = 2
+            if length == 126:
+                length, start = int.from_bytes(buffer[2:4], "big"), 4
+            if len(buffer) < start + length:
+                break
+            payload, buffer = buffer[start:start + length], buffer[start + length:]
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+    return None
+
+
+def bad_frames(address):
+    hello = json.dumps({"type": "hello", "site": "shop"}).encode()
+    cases = [
+        ("an unmasked client frame", frame(0x1, hello, masked=False), 1002),
+        ("invalid UTF-8 in a text message", frame(0x1, b"\xc3\x28"), 1007),
+        ("a message over 64 KiB (refused from its header)", frame(0x1, b"", length=70000), 1009),
+        ("a binary message", frame(0x2, b"\x00\x01"), 1003),
+        ("a flood of messages", b"".join(frame(0x1, hello) for _ in range(60)), 1008),
+    ]
+    for what, data, code in cases:
+        with raw_websocket(address) as s:
+            check(close_code_after(s, data) == code, f"{what} closes the WebSocket with {code}")
+    check(http(address, "GET", "/healthz")[0] == 200, "the server stays up after the bad frames")
+
+
+def mint_token(secret, claims, lifetime=3600):
     """An HS256 JWT made with the standard library, as a shop's backend would."""
     import base64, hashlib, hmac
     def b64(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    payload = b64(json.dumps({**claims, "exp": int(time.time()) + 3600}).encode())
+    payload = b64(json.dumps({**claims, "exp": int(time.time()) + lifetime}).encode())
     signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{b64(signature)}"
 
@@ -167,8 +236,20 @@ def wait_for_line(process, pattern):
     raise AssertionError(f"no line matching {pattern}")
 
 
+async def refused(uri, token, what):
+    async with websockets.connect(uri) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        error, _ = await receive_until(ws, lambda m: m["type"] == "error", what)
+        check(error["code"] == "unauthorized", what)
+
+
 async def split_chat(address, token):
     uri = f"ws://{address}/ws"
+    secret = "the-shop-token-secret-change-me!!"
+    await refused(uri, mint_token(secret, {"sub": "carl", "site": "shop", "role": "operator"}, lifetime=-10), "an expired token is refused")
+    await refused(uri, mint_token(secret, {"sub": "carl", "site": "other-shop", "role": "admin"}), "a token for another site is refused")
+    await refused(uri, mint_token("a-different-secret-of-32-bytes!!", {"sub": "carl", "site": "shop", "role": "admin"}),
+                  "a token signed with another secret is refused")
     async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
         await console.send(json.dumps({"type": "hello", "token": token}))
         welcome, _ = await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
@@ -230,6 +311,7 @@ def main():
             check(raw_http(address, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith("HTTP/1.1 431"), "oversized headers are 431")
             check(raw_http(address, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
                   .startswith("HTTP/1.1 400"), "an upgrade without a key is 400")
+            bad_frames(address)
             asyncio.run(chat(address))
             process.send_signal(signal.SIGTERM)
             check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
