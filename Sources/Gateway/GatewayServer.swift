@@ -74,9 +74,15 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     private var nextSession: UInt64 = 0
     private var nextCorrelation: UInt32 = 0
     private var sessions: [UInt64: ClientSession] = [:]
-    /// Replies awaited from the router: which session asked, and for which conversation
-    /// (so the session starts receiving its events once the router has accepted).
-    private var pending: [UInt32: (session: UInt64, watch: Bool)] = [:]
+    /// Who awaits a reply from the router.
+    private enum Waiter {
+        /// A WebSocket session; `watch`: once accepted, it receives the conversation's events.
+        case session(UInt64, watch: Bool)
+        /// An admin REST request, answered as JSON or as a plain-text transcript.
+        case http(HTTPConnection, plainText: Bool)
+    }
+
+    private var pending: [UInt32: Waiter] = [:]
     private var conversationSessions: [String: Set<UInt64>] = [:]
     private var operatorSessions: [String: Set<UInt64>] = [:]
 
@@ -113,6 +119,8 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             return .upgrade(session)
         case ("POST", "/api/login"):
             return .respond(devLogin(request))
+        case ("GET", let path) where path.hasPrefix("/api/admin/"):
+            return admin(request, path: path, connection: connection)
         case ("GET", _), ("HEAD", _):
             return .respond(StaticFiles.response(for: String(request.path), in: configuration.staticDirectory))
         default:
@@ -147,6 +155,62 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         return .json(200, [UInt8](body ?? Data()))
     }
 
+    // MARK: admin REST
+
+    /// `GET /api/admin/…` with `Authorization: Bearer <admin token>`: the site's
+    /// conversations, one transcript (JSON, or plain text with `.txt`), queues, operators.
+    private func admin(_ request: HTTPRequest, path: String, connection: HTTPConnection) -> HTTPAction {
+        guard let header = request.header("authorization"), header.hasPrefix("Bearer ") else {
+            return .respond(HTTPResponse(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: Array("an admin token is required\n".utf8)))
+        }
+        guard case .success(let (claims, _)) = authenticate(token: String(header.dropFirst(7)), site: nil) else {
+            metrics.add("auth_failures_total")
+            return .respond(.text(401, "token refused"))
+        }
+        guard claims.role == .admin else { return .respond(.text(403, "this needs the admin role")) }
+        let query = request.target.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+        let rest = path.dropFirst("/api/admin/".count)
+        var plainText = false
+        let command: [String: Any]
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts == ["conversations"] {
+            command = ["type": "conversations", "includeClosed": query.contains("all=1")]
+        } else if parts.count == 2, parts[0] == "conversations", !parts[1].isEmpty {
+            plainText = parts[1].hasSuffix(".txt")
+            command = ["type": "transcript", "conversation": plainText ? String(parts[1].dropLast(4)) : parts[1]]
+        } else if parts == ["queues"] {
+            command = ["type": "queue"]
+        } else if parts == ["operators"] {
+            command = ["type": "operators"]
+        } else {
+            return .respond(.text(404, "not found"))
+        }
+        guard let peer = routerPeer, let json = try? JSONSerialization.data(withJSONObject: command) else {
+            return .respond(.text(503, "the router is not reachable"))
+        }
+        nextCorrelation &+= 1
+        pending[nextCorrelation] = .http(connection, plainText: plainText)
+        let principal = Principal(site: claims.site, role: .admin, id: claims.sub)
+        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: [UInt8](json))),
+                       correlationID: nextCorrelation)
+        return .deferred
+    }
+
+    /// The router's JSON answer as an HTTP response.
+    private static func httpResponse(_ body: [UInt8], plainText: Bool) -> HTTPResponse {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return .text(502, "bad reply") }
+        if object["type"] as? String == "error" {
+            let status = switch object["code"] as? String {
+            case "unknown_conversation": 404
+            case "forbidden": 403
+            default: 400
+            }
+            return .json(status, body)
+        }
+        guard plainText else { return .json(200, body) }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(Transcript.plainText(object).utf8))
+    }
+
     // MARK: sessions → router
 
     /// Verifies a hello token (or mints a visitor session); returns the claims or the error.
@@ -171,7 +235,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             return
         }
         nextCorrelation &+= 1
-        pending[nextCorrelation] = (session.id, watchReply)
+        pending[nextCorrelation] = .session(session.id, watch: watchReply)
         let body = Principal.encode(principal, command: json)
         try? peer.send(.clientCommand(sessionID: session.id, conversationID: "", body: body), correlationID: nextCorrelation)
         metrics.add("commands_forwarded_total")
@@ -196,11 +260,18 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         guard let message = try? WireMessage.decode(type: header.type, payload: payload) else { return }
         switch message {
         case .reply(let body):
-            guard let (sessionID, watch) = pending.removeValue(forKey: header.correlationID), let session = sessions[sessionID] else { return }
-            if watch, let conversation = Self.acceptedConversation(body) {
-                conversationSessions[conversation, default: []].insert(sessionID)
+            switch pending.removeValue(forKey: header.correlationID) {
+            case .session(let sessionID, let watch)?:
+                guard let session = sessions[sessionID] else { return }
+                if watch, let conversation = Self.acceptedConversation(body) {
+                    conversationSessions[conversation, default: []].insert(sessionID)
+                }
+                session.sendRaw(body)
+            case .http(let connection, let plainText)?:
+                connection.respond(Self.httpResponse(body, plainText: plainText))
+            case nil:
+                break
             }
-            session.sendRaw(body)
         case .conversationEvent(let conversation, _, let body):
             for id in conversationSessions[conversation] ?? [] { sessions[id]?.sendRaw(body) }
             metrics.add("events_delivered_total")
@@ -216,9 +287,14 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
 
     func peerDidClose(_ peer: WirePeer, reason: CloseReason) {
         routerPeer = nil
-        // Commands in flight will get no reply: tell their sessions, which may retry safely.
-        for (_, (sessionID, _)) in pending {
-            sessions[sessionID]?.send(.error(code: "unavailable", message: "the router link dropped; retry", requestID: nil))
+        // Commands in flight will get no reply: tell their senders, who may retry safely.
+        for waiter in pending.values {
+            switch waiter {
+            case .session(let sessionID, _):
+                sessions[sessionID]?.send(.error(code: "unavailable", message: "the router link dropped; retry", requestID: nil))
+            case .http(let connection, _):
+                connection.respond(.text(503, "the router link dropped; retry"))
+            }
         }
         pending.removeAll()
     }

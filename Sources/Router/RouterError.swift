@@ -23,6 +23,8 @@ public enum RouterError: Error, Equatable, Sendable {
     case invalidTransfer(String)
     /// The router's log failed; it acknowledges nothing more until restarted.
     case storageFailed(String)
+    /// The principal's role does not allow this.
+    case notPermitted(String)
 
     /// The stable code sent to clients.
     public var code: String {
@@ -37,6 +39,7 @@ public enum RouterError: Error, Equatable, Sendable {
         case .invalidMessage: "invalid_message"
         case .invalidTransfer: "invalid_transfer"
         case .storageFailed: "storage_failed"
+        case .notPermitted: "forbidden"
         }
     }
 }

@@ -109,6 +109,13 @@ async def chat(address):
         await console.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "o1", "text": "It left today."}))
         await receive_until(widget, lambda m: m.get("text") == "It left today.", "visitor sees the reply")
 
+        await console.send(json.dumps({"type": "chats"}))
+        chats, _ = await receive_until(console, lambda m: m["type"] == "chats", "chats listing")
+        check([c["conversation"] for c in chats["items"]] == [conversation], "the operator lists their open chats")
+        await widget.send(json.dumps({"type": "chats"}))
+        error, _ = await receive_until(widget, lambda m: m["type"] == "error", "visitor listing refused")
+        check(error["code"] == "forbidden", "a visitor cannot list chats")
+
         await widget.send(json.dumps({"type": "launch"}))
         error, _ = await receive_until(widget, lambda m: m["type"] == "error", "unknown type")
         check(error["code"] == "unknown_type", "an unknown message type gets unknown_type")
@@ -126,6 +133,27 @@ async def chat(address):
         _, seen = await receive_until(widget, lambda m: m.get("text") == "It left today.", "the replay reaches the last event")
         sequences = [m["sequence"] for m in seen if m["type"] in ("message", "notice")]
         check(sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 3, f"resume replays events 1..{len(sequences)} in order")
+
+    # The admin REST API (anna is an admin in the demo).
+    def admin(path, token):
+        request = urllib.request.Request(f"http://{address}{path}", headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+    status, body = admin("/api/admin/conversations", operator_token)
+    check(status == 200 and conversation in [c["conversation"] for c in json.loads(body)["items"]], "admin lists the site's conversations")
+    status, body = admin(f"/api/admin/conversations/{conversation}", operator_token)
+    check(status == 200 and any(e.get("text") == "Where is my parcel?" for e in json.loads(body)["events"]), "admin reads a transcript as JSON")
+    status, body = admin(f"/api/admin/conversations/{conversation}.txt", operator_token)
+    check(status == 200 and b"Visitor: Where is my parcel?" in body, "and as plain text")
+    status, body = admin("/api/admin/operators", operator_token)
+    check(status == 200 and {"anna", "ben", "carl"} <= {o["id"] for o in json.loads(body)["items"]}, "admin lists the operators")
+    check(admin("/api/admin/queues", operator_token)[0] == 200, "admin reads the queues")
+    check(admin("/api/admin/conversations", None)[0] == 401, "the admin API needs a token")
+    check(admin("/api/admin/conversations", visitor_token)[0] == 403, "a visitor token is not an admin token")
+    check(admin("/api/admin/conversations/nope", operator_token)[0] == 404, "an unknown conversation is 404")
 
     # Someone else's conversation is out of reach.
     async with websockets.connect(uri) as intruder:

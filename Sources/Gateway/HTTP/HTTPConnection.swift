@@ -8,6 +8,9 @@ public enum HTTPAction {
     /// Switch the connection to WebSocket (the upgrade headers were checked) and hand its
     /// messages to the handler.
     case upgrade(any WebSocketHandler)
+    /// The answer comes later through `HTTPConnection.respond`; later pipelined requests
+    /// wait for it, so responses stay in request order.
+    case deferred
 }
 
 /// The application behind the HTTP server (the gateway's routes). Called on the loop.
@@ -66,6 +69,8 @@ public final class HTTPConnection: ConnectionHandler {
     private var limiter: RateLimiter
     private var pingTimer: TimerID?
     private var closeNotified = false
+    /// The request whose answer is awaited (`HTTPAction.deferred`).
+    private var awaiting: HTTPRequest?
 
     /// A connection serving `handler`.
     public init(handler: any HTTPHandler, options: HTTPServerOptions) {
@@ -126,8 +131,25 @@ public final class HTTPConnection: ConnectionHandler {
 
     // MARK: HTTP
 
+    /// Answers the request that was deferred, then goes on with any that queued behind it.
+    public func respond(_ response: HTTPResponse) {
+        guard let request = awaiting, let tcp else { return }
+        awaiting = nil
+        write(response, for: request, on: tcp)
+        serveRequests()
+    }
+
+    private func write(_ response: HTTPResponse, for request: HTTPRequest, on tcp: TCPConnection) {
+        let keepAlive = request.keepAlive
+        response.serialized(keepAlive: keepAlive, headOnly: request.method == "HEAD").withUnsafeBytes { tcp.write($0) }
+        if !keepAlive {
+            mode = .closing
+            tcp.closeAfterFlush()
+        }
+    }
+
     private func serveRequests() {
-        while case .http(var parser) = mode, let tcp {
+        while awaiting == nil, case .http(var parser) = mode, let tcp {
             let request: HTTPRequest?
             do {
                 request = try parser.next()
@@ -143,12 +165,9 @@ public final class HTTPConnection: ConnectionHandler {
             let client = forwardedClient(request)
             switch handler.handle(request, client: client, connection: self) {
             case .respond(let response):
-                let keepAlive = request.keepAlive
-                response.serialized(keepAlive: keepAlive, headOnly: request.method == "HEAD").withUnsafeBytes { tcp.write($0) }
-                if !keepAlive {
-                    mode = .closing
-                    tcp.closeAfterFlush()
-                }
+                write(response, for: request, on: tcp)
+            case .deferred:
+                awaiting = request
             case .upgrade(let session):
                 upgrade(request, parser: &parser, session: session, tcp: tcp)
             }

@@ -72,13 +72,20 @@ public final class RouterService: RouterNodeDelegate {
     fileprivate func receive(_ message: WireMessage, correlationID: UInt32, from peer: WirePeer) {
         switch message {
         case .clientCommand(let sessionID, _, let body):
-            let reply = { [weak peer] (event: ServerEvent) -> Void in
-                _ = try? peer?.send(.reply(body: event.json()), correlationID: correlationID)
+            let replyRaw = { [weak peer] (json: [UInt8]) -> Void in
+                _ = try? peer?.send(.reply(body: json), correlationID: correlationID)
             }
+            let reply = { (event: ServerEvent) -> Void in replyRaw(event.json()) }
             do {
                 let (principal, json) = try Principal.decode(body)
                 let command = try ClientCommand.parse(json)
+                if let listing = try listing(for: command, principal: principal) {
+                    replyRaw(listing)
+                    return
+                }
                 run(command, principal: principal, session: sessionID, peer: peer, reply: reply)
+            } catch let error as RouterError {
+                reply(.error(code: error.code, message: "\(error)", requestID: nil))
             } catch let error as ClientProtocolError {
                 reply(.error(code: error.code, message: error.message, requestID: nil))
             } catch {
@@ -153,7 +160,8 @@ public final class RouterService: RouterNodeDelegate {
             case .typing(let raw, let typing):
                 guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
                 pushOperator(op, .typing(conversation: id.raw, author: .visitor, typing: typing))
-            case .hello, .pageView, .cart, .rate, .read, .setStatus, .accept, .decline, .transfer, .end:
+            case .hello, .pageView, .cart, .rate, .read, .setStatus, .accept, .decline, .transfer, .end,
+                 .chats, .queue, .conversations, .transcript, .operators:
                 refuse("not_supported", "this command is not available to visitors on this router")
             }
         case .operator, .admin:
@@ -213,7 +221,7 @@ public final class RouterService: RouterNodeDelegate {
             case .typing(let raw, let typing):
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
                 pushConversation(id, sequence: 0, .typing(conversation: id.raw, author: .operator(id: principal.id, name: nil), typing: typing))
-            case .start, .leave, .pageView, .cart, .rate, .read:
+            case .start, .leave, .pageView, .cart, .rate, .read, .chats, .queue, .conversations, .transcript, .operators:
                 refuse("not_supported", "this command is not available to operators on this router")
             }
         }
@@ -234,6 +242,69 @@ public final class RouterService: RouterNodeDelegate {
             } else {
                 try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: body))
             }
+        }
+    }
+
+    // MARK: listings
+
+    /// Answers the read-only queries (an operator's chats, the queue; for admins the
+    /// conversations, a transcript, the operators) as JSON, or nil for other commands.
+    private func listing(for command: ClientCommand, principal: Principal) throws(RouterError) -> [UInt8]? {
+        let site = SiteID(principal.site)
+        let isAdmin = principal.role == .admin
+        let isStaff = principal.role != .visitor
+        func json(_ object: [String: Any]) -> [UInt8] {
+            [UInt8]((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+        }
+        func summary(_ c: Conversation) -> [String: Any] {
+            var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
+                                       "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
+            item["operator"] = c.assignedOperator.map(Self.localID)
+            return item
+        }
+        let all = node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site }
+        switch command {
+        case .chats where isStaff:
+            let op = principal.operatorID
+            let mine = all.filter { $0.assignedOperator == op && ($0.state == .active || $0.state == .offered) }.sorted { $0.id < $1.id }
+            return json(["type": "chats", "items": mine.map(summary)])
+        case .queue where isStaff:
+            let waiting = all.filter { $0.state == .queued }.sorted { ($0.rank ?? QueueRank.front(serial: 0)) < ($1.rank ?? QueueRank.front(serial: 0)) }
+            let now = node.loop.now
+            let items = waiting.enumerated().map { index, c -> [String: Any] in
+                var item = summary(c)
+                item["position"] = index + 1
+                item["waitingSeconds"] = Int((now &- min(now, c.queuedAt)) / 1_000_000_000)
+                return item
+            }
+            return json(["type": "queue", "items": items])
+        case .conversations(let includeClosed) where isAdmin:
+            let chosen = all.filter { includeClosed || $0.state.isOpen }.sorted { $0.id < $1.id }
+            return json(["type": "conversations", "items": chosen.map(summary)])
+        case .transcript(let raw) where isAdmin:
+            let id = ConversationID(raw)
+            let stored = (try? node.transcripts.transcript(id)) ?? nil
+            guard let conversation = node.core.conversation(id) ?? stored, conversation.site == site else {
+                throw .unknownConversation(id)
+            }
+            var object = summary(conversation)
+            object["type"] = "transcript"
+            object["events"] = conversation.events.map { [UInt8](self.serverEvent(id, $0).json()) }.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0))
+            }
+            return json(object)
+        case .operators where isAdmin:
+            let homes = node.core.homes.values.filter { $0.profile.site == site }.sorted { $0.profile.id < $1.profile.id }
+            let items = homes.map { home -> [String: Any] in
+                ["id": Self.localID(home.profile.id), "name": home.profile.displayName, "status": home.status.rawValue,
+                 "connected": home.connections > 0, "chats": home.held.count, "maxChats": home.profile.maxChats,
+                 "skills": Dictionary(uniqueKeysWithValues: home.profile.skills.map { ($0.key.raw, $0.value) })]
+            }
+            return json(["type": "operators", "items": items])
+        case .chats, .queue, .conversations, .transcript, .operators:
+            throw .notPermitted(principal.role == .visitor ? "visitors cannot list" : "this needs the admin role")
+        default:
+            return nil
         }
     }
 

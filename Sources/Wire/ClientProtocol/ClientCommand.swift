@@ -38,6 +38,18 @@ public enum ClientCommand: Equatable, Sendable {
     case transfer(conversation: String, toOperator: String?, toDepartment: String?, note: String?)
     /// End a chat.
     case end(conversation: String)
+    /// The operator's open chats.
+    case chats
+    /// The site's waiting conversations, in queue order.
+    case queue
+
+    // MARK: admin
+    /// The site's conversations (open ones, or all kept in memory).
+    case conversations(includeClosed: Bool)
+    /// One conversation with all its events (from the transcript store once it is over).
+    case transcript(conversation: String)
+    /// The site's operators and their state.
+    case operators
 
     /// Operator statuses as the client protocol spells them.
     public enum OperatorStatusValue: String, Sendable {
@@ -92,6 +104,11 @@ public enum ClientCommand: Equatable, Sendable {
             command = .transfer(conversation: conversation, toOperator: toOperator, toDepartment: toDepartment,
                                 note: try f.optionalString("note", maxLength: 1024))
         case "end": command = .end(conversation: try f.string("conversation"))
+        case "chats": command = .chats
+        case "queue": command = .queue
+        case "conversations": command = .conversations(includeClosed: try f.optionalBool("includeClosed") ?? false)
+        case "transcript": command = .transcript(conversation: try f.string("conversation"))
+        case "operators": command = .operators
         case let other: throw ClientProtocolError(code: "unknown_type", message: "unknown message type '\(other)'")
         }
         try f.finish()

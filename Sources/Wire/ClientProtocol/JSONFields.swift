@@ -82,6 +82,12 @@ struct JSONFields {
         return number.doubleValue
     }
 
+    mutating func optionalBool(_ name: String) throws(ClientProtocolError) -> Bool? {
+        used.insert(name)
+        guard object[name] != nil else { return nil }
+        return try bool(name)
+    }
+
     mutating func bool(_ name: String) throws(ClientProtocolError) -> Bool {
         used.insert(name)
         guard let raw = object[name] else { throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required") }
