@@ -13,6 +13,11 @@ public struct HTTPRequest: Equatable, Sendable {
     /// The body (de-chunked).
     public var body: [UInt8]
 
+    /// A request (tests, and requests built by hand).
+    public init(method: String, target: String, minorVersion: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        (self.method, self.target, self.minorVersion, self.headers, self.body) = (method, target, minorVersion, headers, body)
+    }
+
     /// The first value of a header, by case-insensitive name.
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
