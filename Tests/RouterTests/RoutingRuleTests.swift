@@ -428,3 +428,53 @@ import Testing
         #expect(rebuilt.core.openByVisitor == h.core.openByVisitor)
     }
 }
+
+@Suite struct RatingTests {
+    @Test func aChatIsRatedOnce_afterItEnded() throws {
+        var h = Harness()
+        try h.online("ben")
+        let id = try h.start("v1", "sales")
+        try h.accept(id, "ben")
+        let good = Rating(score: 5, comment: "quick and kind")
+        #expect(throws: RouterError.self) {
+            try h.run { (core, now, effects) throws(RouterError) in try core.rate(id, rating: good, now: now, into: &effects) }
+        }
+        try h.end(id, "ben")
+        try h.run { (core, now, effects) throws(RouterError) in try core.rate(id, rating: good, now: now, into: &effects) }
+        #expect(h.core.conversation(id)?.rating == good)
+        #expect(throws: RouterError.self) {
+            try h.run { (core, now, effects) throws(RouterError) in
+                try core.rate(id, rating: Rating(score: 1, comment: ""), now: now, into: &effects)
+            }
+        }
+        #expect(h.core.conversation(id)?.rating == good)
+        #expect(h.effects.contains(.persist(partition: h.core.partitionIndex(of: id), .rated(id, good))))
+    }
+}
+
+@Suite struct VisitorTrackerTests {
+    @Test func pagesAndCart_areTracked_andGoneVisitorsAreForgotten() {
+        var tracker = VisitorTracker(forgetAfter: Nanos.seconds(60))
+        tracker.pageView(site: "shop", visitor: "v1", session: 1, url: "/p/shoes", title: "Shoes", now: 1)
+        tracker.cart(site: "shop", visitor: "v1", session: 1, value: 129.9, items: 2, now: 2)
+        tracker.pageView(site: "shop", visitor: "v2", session: 2, url: "/", title: nil, now: 3)
+        tracker.pageView(site: "other", visitor: "v3", session: 3, url: "/", title: nil, now: 3)
+        var list = tracker.visitors(of: "shop", now: 4)
+        #expect(list.map(\.id) == ["v2", "v1"], "most recent first, one site only")
+        #expect(list[1].cart?.value == 129.9 && list[1].pages.map(\.url) == ["/p/shoes"])
+        tracker.sessionClosed(2, now: 5)
+        list = tracker.visitors(of: "shop", now: 6)
+        #expect(list.map(\.id) == ["v1", "v2"], "online visitors first")
+        list = tracker.visitors(of: "shop", now: 5 + Nanos.seconds(61))
+        #expect(list.map(\.id) == ["v1"], "a visitor gone for longer than forgetAfter is dropped")
+    }
+
+    @Test func pageHistory_isBounded() {
+        var tracker = VisitorTracker()
+        for n in 0..<(VisitorTracker.maxPages + 10) {
+            tracker.pageView(site: "shop", visitor: "v1", session: 1, url: "/p/\(n)", title: nil, now: UInt64(n))
+        }
+        let pages = tracker.visitors(of: "shop", now: 100).first?.pages ?? []
+        #expect(pages.count == VisitorTracker.maxPages && pages.last?.url == "/p/\(VisitorTracker.maxPages + 9)")
+    }
+}

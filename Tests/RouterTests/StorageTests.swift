@@ -178,6 +178,12 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
                 try core.transfer(active, by: from, to: .department("support"), note: "n", now: now, into: &effects)
             }
         }
+        if let active = ids.first(where: { h.state($0) == .active }), let op = h.assigned(active) {
+            try h.end(active, op.raw)
+            try h.run { (core, now, effects) throws(RouterError) in
+                try core.rate(active, rating: Rating(score: 4, comment: "ok 👍"), now: now, into: &effects)
+            }
+        }
         h.advance(seconds: 200)
         var count = 0
         for case .persist(let partition, let record) in h.effects {

@@ -109,6 +109,16 @@ async def chat(address):
         await console.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "o1", "text": "It left today."}))
         await receive_until(widget, lambda m: m.get("text") == "It left today.", "visitor sees the reply")
 
+        await widget.send(json.dumps({"type": "page", "url": "https://shop.example/p/blue-shoes", "title": "Blue shoes"}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "page view accepted")
+        await widget.send(json.dumps({"type": "cart", "value": 129.9, "items": 2}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "cart accepted")
+        await console.send(json.dumps({"type": "visitors"}))
+        visitors, _ = await receive_until(console, lambda m: m["type"] == "visitors", "visitors listing")
+        me = [v for v in visitors["items"] if v.get("conversation") == conversation]
+        check(me and me[0]["cartValue"] == 129.9 and me[0]["page"].endswith("/p/blue-shoes") and me[0]["online"],
+              "the operator sees the visitor's page and cart value")
+
         await console.send(json.dumps({"type": "chats"}))
         chats, _ = await receive_until(console, lambda m: m["type"] == "chats", "chats listing")
         check([c["conversation"] for c in chats["items"]] == [conversation], "the operator lists their open chats")
@@ -134,6 +144,21 @@ async def chat(address):
         sequences = [m["sequence"] for m in seen if m["type"] in ("message", "notice")]
         check(sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 3, f"resume replays events 1..{len(sequences)} in order")
 
+    # The operator ends the chat; the visitor rates it.
+    async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
+        await console.send(json.dumps({"type": "hello", "token": operator_token}))
+        await receive_until(console, lambda m: m["type"] == "welcome", "operator back")
+        await console.send(json.dumps({"type": "end", "conversation": conversation}))
+        await receive_until(console, lambda m: m["type"] == "accepted", "end accepted")
+        await widget.send(json.dumps({"type": "hello", "token": visitor_token}))
+        await receive_until(widget, lambda m: m["type"] == "welcome", "visitor back to rate")
+        await widget.send(json.dumps({"type": "rate", "conversation": conversation, "score": 5, "comment": "great help"}))
+        rated, _ = await receive_until(widget, lambda m: m["type"] in ("accepted", "error"), "rating answered")
+        check(rated["type"] == "accepted", "the visitor rates the ended chat")
+        await widget.send(json.dumps({"type": "rate", "conversation": conversation, "score": 1}))
+        again, _ = await receive_until(widget, lambda m: m["type"] in ("accepted", "error"), "second rating answered")
+        check(again["type"] == "error", "a chat is rated only once")
+
     # The admin REST API (anna is an admin in the demo).
     def admin(path, token):
         request = urllib.request.Request(f"http://{address}{path}", headers={"Authorization": f"Bearer {token}"} if token else {})
@@ -142,8 +167,11 @@ async def chat(address):
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
+    status, body = admin("/api/admin/conversations?all=1", operator_token)
+    listed = {c["conversation"]: c for c in json.loads(body)["items"]}
+    check(status == 200 and listed.get(conversation, {}).get("state") == "ended", "admin lists the site's conversations, ended ones with ?all=1")
     status, body = admin("/api/admin/conversations", operator_token)
-    check(status == 200 and conversation in [c["conversation"] for c in json.loads(body)["items"]], "admin lists the site's conversations")
+    check(status == 200 and conversation not in [c["conversation"] for c in json.loads(body)["items"]], "and only open ones by default")
     status, body = admin(f"/api/admin/conversations/{conversation}", operator_token)
     check(status == 200 and any(e.get("text") == "Where is my parcel?" for e in json.loads(body)["events"]), "admin reads a transcript as JSON")
     status, body = admin(f"/api/admin/conversations/{conversation}.txt", operator_token)

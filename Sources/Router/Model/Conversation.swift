@@ -72,6 +72,19 @@ public struct Requirement: Sendable, Equatable, Hashable {
     }
 }
 
+/// A visitor's rating of a chat.
+public struct Rating: Sendable, Equatable {
+    /// 1 (bad) to 5 (excellent).
+    public var score: Int
+    /// An optional comment (at most 2 KiB).
+    public var comment: String
+    /// A rating.
+    public init(score: Int, comment: String) {
+        self.score = score
+        self.comment = comment
+    }
+}
+
 /// A conversation as its partition holds it.
 public struct Conversation: Sendable, Equatable {
     /// Its id.
@@ -100,6 +113,8 @@ public struct Conversation: Sendable, Equatable {
     public var declinedBy: Set<OperatorID> = []
     /// Its place in the queue while waiting (kept through offers that are declined).
     public var rank: QueueRank?
+    /// The visitor's rating after the end.
+    public var rating: Rating?
 
     /// The next sequence number to assign.
     public var nextSequence: UInt64 { UInt64(events.count) + 1 }

@@ -23,6 +23,10 @@ public final class RouterService: RouterNodeDelegate {
     private var operatorWatchers: [OperatorID: Set<ObjectIdentifier>] = [:]
     /// Operator console sessions, by gateway and session id.
     private var operatorSessions: [ObjectIdentifier: [UInt64: OperatorID]] = [:]
+    /// Who is on each site now (live only).
+    private var tracker = VisitorTracker()
+    /// Visitor widget sessions, by gateway and session id (to mark visitors gone).
+    private var visitorSessions: [ObjectIdentifier: Set<UInt64>] = [:]
     /// Wall-clock milliseconds minus monotonic milliseconds, for event times clients can show.
     private let wallClockOffsetMs: Int64
 
@@ -66,6 +70,7 @@ public final class RouterService: RouterNodeDelegate {
         peers[id] = nil
         for key in conversationWatchers.keys { conversationWatchers[key]?.remove(id) }
         for (_, op) in operatorSessions.removeValue(forKey: id) ?? [:] { disconnect(op) }
+        for session in visitorSessions.removeValue(forKey: id) ?? [] { tracker.sessionClosed(Self.globalSession(id, session), now: node.loop.now) }
         for key in operatorWatchers.keys { operatorWatchers[key]?.remove(id) }
     }
 
@@ -93,6 +98,9 @@ public final class RouterService: RouterNodeDelegate {
             }
         case .sessionClosed(let sessionID):
             if let op = operatorSessions[ObjectIdentifier(peer)]?.removeValue(forKey: sessionID) { disconnect(op) }
+            if visitorSessions[ObjectIdentifier(peer)]?.remove(sessionID) != nil {
+                tracker.sessionClosed(Self.globalSession(ObjectIdentifier(peer), sessionID), now: node.loop.now)
+            }
         default:
             break  // nothing else is meaningful from a gateway; the frame is ignored
         }
@@ -160,8 +168,24 @@ public final class RouterService: RouterNodeDelegate {
             case .typing(let raw, let typing):
                 guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
                 pushOperator(op, .typing(conversation: id.raw, author: .visitor, typing: typing))
-            case .hello, .pageView, .cart, .rate, .read, .setStatus, .accept, .decline, .transfer, .end,
-                 .chats, .queue, .conversations, .transcript, .operators:
+            case .read(let raw, let sequence):
+                guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
+                pushOperator(op, .read(conversation: id.raw, author: .visitor, sequence: sequence))
+            case .pageView(let url, let title):
+                visitorSessions[peerID, default: []].insert(session)
+                tracker.pageView(site: site, visitor: visitor, session: Self.globalSession(peerID, session), url: url, title: title, now: node.loop.now)
+                reply(.accepted(requestID: nil, conversation: nil, sequence: nil))
+            case .cart(let value, let items):
+                visitorSessions[peerID, default: []].insert(session)
+                tracker.cart(site: site, visitor: visitor, session: Self.globalSession(peerID, session), value: value, items: Int(items), now: node.loop.now)
+                reply(.accepted(requestID: nil, conversation: nil, sequence: nil))
+            case .rate(let raw, let score, let comment):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                    try core.rate(id, rating: Rating(score: Int(score), comment: comment ?? ""), now: now, into: &effects)
+                    return nil
+                }
+            case .hello, .setStatus, .accept, .decline, .transfer, .end, .chats, .queue, .visitors, .conversations, .transcript, .operators:
                 refuse("not_supported", "this command is not available to visitors on this router")
             }
         case .operator, .admin:
@@ -221,7 +245,10 @@ public final class RouterService: RouterNodeDelegate {
             case .typing(let raw, let typing):
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
                 pushConversation(id, sequence: 0, .typing(conversation: id.raw, author: .operator(id: principal.id, name: nil), typing: typing))
-            case .start, .leave, .pageView, .cart, .rate, .read, .chats, .queue, .conversations, .transcript, .operators:
+            case .read(let raw, let sequence):
+                guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
+                pushConversation(id, sequence: 0, .read(conversation: id.raw, author: .operator(id: principal.id, name: nil), sequence: sequence))
+            case .start, .leave, .pageView, .cart, .rate, .chats, .queue, .visitors, .conversations, .transcript, .operators:
                 refuse("not_supported", "this command is not available to operators on this router")
             }
         }
@@ -260,6 +287,7 @@ public final class RouterService: RouterNodeDelegate {
             var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
                                        "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
             item["operator"] = c.assignedOperator.map(Self.localID)
+            item["rating"] = c.rating.map { ["score": $0.score, "comment": $0.comment] as [String: Any] }
             return item
         }
         let all = node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site }
@@ -301,7 +329,24 @@ public final class RouterService: RouterNodeDelegate {
                  "skills": Dictionary(uniqueKeysWithValues: home.profile.skills.map { ($0.key.raw, $0.value) })]
             }
             return json(["type": "operators", "items": items])
-        case .chats, .queue, .conversations, .transcript, .operators:
+        case .visitors where isStaff:
+            let open = node.core.openByVisitor[site] ?? [:]
+            let items = tracker.visitors(of: site, now: node.loop.now).map { visitor -> [String: Any] in
+                var item: [String: Any] = ["visitor": visitor.id.raw, "online": !visitor.sessions.isEmpty, "pages": visitor.pages.count]
+                item["page"] = visitor.pages.last?.url
+                item["title"] = visitor.pages.last?.title
+                item["cartValue"] = visitor.cart?.value
+                item["cartItems"] = visitor.cart?.items
+                item["conversation"] = open[visitor.id]?.raw
+                item["history"] = visitor.pages.suffix(10).map { page -> [String: Any] in
+                    var entry: [String: Any] = ["url": page.url, "time": Int64(page.time / 1_000_000) + wallClockOffsetMs]
+                    entry["title"] = page.title
+                    return entry
+                }
+                return item
+            }
+            return json(["type": "visitors", "items": items])
+        case .chats, .queue, .visitors, .conversations, .transcript, .operators:
             throw .notPermitted(principal.role == .visitor ? "visitors cannot list" : "this needs the admin role")
         default:
             return nil
@@ -369,6 +414,11 @@ public final class RouterService: RouterNodeDelegate {
         }
         return .event(conversation: conversation.raw, sequence: Int64(event.sequence), time: Int64(event.time / 1_000_000) + wallClockOffsetMs,
                       author: author, kind: kind, text: text)
+    }
+
+    /// A session id unique across gateways (each gateway numbers its own sessions).
+    private static func globalSession(_ peer: ObjectIdentifier, _ session: UInt64) -> UInt64 {
+        UInt64(truncatingIfNeeded: peer.hashValue) &* 0x9E37_79B9_7F4A_7C15 ^ session
     }
 
     /// An operator id as clients know it (without the `<site>/` the router adds).

@@ -150,6 +150,17 @@ public struct Partition: Sendable {
         actions.append(.visitorConversation(conversation.site, conversation.visitor, nil))
     }
 
+    /// The visitor rates a chat that is over (once).
+    public mutating func onRate(_ id: ConversationID, rating: Rating, into actions: inout [Action]) throws(RouterError) {
+        guard let conversation = conversations[id] else { throw .unknownConversation(id) }
+        guard conversation.state == .ended else { throw .invalidMessage("a chat can be rated once it has ended") }
+        guard conversation.rating == nil else { throw .invalidMessage("this chat is rated already") }
+        guard (1...5).contains(rating.score), rating.comment.utf8.count <= 2048 else {
+            throw .invalidMessage("a rating is a score of 1 to 5 and a comment of at most 2 KiB")
+        }
+        commit(.rated(id, rating), &actions)
+    }
+
     // MARK: operator commands
 
     /// The operator accepts the offer.
@@ -304,6 +315,8 @@ public struct Partition: Sendable {
             if let clientMessageID { conversations[id]?.clientMessageSequences[clientMessageID] = event.sequence }
         case .declined(let id, let op):
             conversations[id]?.declinedBy.insert(op)
+        case .rated(let id, let rating):
+            conversations[id]?.rating = rating
         case .state(let change):
             // One hash lookup, then the conversation is changed in place (no copy of its events).
             guard let index = conversations.index(forKey: change.id) else { return }
@@ -386,6 +399,7 @@ public struct Partition: Sendable {
         records.append(.state(.init(id: id, state: conversation.state, assignedOperator: conversation.assignedOperator,
                                     requirement: conversation.requirement, rank: conversation.rank, queuedAt: conversation.queuedAt,
                                     time: conversation.acceptedAt ?? conversation.queuedAt)))
+        if let rating = conversation.rating { records.append(.rated(id, rating)) }
         return records
     }
 

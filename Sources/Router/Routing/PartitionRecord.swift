@@ -10,6 +10,8 @@ public enum PartitionRecord: Sendable, Equatable {
     case state(StateChange)
     /// An operator declined or missed the offer of this conversation.
     case declined(ConversationID, OperatorID)
+    /// The visitor rated the chat.
+    case rated(ConversationID, Rating)
 
     /// Fields of `started`.
     public struct Started: Sendable, Equatable {

@@ -133,6 +133,13 @@ public struct RouterCore: Sendable {
         }
     }
 
+    /// The visitor rates their ended chat.
+    public mutating func rate(_ id: ConversationID, rating: Rating, now: Instant, into effects: inout [RouterEffect]) throws(RouterError) {
+        try onPartition(of: id, now: now, &effects) { (partition, actions) throws(RouterError) in
+            try partition.onRate(id, rating: rating, into: &actions)
+        }
+    }
+
     // MARK: operator commands
 
     /// An operator's console connected.

@@ -11,6 +11,7 @@ public enum PartitionRecordCodec {
         case event = 2
         case state = 3
         case declined = 4
+        case rated = 5
     }
 
     private static let stateCodes: [ConversationState] = [.queued, .offered, .active, .ended, .abandoned, .offline, .missed]
@@ -72,6 +73,11 @@ public enum PartitionRecordCodec {
             type = .declined
             w.writeString(id.raw)
             w.writeString(op.raw)
+        case .rated(let id, let rating):
+            type = .rated
+            w.writeString(id.raw)
+            w.writeUInt8(UInt8(clamping: rating.score))
+            w.writeString(rating.comment)
         }
         return (type.rawValue, w.bytes)
     }
@@ -138,6 +144,10 @@ public enum PartitionRecordCodec {
                                   queuedAt: queuedAt, time: try r.readVarint()))
         case .declined:
             record = .declined(ConversationID(try r.readString()), OperatorID(try r.readString()))
+        case .rated:
+            let id = ConversationID(try r.readString())
+            let score = Int(try r.readUInt8())
+            record = .rated(id, Rating(score: score, comment: try r.readString()))
         }
         guard r.isAtEnd else { throw .trailingBytes(r.remaining) }
         return (partition, record)

@@ -120,7 +120,7 @@ extension PartitionRecord {
     public var conversationID: ConversationID {
         switch self {
         case .started(let started): started.id
-        case .event(let id, _, _), .declined(let id, _): id
+        case .event(let id, _, _), .declined(let id, _), .rated(let id, _): id
         case .state(let change): change.id
         }
     }

@@ -42,6 +42,8 @@ public enum ClientCommand: Equatable, Sendable {
     case chats
     /// The site's waiting conversations, in queue order.
     case queue
+    /// The visitors on the site now, with their page and cart.
+    case visitors
 
     // MARK: admin
     /// The site's conversations (open ones, or all kept in memory).
@@ -106,6 +108,7 @@ public enum ClientCommand: Equatable, Sendable {
         case "end": command = .end(conversation: try f.string("conversation"))
         case "chats": command = .chats
         case "queue": command = .queue
+        case "visitors": command = .visitors
         case "conversations": command = .conversations(includeClosed: try f.optionalBool("includeClosed") ?? false)
         case "transcript": command = .transcript(conversation: try f.string("conversation"))
         case "operators": command = .operators

@@ -17,6 +17,8 @@ public enum ServerEvent: Equatable, Sendable {
     case event(conversation: String, sequence: Int64, time: Int64, author: Author, kind: Kind, text: String)
     /// Someone is typing (or stopped).
     case typing(conversation: String, author: Author, typing: Bool)
+    /// The other side has read everything up to `sequence`.
+    case read(conversation: String, author: Author, sequence: Int64)
     /// The operator dropped out; the chat waits for another.
     case operatorLeft(conversation: String)
     /// The chat is being transferred.
@@ -74,6 +76,8 @@ public enum ServerEvent: Equatable, Sendable {
                  "author": Self.author(author)]
         case .typing(let conversation, let author, let typing):
             o = ["type": "typing", "conversation": conversation, "author": Self.author(author), "typing": typing]
+        case .read(let conversation, let author, let sequence):
+            o = ["type": "read", "conversation": conversation, "author": Self.author(author), "sequence": sequence]
         case .operatorLeft(let conversation):
             o = ["type": "operatorLeft", "conversation": conversation]
         case .transferred(let conversation, let toOperator, let toDepartment):

@@ -1,0 +1,81 @@
+/// Who is on a site right now and what they are doing: current page, pages seen this
+/// session, cart. Live state only (it is not logged): it describes the present, and a
+/// restarted router learns it again from the next page views. Pure: time is passed in.
+public struct VisitorTracker: Sendable {
+    /// One visitor's live state.
+    public struct Visitor: Sendable, Equatable {
+        /// Their id.
+        public var id: VisitorID
+        /// Open widget sessions.
+        public var sessions: Set<UInt64> = []
+        /// Pages seen, oldest first, at most `maxPages`: (url, title, time).
+        public var pages: [Page] = []
+        /// Cart value and item count, if the shop reported one.
+        public var cart: (value: Double, items: Int)?
+        /// When they were last heard from.
+        public var lastSeen: Instant
+
+        public static func == (lhs: Visitor, rhs: Visitor) -> Bool {
+            lhs.id == rhs.id && lhs.sessions == rhs.sessions && lhs.pages == rhs.pages && lhs.cart?.value == rhs.cart?.value
+                && lhs.cart?.items == rhs.cart?.items && lhs.lastSeen == rhs.lastSeen
+        }
+    }
+
+    /// A page view.
+    public struct Page: Sendable, Equatable {
+        public var url: String
+        public var title: String?
+        public var time: Instant
+    }
+
+    /// Pages kept per visitor.
+    public static let maxPages = 50
+    /// Visitors without a session are forgotten after this long (default 30 min).
+    public let forgetAfter: UInt64
+    private var visitors: [SiteID: [VisitorID: Visitor]] = [:]
+
+    /// An empty tracker.
+    public init(forgetAfter: UInt64 = Nanos.seconds(1800)) {
+        self.forgetAfter = forgetAfter
+    }
+
+    /// A page view from one of the visitor's sessions.
+    public mutating func pageView(site: SiteID, visitor: VisitorID, session: UInt64, url: String, title: String?, now: Instant) {
+        update(site, visitor, session, now) { visitor in
+            visitor.pages.append(Page(url: url, title: title, time: now))
+            if visitor.pages.count > Self.maxPages { visitor.pages.removeFirst(visitor.pages.count - Self.maxPages) }
+        }
+    }
+
+    /// The shop reported the visitor's cart.
+    public mutating func cart(site: SiteID, visitor: VisitorID, session: UInt64, value: Double, items: Int, now: Instant) {
+        update(site, visitor, session, now) { $0.cart = (value, items) }
+    }
+
+    /// A widget session closed.
+    public mutating func sessionClosed(_ session: UInt64, now: Instant) {
+        for site in visitors.keys {
+            for id in visitors[site]!.keys where visitors[site]![id]!.sessions.contains(session) {
+                visitors[site]![id]!.sessions.remove(session)
+                visitors[site]![id]!.lastSeen = now
+            }
+        }
+    }
+
+    /// The site's visitors, online ones first, most recent first; visitors gone longer than
+    /// `forgetAfter` are dropped.
+    public mutating func visitors(of site: SiteID, now: Instant) -> [Visitor] {
+        visitors[site] = visitors[site]?.filter { !$0.value.sessions.isEmpty || now &- $0.value.lastSeen < forgetAfter }
+        return (visitors[site] ?? [:]).values.sorted {
+            ($0.sessions.isEmpty ? 1 : 0, UInt64.max - $0.lastSeen, $0.id.raw) < ($1.sessions.isEmpty ? 1 : 0, UInt64.max - $1.lastSeen, $1.id.raw)
+        }
+    }
+
+    private mutating func update(_ site: SiteID, _ id: VisitorID, _ session: UInt64, _ now: Instant, _ change: (inout Visitor) -> Void) {
+        var visitor = visitors[site]?[id] ?? Visitor(id: id, lastSeen: now)
+        visitor.sessions.insert(session)
+        visitor.lastSeen = now
+        change(&visitor)
+        visitors[site, default: [:]][id] = visitor
+    }
+}
