@@ -5,9 +5,11 @@ import Wire
 /// A router's own HTTP endpoints: /healthz, /readyz and Prometheus-format /metrics.
 final class RouterEndpoints: HTTPHandler {
     private let node: RouterNode
+    private let service: RouterService
 
-    init(node: RouterNode) {
+    init(node: RouterNode, service: RouterService) {
         self.node = node
+        self.service = service
     }
 
     func handle(_ request: HTTPRequest, client: String, connection: HTTPConnection) -> HTTPAction {
@@ -47,6 +49,18 @@ final class RouterEndpoints: HTTPHandler {
             let parts = queue.split(separator: "/")
             text += "switchboard_router_queue_length{site=\"\(parts[0])\",department=\"\(parts[1])\"} \(count)\n"
         }
+        let m = service.metrics
+        text += "# TYPE switchboard_router_commands_total counter\nswitchboard_router_commands_total \(m.commands)\n"
+        text += "# TYPE switchboard_router_messages_total counter\nswitchboard_router_messages_total \(m.messages)\n"
+        text += "# TYPE switchboard_router_assignments_total counter\nswitchboard_router_assignments_total \(m.assignments)\n"
+        text += "# TYPE switchboard_router_errors_total counter\n"
+        for (code, count) in m.errors.sorted(by: { $0.key < $1.key }) { text += "switchboard_router_errors_total{code=\"\(code)\"} \(count)\n" }
+        text += "# TYPE switchboard_router_wait_seconds histogram\n"
+        for (index, bound) in RouterMetrics.waitBuckets.enumerated() {
+            text += "switchboard_router_wait_seconds_bucket{le=\"\(Int(bound))\"} \(m.waitCounts[index])\n"
+        }
+        text += "switchboard_router_wait_seconds_bucket{le=\"+Inf\"} \(m.assignments)\n"
+        text += "switchboard_router_wait_seconds_sum \(m.waitSum)\nswitchboard_router_wait_seconds_count \(m.assignments)\n"
         return text
     }
 }

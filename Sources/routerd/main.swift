@@ -144,7 +144,7 @@ func runRouter(_ raw: [String]) -> Never {
             return UncheckedBox(node)
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire)
-        let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value)) }
+        let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value, service: service.value)) }
         health = try TCPServer(group: group, address: config.http) { _ in HTTPConnection(handler: endpoints.value, options: HTTPServerOptions()) }
     } catch {
         fail("cannot start: \(error)")

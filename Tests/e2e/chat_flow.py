@@ -344,7 +344,10 @@ def split_processes():
             check(http(address, "GET", "/readyz")[0] == 200, "the gateway becomes ready once linked to the router")
             token = mint_token("the-shop-token-secret-change-me!!", {"sub": "carl", "site": "shop", "role": "operator", "name": "Carl"})
             asyncio.run(split_chat(address, token))
-            check(b"switchboard_router_open_conversations 1" in http(metrics, "GET", "/metrics")[1], "the router's /metrics counts the chat")
+            scraped = http(metrics, "GET", "/metrics")[1]
+            check(b"switchboard_router_open_conversations 1" in scraped and b"switchboard_router_assignments_total 1" in scraped
+                  and b"switchboard_router_messages_total 1" in scraped and b'switchboard_router_wait_seconds_bucket{le="+Inf"} 1' in scraped,
+                  "the router's /metrics counts the chat, the assignment, the message and the wait")
             for process in (gateway, router):
                 process.send_signal(signal.SIGTERM)
                 check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
@@ -352,6 +355,59 @@ def split_processes():
             for process in (gateway, router):
                 if process is not None and process.poll() is None:
                     process.kill()
+
+
+async def more_flows(address, operator_token):
+    """Offline messages, queue positions, typing, read receipts and transfers."""
+    uri = f"ws://{address}/ws"
+
+    async def visitor():
+        ws = await websockets.connect(uri)
+        await ws.send(json.dumps({"type": "hello", "site": "shop"}))
+        await receive_until(ws, lambda m: m["type"] == "welcome", "visitor welcome")
+        return ws
+
+    async def start(ws, department, request):
+        await ws.send(json.dumps({"type": "start", "requestId": request, "department": department}))
+        accepted, _ = await receive_until(ws, lambda m: m["type"] == "accepted", "start accepted")
+        return accepted["conversation"]
+
+    # Support: only carl has the skill, and he is not online: an offline message.
+    ws = await visitor()
+    await ws.send(json.dumps({"type": "start", "requestId": "o1", "department": "support", "question": "Does the printer work with Linux?"}))
+    offline = (await receive_until(ws, lambda m: m["type"] == "accepted", "start accepted"))[0]["conversation"]
+    await receive_until(ws, lambda m: m["type"] == "offline", "offline notice")
+    await ws.send(json.dumps({"type": "send", "conversation": offline, "clientMessageId": "o1", "text": "Please call me back."}))
+    answer, _ = await receive_until(ws, lambda m: m["type"] in ("accepted", "error"), "offline message")
+    check(answer["type"] == "accepted" and answer["sequence"] == 2, "with nobody online the visitor leaves an offline message (after the pre-chat question)")
+    await ws.close()
+
+    async with websockets.connect(uri) as console:
+        await console.send(json.dumps({"type": "hello", "token": operator_token}))
+        await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
+        await console.send(json.dumps({"type": "status", "status": "online"}))
+        await receive_until(console, lambda m: m["type"] == "accepted", "online")
+        # Anna takes three chats at most: the fourth visitor waits and is told their place.
+        widgets = [await visitor() for _ in range(4)]
+        conversations = [await start(w, "sales", f"q{n}") for n, w in enumerate(widgets)]
+        queued, _ = await receive_until(widgets[3], lambda m: m["type"] == "queued", "queue position")
+        # (The estimate follows recent handle times; the demo's first chat lasted a moment.)
+        check(queued["position"] == 1 and queued["estimatedWaitSeconds"] >= 0, "a waiting visitor is told their position and estimated wait")
+
+        first = conversations[0]
+        await console.send(json.dumps({"type": "accept", "conversation": first}))
+        await receive_until(widgets[0], lambda m: m["type"] == "assigned", "assigned")
+        await widgets[0].send(json.dumps({"type": "typing", "conversation": first, "typing": True}))
+        typing, _ = await receive_until(console, lambda m: m["type"] == "typing", "typing")
+        check(typing["typing"] and typing["author"]["kind"] == "visitor", "the operator sees the visitor typing")
+        await console.send(json.dumps({"type": "read", "conversation": first, "sequence": 1}))
+        read, _ = await receive_until(widgets[0], lambda m: m["type"] == "read", "read receipt")
+        check(read["sequence"] == 1 and read["author"]["kind"] == "operator", "the visitor sees what the operator has read")
+        await console.send(json.dumps({"type": "transfer", "conversation": first, "toDepartment": "billing", "note": "invoice question"}))
+        transferred, _ = await receive_until(widgets[0], lambda m: m["type"] == "transferred", "transferred")
+        check(transferred["toDepartment"] == "billing", "a transfer to a department is announced to the visitor")
+        for w in widgets:
+            await w.close()
 
 
 def main():
@@ -369,6 +425,9 @@ def main():
                   .startswith("HTTP/1.1 400"), "an upgrade without a key is 400")
             bad_frames(address)
             asyncio.run(chat(address))
+            # The next flows need the operator's status fresh: log in again.
+            status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "anna-demo"}).encode())
+            asyncio.run(more_flows(address, json.loads(body)["token"]))
             process.send_signal(signal.SIGTERM)
             check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
         finally:

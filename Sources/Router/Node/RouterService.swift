@@ -7,6 +7,30 @@ extension Principal {
     var operatorID: OperatorID { OperatorID("\(site)/\(id)") }
 }
 
+/// What a router counts for /metrics.
+public struct RouterMetrics: Sendable {
+    /// Upper bounds (seconds) of the wait-time histogram's buckets.
+    public static let waitBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600]
+    /// Client commands received.
+    public var commands = 0
+    /// Chat messages sent (visitors and operators).
+    public var messages = 0
+    /// Offers accepted.
+    public var assignments = 0
+    /// Refusals by error code.
+    public var errors: [String: Int] = [:]
+    /// Queue wait at acceptance: cumulative counts per bucket, then the sum in seconds.
+    public var waitCounts = [Int](repeating: 0, count: waitBuckets.count)
+    public var waitSum = 0.0
+
+    mutating func recordAssignment(waited: UInt64) {
+        assignments += 1
+        let seconds = Double(waited) / 1e9
+        waitSum += seconds
+        for (index, bound) in Self.waitBuckets.enumerated() where seconds <= bound { waitCounts[index] += 1 }
+    }
+}
+
 /// Serves gateways over Wire: runs their clients' commands on a `RouterNode`, answers each
 /// `clientCommand` with a `reply` once it is durable, and pushes conversation events to the
 /// gateways watching a conversation and operator events to those holding the operator's
@@ -23,6 +47,8 @@ public final class RouterService: RouterNodeDelegate {
     private var operatorWatchers: [OperatorID: Set<ObjectIdentifier>] = [:]
     /// Operator console sessions, by gateway and session id.
     private var operatorSessions: [ObjectIdentifier: [UInt64: OperatorID]] = [:]
+    /// Counters for /metrics.
+    public private(set) var metrics = RouterMetrics()
     /// Who is on each site now (live only).
     private var tracker = VisitorTracker()
     /// Visitor widget sessions, by gateway and session id (to mark visitors gone).
@@ -80,7 +106,11 @@ public final class RouterService: RouterNodeDelegate {
             let replyRaw = { [weak peer] (json: [UInt8]) -> Void in
                 _ = try? peer?.send(.reply(body: json), correlationID: correlationID)
             }
-            let reply = { (event: ServerEvent) -> Void in replyRaw(event.json()) }
+            let reply = { [weak self] (event: ServerEvent) -> Void in
+                if case .error(let code, _, _) = event { self?.metrics.errors[code, default: 0] += 1 }
+                replyRaw(event.json())
+            }
+            metrics.commands += 1
             do {
                 let (principal, json) = try Principal.decode(body)
                 let command = try ClientCommand.parse(json)
@@ -139,9 +169,13 @@ public final class RouterService: RouterNodeDelegate {
                 return id
             }
             switch command {
-            case .start(let requestID, let department, _, _, _):
+            case .start(let requestID, let department, _, _, let question):
                 node.perform({ [weak self] (core, now, effects) throws(RouterError) -> ConversationID in
                     let id = try core.startConversation(site: site, visitor: visitor, department: Skill(department), now: now, into: &effects)
+                    // The pre-chat form's question is the visitor's first message (once, even if the start is retried).
+                    if let question, !question.isEmpty {
+                        _ = try core.visitorSend(id, clientMessageID: "start:\(requestID)", text: question, now: now, into: &effects)
+                    }
                     // Watch before any of its events are released, so the gateway misses none.
                     self?.conversationWatchers[id, default: []].insert(peerID)
                     return id
@@ -153,6 +187,7 @@ public final class RouterService: RouterNodeDelegate {
                 }
             case .send(let raw, let messageID, let text):
                 guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                metrics.messages += 1
                 perform(conversation: id) { (core, now, effects) throws(RouterError) in
                     try core.visitorSend(id, clientMessageID: messageID, text: text, now: now, into: &effects)
                 }
@@ -216,9 +251,12 @@ public final class RouterService: RouterNodeDelegate {
                 }
             case .accept(let raw), .decline(let raw), .end(let raw):
                 guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
-                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                perform(conversation: id) { [weak self] (core, now, effects) throws(RouterError) in
                     switch command {
-                    case .accept: try core.accept(id, by: op, now: now, into: &effects)
+                    case .accept:
+                        let waited = now &- min(now, core.conversation(id)?.queuedAt ?? now)
+                        try core.accept(id, by: op, now: now, into: &effects)
+                        self?.metrics.recordAssignment(waited: waited)
                     case .decline: try core.decline(id, by: op, now: now, into: &effects)
                     default: try core.end(id, by: op, now: now, into: &effects)
                     }
@@ -226,6 +264,7 @@ public final class RouterService: RouterNodeDelegate {
                 }
             case .send(let raw, let messageID, let text):
                 guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
+                metrics.messages += 1
                 perform(conversation: id) { (core, now, effects) throws(RouterError) in
                     try core.operatorSend(id, by: op, clientMessageID: messageID, text: text, now: now, into: &effects)
                 }
