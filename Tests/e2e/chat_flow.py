@@ -58,6 +58,18 @@ def raw_http(address, data):
         return s.recv(4096).decode(errors="replace").split("\r\n")[0]
 
 
+def pipelined(address, data):
+    """Sends many pipelined requests at once and returns everything answered."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+        return received
+
+
 async def receive_until(ws, predicate, what):
     """Reads messages until one satisfies `predicate`; returns it and everything read."""
     seen = []
@@ -420,6 +432,7 @@ def main():
             check(http(address, "GET", "/chat_flow.py")[0] == 200, "static files are served")
             check(http(address, "DELETE", "/healthz")[0] == 405, "a wrong method is 405")
             check(raw_http(address, b"GARBAGE\r\n\r\n").startswith("HTTP/1.1 400"), "a malformed request line is 400")
+            check(b"HTTP/1.1 429" in pipelined(address, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 150), "a request flood on one connection gets 429")
             check(raw_http(address, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith("HTTP/1.1 431"), "oversized headers are 431")
             check(raw_http(address, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
                   .startswith("HTTP/1.1 400"), "an upgrade without a key is 400")

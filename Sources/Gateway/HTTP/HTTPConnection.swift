@@ -40,6 +40,10 @@ public struct HTTPServerOptions: Sendable {
     public var messagesPerSecond = 20.0
     /// The burst allowed above the average rate.
     public var messageBurst = 40.0
+    /// HTTP requests a connection may make per second on average (more get 429).
+    public var requestsPerSecond = 50.0
+    /// The burst of HTTP requests allowed above the average rate.
+    public var requestBurst = 100.0
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
     public var trustedProxies: Set<String> = []
     /// Socket options (idle timeout: a WebSocket is pinged at a third of it).
@@ -67,6 +71,7 @@ public final class HTTPConnection: ConnectionHandler {
     private let options: HTTPServerOptions
     private var mode: Mode
     private var limiter: RateLimiter
+    private var requestLimiter: RateLimiter
     private var pingTimer: TimerID?
     private var closeNotified = false
     /// The request whose answer is awaited (`HTTPAction.deferred`).
@@ -78,6 +83,7 @@ public final class HTTPConnection: ConnectionHandler {
         self.options = options
         mode = .http(HTTPRequestParser(limits: options.limits))
         limiter = RateLimiter(rate: options.messagesPerSecond, burst: options.messageBurst)
+        requestLimiter = RateLimiter(rate: options.requestsPerSecond, burst: options.requestBurst)
     }
 
     /// Sends a WebSocket text message.
@@ -162,6 +168,10 @@ public final class HTTPConnection: ConnectionHandler {
                 return
             }
             guard let request else { return }
+            guard requestLimiter.allow(now: tcp.loop.now) else {
+                write(HTTPResponse(status: 429, headers: [("Retry-After", "1")], body: Array("too many requests\n".utf8)), for: request, on: tcp)
+                continue
+            }
             let client = forwardedClient(request)
             switch handler.handle(request, client: client, connection: self) {
             case .respond(let response):
