@@ -75,7 +75,12 @@ final class ClientSession: WebSocketHandler {
             case .operator: .operator
             case .admin: .admin
             }
-            let principal = Principal(site: claims.site, role: role, id: claims.sub)
+            var attributes: [String: String] = [:]
+            attributes["name"] = claims.name
+            attributes["email"] = claims.email
+            attributes["customerId"] = claims.customerId
+            attributes["order"] = claims.order
+            let principal = Principal(site: claims.site, role: role, id: claims.sub, attributes: attributes)
             self.principal = principal
             send(.welcome(role: claims.role.rawValue, site: claims.site, id: claims.sub, token: minted))
             if role != .visitor {

@@ -167,6 +167,11 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         try h.online("anna", "ben", "carl")
         var ids: [ConversationID] = []
         for n in 0..<12 { ids.append(try h.start("v\(n)", ["sales", "billing", "support"][n % 3], level: n % 4 + 1, priority: n % 3 - 1)) }
+        ids.append(try h.run { (core, now, effects) throws(RouterError) in
+            try core.startConversation(site: "shop", visitor: "identified", department: "billing",
+                                       visitorProfile: ["name": "Maria Rossi", "email": "maria@example.com", "order": "#48213, 2 items"],
+                                       now: now, into: &effects)
+        })
         for id in ids where h.state(id) == .offered { try h.accept(id, h.assigned(id)!.raw) }
         for id in ids where h.state(id) == .active {
             _ = try h.run { (core, now, effects) throws(RouterError) in

@@ -324,12 +324,21 @@ async def split_chat(address, token):
         check(welcome["role"] == "operator", "separate processes: a token minted by the shop's backend is accepted")
         await console.send(json.dumps({"type": "status", "status": "online"}))
         await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
-        await widget.send(json.dumps({"type": "hello", "site": "shop"}))
+        # The shop signs the visitor's identity; the operator sees it.
+        identity = mint_token(secret, {"sub": "customer-48213", "site": "shop", "role": "visitor", "name": "Maria Rossi",
+                                       "email": "maria@example.com", "customerId": "48213", "order": "#9921: blue shoes, 129.90"})
+        await widget.send(json.dumps({"type": "hello", "token": identity}))
         await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
-        await widget.send(json.dumps({"type": "start", "requestId": "r1", "department": "billing"}))
+        await widget.send(json.dumps({"type": "start", "requestId": "r1", "department": "billing", "name": "Not Maria"}))
         accepted, _ = await receive_until(widget, lambda m: m["type"] == "accepted", "start accepted")
         offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "offer")
+        check(offer.get("visitorName") == "Maria Rossi", "the offer names the visitor from the shop's signed identity (not the form)")
         await console.send(json.dumps({"type": "accept", "conversation": offer["conversation"]}))
+        await console.send(json.dumps({"type": "chats"}))
+        chats, _ = await receive_until(console, lambda m: m["type"] == "chats", "chats")
+        profile = chats["items"][0].get("visitorProfile", {})
+        check(profile.get("order") == "#9921: blue shoes, 129.90" and profile.get("email") == "maria@example.com",
+              "the operator sees the signed e-mail and order summary")
         await widget.send(json.dumps({"type": "send", "conversation": accepted["conversation"], "clientMessageId": "m1", "text": "Invoice?"}))
         await receive_until(console, lambda m: m.get("text") == "Invoice?", "message across processes")
         check(True, "separate processes: router and gateway relay a chat")

@@ -22,6 +22,12 @@ public struct AccessClaims: Equatable, Sendable, Codable {
     public var role: Role
     /// Display name, if the issuer gave one.
     public var name: String?
+    /// A visitor's e-mail address, when the shop signed their identity.
+    public var email: String?
+    /// The shop's customer id for the visitor.
+    public var customerId: String?
+    /// A short summary of the visitor's order(s), for the operator.
+    public var order: String?
     /// Expiry, seconds since 1970 (required).
     public var exp: Int64
     /// Issue time, seconds since 1970.

@@ -93,6 +93,8 @@ public struct Conversation: Sendable, Equatable {
     public var site: SiteID
     /// The visitor.
     public var visitor: VisitorID
+    /// What is known of the visitor (name, email, customerId, order summary).
+    public var visitorProfile: [String: String] = [:]
     /// The department and level asked for (changes on transfer to a department).
     public var requirement: Requirement
     /// Higher is served earlier (0 normal).

@@ -169,9 +169,15 @@ public final class RouterService: RouterNodeDelegate {
                 return id
             }
             switch command {
-            case .start(let requestID, let department, _, _, let question):
+            case .start(let requestID, let department, let name, let email, let question):
+                // The shop's signed identity wins over what the pre-chat form says.
+                var profile: [String: String] = [:]
+                profile["name"] = name
+                profile["email"] = email
+                profile.merge(principal.attributes) { _, signed in signed }
                 node.perform({ [weak self] (core, now, effects) throws(RouterError) -> ConversationID in
-                    let id = try core.startConversation(site: site, visitor: visitor, department: Skill(department), now: now, into: &effects)
+                    let id = try core.startConversation(site: site, visitor: visitor, department: Skill(department),
+                                                        visitorProfile: profile, now: now, into: &effects)
                     // The pre-chat form's question is the visitor's first message (once, even if the start is retried).
                     if let question, !question.isEmpty {
                         _ = try core.visitorSend(id, clientMessageID: "start:\(requestID)", text: question, now: now, into: &effects)
@@ -326,6 +332,7 @@ public final class RouterService: RouterNodeDelegate {
             var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
                                        "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
             item["operator"] = c.assignedOperator.map(Self.localID)
+            if !c.visitorProfile.isEmpty { item["visitorProfile"] = c.visitorProfile }
             item["rating"] = c.rating.map { ["score": $0.score, "comment": $0.comment] as [String: Any] }
             return item
         }
@@ -413,7 +420,7 @@ public final class RouterService: RouterNodeDelegate {
     public func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
         let event: ServerEvent = switch notice {
         case .offer(let id, let visitor, let skill, let expiresAt):
-            .offer(conversation: id.raw, visitor: visitor.raw, department: skill.raw,
+            .offer(conversation: id.raw, visitor: visitor.raw, visitorName: node.core.conversation(id)?.visitorProfile["name"], department: skill.raw,
                    expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000))
         case .offerWithdrawn(let id, let reason): .offerWithdrawn(conversation: id.raw, reason: reason)
         case .event(let id, let stored): serverEvent(id, stored)

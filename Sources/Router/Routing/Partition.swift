@@ -87,10 +87,11 @@ public struct Partition: Sendable {
     /// Starting a conversation id that exists already returns it unchanged (idempotent retry).
     public mutating func onStart(
         _ id: ConversationID, site: SiteID, visitor: VisitorID, requirement: Requirement, priority: Int,
-        anyoneOnline: Bool, now: Instant, into actions: inout [Action]
+        visitorProfile: [String: String] = [:], anyoneOnline: Bool, now: Instant, into actions: inout [Action]
     ) -> Conversation {
         if let existing = conversations[id] { return existing }
-        commit(.started(.init(id: id, site: site, visitor: visitor, requirement: requirement, priority: priority, time: now)), &actions)
+        commit(.started(.init(id: id, site: site, visitor: visitor, requirement: requirement, priority: priority, time: now,
+                              visitorProfile: visitorProfile)), &actions)
         actions.append(.visitorConversation(site, visitor, id))
         if anyoneOnline {
             enqueue(id, rank: nil, now: now, &actions)
@@ -308,8 +309,9 @@ public struct Partition: Sendable {
         switch record {
         case .started(let started):
             conversations[started.id] = Conversation(
-                id: started.id, site: started.site, visitor: started.visitor, requirement: started.requirement,
-                priority: started.priority, state: .queued, assignedOperator: nil, queuedAt: started.time, acceptedAt: nil)
+                id: started.id, site: started.site, visitor: started.visitor, visitorProfile: started.visitorProfile,
+                requirement: started.requirement, priority: started.priority, state: .queued, assignedOperator: nil,
+                queuedAt: started.time, acceptedAt: nil)
         case .event(let id, let event, let clientMessageID):
             conversations[id]?.events.append(event)
             if let clientMessageID { conversations[id]?.clientMessageSequences[clientMessageID] = event.sequence }
@@ -387,7 +389,7 @@ public struct Partition: Sendable {
         let id = conversation.id
         var records: [PartitionRecord] = [.started(.init(
             id: id, site: conversation.site, visitor: conversation.visitor, requirement: conversation.requirement,
-            priority: conversation.priority, time: conversation.queuedAt))]
+            priority: conversation.priority, time: conversation.queuedAt, visitorProfile: conversation.visitorProfile))]
         let clientIDs = Dictionary(uniqueKeysWithValues: conversation.clientMessageSequences.map { ($0.value, $0.key) })
         for event in conversation.events { records.append(.event(id, event, clientMessageID: clientIDs[event.sequence])) }
         for op in conversation.declinedBy.sorted() { records.append(.declined(id, op)) }

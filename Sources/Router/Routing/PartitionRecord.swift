@@ -21,6 +21,9 @@ public enum PartitionRecord: Sendable, Equatable {
         public var requirement: Requirement
         public var priority: Int
         public var time: Instant
+        /// What is known of the visitor: name, email, customerId, order (from the shop's
+        /// signed identity, or the pre-chat form).
+        public var visitorProfile: [String: String] = [:]
     }
 
     /// Fields of `state`.

@@ -102,7 +102,7 @@ public struct RouterCore: Sendable {
     /// site already, that one is returned and nothing changes.
     public mutating func startConversation(
         site siteID: SiteID, visitor: VisitorID, department: Skill, minimumLevel: Int = 1, priority: Int = 0,
-        now: Instant, into effects: inout [RouterEffect]
+        visitorProfile: [String: String] = [:], now: Instant, into effects: inout [RouterEffect]
     ) throws(RouterError) -> ConversationID {
         guard let site = sites[siteID] else { throw .unknownSite(siteID) }
         guard site.departments.contains(department) else { throw .unknownDepartment(department) }
@@ -112,7 +112,8 @@ public struct RouterCore: Sendable {
         var actions: [Partition.Action] = []
         _ = partitions[index].onStart(id, site: siteID, visitor: visitor,
                                       requirement: Requirement(skill: department, minimumLevel: minimumLevel),
-                                      priority: priority, anyoneOnline: anyoneOnline(site: siteID, skill: department),
+                                      priority: priority, visitorProfile: visitorProfile,
+                                      anyoneOnline: anyoneOnline(site: siteID, skill: department),
                                       now: now, into: &actions)
         process(index, actions, now: now, &effects)
         return id

@@ -31,6 +31,11 @@ public enum PartitionRecordCodec {
             w.writeUInt8(UInt8(started.requirement.minimumLevel))
             w.writeVarint(zigzag(Int64(started.priority)))
             w.writeVarint(started.time)
+            w.writeVarint(UInt64(started.visitorProfile.count))
+            for (key, value) in started.visitorProfile.sorted(by: { $0.key < $1.key }) {
+                w.writeString(key)
+                w.writeString(value)
+            }
         case .event(let id, let event, let clientMessageID):
             type = .event
             w.writeString(id.raw)
@@ -100,7 +105,16 @@ public enum PartitionRecordCodec {
             let visitor = VisitorID(try r.readString())
             let requirement = Requirement(skill: Skill(try r.readString()), minimumLevel: Int(try r.readUInt8()))
             let priority = Int(unzigzag(try r.readVarint()))
-            record = .started(.init(id: id, site: site, visitor: visitor, requirement: requirement, priority: priority, time: try r.readVarint()))
+            let time = try r.readVarint()
+            let count = try r.readVarint()
+            guard count <= 64 else { throw .invalidField("visitor profile of \(count) fields") }
+            var profile: [String: String] = [:]
+            for _ in 0..<count {
+                let key = try r.readString()
+                profile[key] = try r.readString()
+            }
+            record = .started(.init(id: id, site: site, visitor: visitor, requirement: requirement, priority: priority, time: time,
+                                    visitorProfile: profile))
         case .event:
             let id = ConversationID(try r.readString())
             let sequence = try r.readVarint()

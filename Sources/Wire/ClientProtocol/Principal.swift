@@ -13,10 +13,12 @@ public struct Principal: Equatable, Sendable {
     public var role: Role
     /// The visitor or operator id within the site.
     public var id: String
+    /// Verified facts from the token (a shop's signed identity: name, email, customerId, order).
+    public var attributes: [String: String]
 
     /// A principal.
-    public init(site: String, role: Role, id: String) {
-        (self.site, self.role, self.id) = (site, role, id)
+    public init(site: String, role: Role, id: String, attributes: [String: String] = [:]) {
+        (self.site, self.role, self.id, self.attributes) = (site, role, id, attributes)
     }
 
     /// The body of a `clientCommand` frame: the principal, then the client's JSON (docs/wire.md).
@@ -25,6 +27,11 @@ public struct Principal: Equatable, Sendable {
         writer.writeString(principal.site)
         writer.writeUInt8(principal.role.rawValue)
         writer.writeString(principal.id)
+        writer.writeVarint(UInt64(principal.attributes.count))
+        for (key, value) in principal.attributes.sorted(by: { $0.key < $1.key }) {
+            writer.writeString(key)
+            writer.writeString(value)
+        }
         writer.writeBytes(json)
         return writer.bytes
     }
@@ -37,9 +44,16 @@ public struct Principal: Equatable, Sendable {
                 let site = try reader.readString()
                 guard let role = Role(rawValue: try reader.readUInt8()) else { throw .invalidField("principal role") }
                 let id = try reader.readString()
+                let count = try reader.readVarint()
+                guard count <= 16 else { throw .invalidField("principal attributes") }
+                var attributes: [String: String] = [:]
+                for _ in 0..<count {
+                    let key = try reader.readString()
+                    attributes[key] = try reader.readString()
+                }
                 let json = try reader.readBytes()
                 guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-                return (Principal(site: site, role: role, id: id), json)
+                return (Principal(site: site, role: role, id: id, attributes: attributes), json)
             }
         }
         return try result.get()

@@ -29,8 +29,9 @@ public enum ServerEvent: Equatable, Sendable {
     case offline(conversation: String)
     /// Nobody took the chat within the site's wait limit.
     case missed(conversation: String)
-    /// (Operators) a chat is offered until `expiresInSeconds` from now.
-    case offer(conversation: String, visitor: String, department: String, expiresInSeconds: Int)
+    /// (Operators) a chat is offered until `expiresInSeconds` from now; the visitor's name
+    /// when known.
+    case offer(conversation: String, visitor: String, visitorName: String?, department: String, expiresInSeconds: Int)
     /// (Operators) an offer is gone.
     case offerWithdrawn(conversation: String, reason: String)
     /// (Operators) the status was changed for them.
@@ -90,8 +91,9 @@ public enum ServerEvent: Equatable, Sendable {
             o = ["type": "offline", "conversation": conversation]
         case .missed(let conversation):
             o = ["type": "missed", "conversation": conversation]
-        case .offer(let conversation, let visitor, let department, let expires):
+        case .offer(let conversation, let visitor, let name, let department, let expires):
             o = ["type": "offer", "conversation": conversation, "visitor": visitor, "department": department, "expiresInSeconds": expires]
+            o["visitorName"] = name
         case .offerWithdrawn(let conversation, let reason):
             o = ["type": "offerWithdrawn", "conversation": conversation, "reason": reason]
         case .statusChanged(let status, let reason):
