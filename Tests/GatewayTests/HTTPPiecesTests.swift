@@ -64,3 +64,15 @@ import Wire
         #expect(HTTPConnection.upgradeProblem(request(good.map { $0.0 == "Sec-WebSocket-Key" ? ($0.0, "short") : $0 }))?.status == 400)
     }
 }
+
+@Suite struct ForwardedForTests {
+    @Test func forwardedFor_isBelievedOnlyFromATrustedProxy() {
+        let trusted: Set<String> = ["127.0.0.1"]
+        #expect(HTTPConnection.clientAddress(direct: "127.0.0.1", forwardedFor: "203.0.113.9", trustedProxies: trusted) == "203.0.113.9")
+        // A client may prepend anything; the proxy appends the real address last.
+        #expect(HTTPConnection.clientAddress(direct: "127.0.0.1", forwardedFor: "10.0.0.1, 198.51.100.7", trustedProxies: trusted) == "198.51.100.7")
+        #expect(HTTPConnection.clientAddress(direct: "192.0.2.50", forwardedFor: "203.0.113.9", trustedProxies: trusted) == "192.0.2.50")
+        #expect(HTTPConnection.clientAddress(direct: "127.0.0.1", forwardedFor: nil, trustedProxies: trusted) == "127.0.0.1")
+        #expect(HTTPConnection.clientAddress(direct: "127.0.0.1", forwardedFor: " ", trustedProxies: trusted) == "127.0.0.1")
+    }
+}

@@ -220,9 +220,15 @@ public final class HTTPConnection: ConnectionHandler {
     /// The client's address: the last `X-Forwarded-For` hop when the direct peer is a
     /// trusted proxy, else the direct peer.
     private func forwardedClient(_ request: HTTPRequest) -> String {
-        let direct = tcp?.remoteAddress?.host ?? ""
-        guard options.trustedProxies.contains(direct), let forwarded = request.header("x-forwarded-for"),
-              let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty else {
+        Self.clientAddress(direct: tcp?.remoteAddress?.host ?? "", forwardedFor: request.header("x-forwarded-for"),
+                           trustedProxies: options.trustedProxies)
+    }
+
+    /// The client's address: the last `X-Forwarded-For` hop (the one our proxy added) when
+    /// the direct peer is a trusted proxy; otherwise the direct peer, whatever the header says.
+    public static func clientAddress(direct: String, forwardedFor: String?, trustedProxies: Set<String>) -> String {
+        guard trustedProxies.contains(direct), let forwardedFor,
+              let last = forwardedFor.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty else {
             return direct
         }
         return last
