@@ -11,6 +11,7 @@ scenarios:
   echo    run a Wire echo server (what `wire` measures against)
   routing assignment decisions per second of the router core, deep queues
   log     durable appends per second and append-to-ack latency
+  chat    visitors and operators chatting over WebSocket, verified exactly-once in order
 """
 
 // A parent (a test runner, a shell script) may have started us with signals blocked; the
@@ -30,6 +31,7 @@ do {
     case "echo": status = try EchoServer.run(rest)
     case "routing": status = try RouterScenario.run(rest)
     case "log": status = try LogScenario.run(rest)
+    case "chat": status = try ChatScenario.run(rest)
     case "--help", "-h", "help":
         print(usage)
         status = 0

@@ -43,6 +43,10 @@ Options:
   --wire HOST:PORT  router Wire address (default 127.0.0.1:7400; port 0 picks one)
   --web DIR         static files to serve (default ./web if it exists)
   --fsync POLICY    always | interval | none (default always)
+  --load-operators N  add N operators load-0 … with every department and 10 chats each,
+                    password "load-demo" (for `loadgen chat`; default 0)
+  --message-rate R  WebSocket messages a client may send per second (default 20; load
+                    tests raise it)
 
 Prints the URLs and the demo credentials, logs one line per event, and on SIGTERM or
 SIGINT stops accepting, flushes the log and exits 0.
@@ -83,26 +87,31 @@ enum DemoSite {
         ("carl", "Carl", ["billing": 4, "support": 5], 3, "carl-demo"),
     ]
 
-    static var configuration: SiteConfiguration {
-        SiteConfiguration(id: "shop", departments: ["sales", "billing", "support"],
-                          operators: operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name,
-                                                                     skills: $0.skills, maxChats: $0.max) })
+    static func configuration(loadOperators: Int) -> SiteConfiguration {
+        let demo = operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name, skills: $0.skills, maxChats: $0.max) }
+        let load = (0..<loadOperators).map {
+            OperatorProfile(id: OperatorID("shop/load-\($0)"), site: "shop", displayName: "Load \($0)",
+                            skills: ["sales": 3, "billing": 3, "support": 3], maxChats: 10)
+        }
+        return SiteConfiguration(id: "shop", departments: ["sales", "billing", "support"], operators: demo + load)
     }
+}
+
+/// SIGTERM and SIGINT, blocked in every thread from the start (threads inherit the mask),
+/// so the main thread alone takes them, synchronously, with `sigwait`.
+func stopSignals() -> sigset_t {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGINT)
+    return set
 }
 
 /// Blocks until SIGTERM or SIGINT.
 func waitForStopSignal() {
-    signal(SIGTERM, SIG_IGN)
-    signal(SIGINT, SIG_IGN)
-    let stop = DispatchSemaphore(value: 0)
-    let sources = [SIGTERM, SIGINT].map { number in
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { stop.signal() }
-        source.resume()
-        return source
-    }
-    stop.wait()
-    _ = sources
+    var set = stopSignals()
+    var received: Int32 = 0
+    sigwait(&set, &received)
 }
 
 /// The configuration file named by `--config`, with flags and environment applied.
@@ -200,7 +209,11 @@ func runDev(_ raw: [String]) -> Never {
         print(devUsage)
         exit(0)
     }
-    let values = options(raw, known: ["data", "http", "wire", "web", "fsync"])
+    let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "message-rate"])
+    guard let messageRate = Double(values["message-rate"] ?? "20"), messageRate > 0 else { fail("--message-rate must be a positive number") }
+    guard let loadOperators = Int(values["load-operators"] ?? "0"), (0...10_000).contains(loadOperators) else {
+        fail("--load-operators must be an integer in 0...10000")
+    }
     guard let httpAddress = SocketAddress(values["http"] ?? "127.0.0.1:8080") else { fail("--http must be IPv4 HOST:PORT") }
     guard let wireAddress = SocketAddress(values["wire"] ?? "127.0.0.1:7400") else { fail("--wire must be IPv4 HOST:PORT") }
     guard let policy = SyncPolicy(rawValue: values["fsync"] ?? "always") else { fail("--fsync must be always, interval or none") }
@@ -221,7 +234,8 @@ func runDev(_ raw: [String]) -> Never {
     let node: UncheckedBox<RouterNode>
     do {
         node = try loop.submitAndWait {
-            let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration], partitionCount: 64, policy: policy)
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators)],
+                                                       partitionCount: 64, policy: policy)
             log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
             return UncheckedBox(node)
         }
@@ -235,7 +249,10 @@ func runDev(_ raw: [String]) -> Never {
         let routerAddress = try loop.submitAndWait { service.value.address! }
         var configuration = GatewayConfiguration(siteSecrets: ["shop": siteSecret], router: routerAddress, wire: wire("gateway-1", .gateway))
         configuration.staticDirectory = web
-        configuration.devPasswords = Dictionary(uniqueKeysWithValues: DemoSite.operators.map { ("shop/\($0.id)", $0.password) })
+        configuration.http.messagesPerSecond = messageRate
+        configuration.http.messageBurst = max(40, messageRate * 2)
+        configuration.devPasswords = Dictionary(uniqueKeysWithValues: DemoSite.operators.map { ("shop/\($0.id)", $0.password) }
+            + (0..<loadOperators).map { ("shop/load-\($0)", "load-demo") })
         gateway = try GatewayServer(group: gatewayGroup, address: httpAddress, configuration: configuration)
         log("info", "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
     } catch {
@@ -270,10 +287,10 @@ func runDev(_ raw: [String]) -> Never {
     exit(0)
 }
 
-// A parent may have started us with signals blocked (the mask is inherited).
-var noSignals = sigset_t()
-sigemptyset(&noSignals)
-pthread_sigmask(SIG_SETMASK, &noSignals, nil)
+// A parent may have started us with signals blocked (the mask is inherited): start from an
+// empty mask, then block just the stop signals, before any thread exists.
+var stopSet = stopSignals()
+pthread_sigmask(SIG_SETMASK, &stopSet, nil)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {

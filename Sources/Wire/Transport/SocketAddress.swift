@@ -49,7 +49,8 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         hasher.combine(port)
     }
 
-    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    /// Calls `body` with this address as a C `sockaddr` (for connect, bind).
+    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         var raw = storage
         return withUnsafePointer(to: &raw) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

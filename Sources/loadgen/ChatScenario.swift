@@ -1,0 +1,404 @@
+import Foundation
+import Glibc
+import Wire
+
+/// `loadgen chat`: visitors and operators chatting over WebSocket through a gateway, every
+/// message checked for exactly-once, in-order delivery.
+enum ChatScenario {
+    static let usage = """
+    loadgen chat: visitors and operators chat through a gateway; verified and measured.
+
+    Each of --conversations visitors opens a WebSocket, starts a chat in sales and, once an
+    operator has accepted it, sends messages in a closed loop: --in-flight messages
+    outstanding, the next one sent when one is acknowledged (durably, by the router).
+    Operators accept every offer. Every message carries its visitor's counter and send
+    time; the operator side checks that each conversation's messages arrive exactly once
+    and in order, with increasing sequence numbers, and records send-to-delivery latency.
+
+    Options:
+      --target HOST:PORT  gateway to use (default: start `routerd dev` from the same build,
+                          with enough load operators, and stop it at the end)
+      --conversations N   concurrent conversations (default 100)
+      --in-flight W       messages outstanding per conversation (default 1)
+      --seconds S         measuring time (default 5)
+      --warmup S          time after all chats are accepted, before measuring (default 1)
+      --fsync POLICY      for the started routerd: always | interval | none (default always)
+      --report FILE       write the JSON report to FILE
+
+    Exit status 1 if a message is lost, duplicated or reordered, or a command is refused.
+    """
+
+    struct Report: Codable {
+        var scenario = "chat"
+        var environment = Environment()
+        var conversations: Int
+        var inFlightPerConversation: Int
+        var fsync: String?
+        var seconds: Double
+        var messagesDelivered: Int
+        var messagesPerSecond: Double
+        var deliveryLatencyMicroseconds: LatencySummary
+        var ackLatencyMicroseconds: LatencySummary
+        var lost: Int
+        var duplicated: Int
+        var reordered: Int
+        var errors: [String: Int]
+        var loadgenCPUSeconds: Double
+        var serverCPUSeconds: Double?
+    }
+
+    static func run(_ raw: [String]) throws -> Int32 {
+        let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "seconds", "warmup", "fsync", "report"])
+        if arguments.wantsHelp {
+            print(usage)
+            return 0
+        }
+        let conversations = try arguments.int("conversations", default: 100, range: 1...15_000)
+        let inFlight = try arguments.int("in-flight", default: 1, range: 1...1000)
+        let seconds = try arguments.double("seconds", default: 5)
+        let warmup = try arguments.double("warmup", default: 1)
+        let fsync = arguments.string("fsync") ?? "always"
+        BenchCluster.raiseFileLimit()
+        let operatorCount = (conversations + 9) / 10
+
+        var child: Process?
+        let target: SocketAddress
+        if let text = arguments.string("target") {
+            guard let address = SocketAddress(text) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT") }
+            target = address
+        } else {
+            let (process, address) = try startRouterd(loadOperators: operatorCount, fsync: fsync)
+            child = process
+            target = address
+        }
+        defer { child?.terminate() }
+
+        // Operators log in over HTTP (the demo password login of routerd dev).
+        var tokens: [String] = []
+        for n in 0..<operatorCount {
+            let body = try HTTPClient.post(target, path: "/api/login", json: ["site": "shop", "operator": "load-\(n)", "password": "load-demo"])
+            guard let token = body["token"] as? String else { throw Arguments.Failure(description: "login of load-\(n) failed: \(body)") }
+            tokens.append(token)
+        }
+
+        let group = EventLoopGroup(loopCount: 1, name: "loadgen")
+        let loop = group.loops[0]
+        let world = try loop.submitAndWait {
+            let world = ChatWorld(inFlight: inFlight)
+            world.currentLoop = loop
+            return UncheckedBox(world)
+        }
+        let progress = world.value.progress
+        let loginTokens = tokens
+        try loop.submitAndWait {
+            for (n, token) in loginTokens.enumerated() { world.value.addOperator(token: token, address: target, seed: UInt64(n)) }
+        }
+        guard progress.wait(seconds: 30, until: { $0.operatorsOnline == operatorCount }) else {
+            throw Arguments.Failure(description: "only \(progress.read { $0.operatorsOnline }) of \(operatorCount) operators came online")
+        }
+        try loop.submitAndWait {
+            for n in 0..<conversations { world.value.addVisitor(address: target, seed: UInt64(10_000 + n)) }
+        }
+        guard progress.wait(seconds: 60, until: { $0.chatsActive == conversations }) else {
+            throw Arguments.Failure(description: "only \(progress.read { $0.chatsActive }) of \(conversations) chats became active")
+        }
+        print("\(conversations) chats active with \(operatorCount) operators; warming up \(warmup) s")
+        Thread.sleep(forTimeInterval: warmup)
+        try loop.submitAndWait { world.value.resetMeasurements() }
+        let cpuBefore = ProcessStats.ownCPUSeconds()
+        let serverBefore = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }
+        let start = MonotonicClock.now()
+        for second in 1...max(1, Int(seconds.rounded(.up))) {
+            Thread.sleep(forTimeInterval: min(1, seconds - Double(second - 1)))
+            let delivered = try loop.submitAndWait { world.value.delivered }
+            print("  \(second) s: \(delivered) messages delivered")
+        }
+        let elapsed = Double(MonotonicClock.now() - start) / 1e9
+        let cpu = ProcessStats.ownCPUSeconds() - cpuBefore
+        let serverCPU = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }.map { $0 - (serverBefore ?? 0) }
+        // Stop sending, let what is in flight arrive, then compare acknowledged with delivered.
+        try loop.submitAndWait { world.value.sending = false }
+        _ = progress.wait(seconds: 5) { $0.outstanding == 0 }
+        let result = try loop.submitAndWait { world.value.result(elapsed: elapsed) }
+        try loop.submitAndWait { world.value.closeAll() }
+
+        let report = Report(conversations: conversations, inFlightPerConversation: inFlight, fsync: child == nil ? nil : fsync,
+                            seconds: (elapsed * 100).rounded() / 100, messagesDelivered: result.delivered,
+                            messagesPerSecond: (Double(result.delivered) / elapsed).rounded(),
+                            deliveryLatencyMicroseconds: LatencySummary(result.delivery), ackLatencyMicroseconds: LatencySummary(result.ack),
+                            lost: result.lost, duplicated: result.duplicated, reordered: result.reordered, errors: result.errors,
+                            loadgenCPUSeconds: (cpu * 100).rounded() / 100, serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 })
+        let l = report.deliveryLatencyMicroseconds
+        print(String(format: "%d conversations x %d in flight: %.0f messages/s delivered; latency us p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f",
+                     conversations, inFlight, report.messagesPerSecond, l.p50, l.p90, l.p99, l.p999, l.max))
+        print("lost \(result.lost), duplicated \(result.duplicated), reordered \(result.reordered), errors \(result.errors); cpu loadgen \(report.loadgenCPUSeconds) s, server \(report.serverCPUSeconds.map { "\($0) s" } ?? "n/a")")
+        try writeReport(report, to: arguments.string("report"))
+        return result.lost == 0 && result.duplicated == 0 && result.reordered == 0 && result.errors.isEmpty ? 0 : 1
+    }
+
+    /// Starts `routerd dev` (next to this binary) on free ports and returns its gateway address.
+    static func startRouterd(loadOperators: Int, fsync: String) throws -> (Process, SocketAddress) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("routerd")
+        process.arguments = ["dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--fsync", fsync,
+                             "--load-operators", String(loadOperators), "--message-rate", "1000000"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        while !text.contains("gateway listening") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"http=http://([0-9.]+:[0-9]+)"#, options: .regularExpression),
+              let address = SocketAddress(String(text[range].dropFirst("http=http://".count))) else {
+            process.terminate()
+            throw Arguments.Failure(description: "routerd dev did not start: \(text)")
+        }
+        // Keep reading its output so it never blocks on a full pipe.
+        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+        return (process, address)
+    }
+}
+
+/// Progress the control thread waits on.
+struct ChatProgress: Sendable {
+    var operatorsOnline = 0
+    var chatsActive = 0
+    var outstanding = 0
+}
+
+/// All simulated visitors and operators, on one loop.
+final class ChatWorld {
+    let inFlight: Int
+    let progress = Shared(ChatProgress())
+    var sending = true
+    private var operators: [OperatorBot] = []
+    private var visitors: [VisitorBot] = []
+    /// Per conversation: the next counter the operator side expects.
+    private var expected: [String: Int] = [:]
+    private var lastSequence: [String: Int] = [:]
+    private(set) var delivered = 0
+    private var acknowledged = 0
+    private var duplicated = 0
+    private var reordered = 0
+    private var errors: [String: Int] = [:]
+    private var delivery = Histogram()
+    private var ack = Histogram()
+
+    init(inFlight: Int) {
+        self.inFlight = inFlight
+    }
+
+    func addOperator(token: String, address: SocketAddress, seed: UInt64) {
+        let bot = OperatorBot(world: self, token: token, address: address, seed: seed)
+        operators.append(bot)
+        bot.connect(loop: currentLoop)
+    }
+
+    func addVisitor(address: SocketAddress, seed: UInt64) {
+        let bot = VisitorBot(world: self, address: address, seed: seed)
+        visitors.append(bot)
+        bot.connect(loop: currentLoop)
+    }
+
+    var currentLoop: EventLoop!
+
+    func resetMeasurements() {
+        delivered = 0
+        acknowledged = 0
+        delivery = Histogram()
+        ack = Histogram()
+    }
+
+    func operatorOnline() { progress.update { $0.operatorsOnline += 1 } }
+    func chatActive() { progress.update { $0.chatsActive += 1 } }
+    func outstandingChanged(_ delta: Int) {
+        if !sending || delta != 0 { progress.update { $0.outstanding += delta } }
+    }
+
+    func error(_ code: String) { errors[code, default: 0] += 1 }
+
+    func acknowledged(after nanoseconds: UInt64) {
+        acknowledged += 1
+        ack.record(nanoseconds)
+    }
+
+    /// The operator side received a visitor's message `counter` with `sequence`, sent at `sentAt`.
+    func deliveredToOperator(conversation: String, counter: Int, sequence: Int, sentAt: UInt64) {
+        let want = expected[conversation, default: 0]
+        if counter < want {
+            duplicated += 1
+        } else if counter > want {
+            reordered += 1
+        }
+        expected[conversation] = max(want, counter + 1)
+        if sequence <= lastSequence[conversation, default: 0] { reordered += 1 }
+        lastSequence[conversation] = sequence
+        delivered += 1
+        delivery.record(MonotonicClock.now() &- sentAt)
+    }
+
+    /// Messages the visitors had acknowledged that never reached the operators.
+    func result(elapsed: Double) -> (delivered: Int, lost: Int, duplicated: Int, reordered: Int, errors: [String: Int], delivery: Histogram, ack: Histogram) {
+        var lost = 0
+        for visitor in visitors {
+            guard let conversation = visitor.conversation else { continue }
+            lost += max(0, visitor.acknowledgedCount - expected[conversation, default: 0])
+        }
+        return (delivered, lost, duplicated, reordered, errors, delivery, ack)
+    }
+
+    func closeAll() {
+        for bot in operators { bot.client?.close() }
+        for bot in visitors { bot.client?.close() }
+    }
+}
+
+/// An operator who accepts every offer and checks what their chats deliver.
+final class OperatorBot: WebSocketClientDelegate {
+    private unowned let world: ChatWorld
+    private let token: String
+    private let address: SocketAddress
+    private let seed: UInt64
+    var client: WebSocketClient?
+
+    init(world: ChatWorld, token: String, address: SocketAddress, seed: UInt64) {
+        (self.world, self.token, self.address, self.seed) = (world, token, address, seed)
+    }
+
+    func connect(loop: EventLoop) {
+        let client = WebSocketClient(address: address, seed: seed)
+        client.delegate = self
+        self.client = client
+        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+    }
+
+    func webSocketDidOpen(_ client: WebSocketClient) {
+        client.send(["type": "hello", "token": token])
+    }
+
+    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
+        switch json["type"] as? String {
+        case "welcome":
+            client.send(["type": "status", "status": "online"])
+        case "accepted" where json["conversation"] == nil:
+            if !onlineReported {
+                onlineReported = true
+                world.operatorOnline()
+            }
+        case "offer":
+            if let conversation = json["conversation"] as? String { client.send(["type": "accept", "conversation": conversation]) }
+        case "message":
+            guard (json["author"] as? [String: Any])?["kind"] as? String == "visitor", let text = json["text"] as? String,
+                  let conversation = json["conversation"] as? String, let sequence = json["sequence"] as? Int else { return }
+            let parts = text.split(separator: " ")
+            guard parts.count >= 2, let counter = Int(parts[0]), let sentAt = UInt64(parts[1]) else { return }
+            world.deliveredToOperator(conversation: conversation, counter: counter, sequence: sequence, sentAt: sentAt)
+        case "error":
+            world.error(json["code"] as? String ?? "?")
+        default:
+            break
+        }
+    }
+
+    private var onlineReported = false
+
+    func webSocketDidClose(_ client: WebSocketClient) {}
+}
+
+/// A visitor who starts a chat and, once it is active, keeps `inFlight` messages outstanding.
+final class VisitorBot: WebSocketClientDelegate {
+    private unowned let world: ChatWorld
+    private let address: SocketAddress
+    private let seed: UInt64
+    var client: WebSocketClient?
+    private(set) var conversation: String?
+    private var counter = 0
+    private(set) var acknowledgedCount = 0
+    private var sentAt: [String: UInt64] = [:]
+    private var active = false
+
+    init(world: ChatWorld, address: SocketAddress, seed: UInt64) {
+        (self.world, self.address, self.seed) = (world, address, seed)
+    }
+
+    func connect(loop: EventLoop) {
+        let client = WebSocketClient(address: address, seed: seed)
+        client.delegate = self
+        self.client = client
+        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+    }
+
+    func webSocketDidOpen(_ client: WebSocketClient) {
+        client.send(["type": "hello", "site": "shop"])
+    }
+
+    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
+        switch json["type"] as? String {
+        case "welcome":
+            client.send(["type": "start", "requestId": "chat", "department": "sales"])
+        case "accepted":
+            if conversation == nil, let id = json["conversation"] as? String, json["requestId"] as? String == "chat" {
+                conversation = id
+            } else if let id = json["conversation"] as? String, id == conversation, json["sequence"] != nil {
+                acknowledgedCount += 1
+                world.outstandingChanged(-1)
+                if let sent = sentAt.removeValue(forKey: "\(acknowledgedCount - 1)") { world.acknowledged(after: MonotonicClock.now() &- sent) }
+                if world.sending { sendNext(client) }
+            }
+        case "assigned":
+            guard !active else { return }
+            active = true
+            world.chatActive()
+            for _ in 0..<world.inFlight { sendNext(client) }
+        case "error":
+            world.error(json["code"] as? String ?? "?")
+        default:
+            break
+        }
+    }
+
+    func webSocketDidClose(_ client: WebSocketClient) {
+        if world.sending { world.error("connection_closed") }
+    }
+
+    /// The text carries the counter and the send time, which the operator side reads back.
+    private func sendNext(_ client: WebSocketClient) {
+        guard let conversation else { return }
+        let now = MonotonicClock.now()
+        sentAt["\(counter)"] = now
+        client.send(["type": "send", "conversation": conversation, "clientMessageId": "m\(counter)", "text": "\(counter) \(now) hello"])
+        counter += 1
+        world.outstandingChanged(1)
+    }
+}
+
+/// A blocking HTTP/1.1 POST of JSON over a plain socket (set-up only, never measured).
+enum HTTPClient {
+    static func post(_ address: SocketAddress, path: String, json: [String: Any]) throws -> [String: Any] {
+        let body = try JSONSerialization.data(withJSONObject: json)
+        let request = "POST \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Arguments.Failure(description: "socket failed") }
+        defer { Glibc.close(fd) }
+        let connected = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        guard connected == 0 else { throw Arguments.Failure(description: "cannot connect to \(address)") }
+        let bytes = Array(request.utf8) + [UInt8](body)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        guard let end = response.firstRange(of: [13, 10, 13, 10]),
+              let object = try? JSONSerialization.jsonObject(with: Data(response[end.upperBound...])) as? [String: Any] else {
+            throw Arguments.Failure(description: "unexpected response to POST \(path)")
+        }
+        return object
+    }
+}
