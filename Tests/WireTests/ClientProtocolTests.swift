@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Wire
 
@@ -83,5 +84,17 @@ import Wire
                 == #"{"author":{"id":"anna","kind":"operator","name":"Anna"},"conversation":"c1","sequence":3,"text":"Hi","time":1700000000000,"type":"message"}"#)
         #expect(text(.accepted(requestID: "r1", conversation: "c1", sequence: nil)) == #"{"conversation":"c1","requestId":"r1","type":"accepted"}"#)
         #expect(text(.error(code: "not_assigned", message: "m", requestID: nil)) == #"{"code":"not_assigned","message":"m","type":"error"}"#)
+    }
+}
+
+@Suite struct JSONTextTests {
+    @Test func output_parsesBackToTheSameValues_withEscapes() throws {
+        let text = "quote \" backslash \\ newline \n tab \t bell \u{07} é 👋 </script>"
+        let bytes = JSONText.serialize(["b": true, "a": text, "n": -42, "u": UInt64(7), "d": 1.5, "nested": ["z": 1, "y": [1, "two"]]] as [String: Any])
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(parsed["a"] as? String == text)
+        #expect(parsed["b"] as? Bool == true && parsed["n"] as? Int == -42 && parsed["d"] as? Double == 1.5)
+        #expect(String(decoding: bytes, as: UTF8.self).hasPrefix(#"{"a":"#), "keys are sorted")
+        #expect(String(decoding: JSONText.serialize(["z": 1, "y": 2] as [String: Any]), as: UTF8.self) == #"{"y":2,"z":1}"#)
     }
 }

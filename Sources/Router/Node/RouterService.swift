@@ -336,7 +336,8 @@ public final class RouterService: RouterNodeDelegate {
             item["rating"] = c.rating.map { ["score": $0.score, "comment": $0.comment] as [String: Any] }
             return item
         }
-        let all = node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site }
+        // Only the listings look at every conversation (a plain command must not pay for it).
+        var all: [Conversation] { node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site } }
         switch command {
         case .chats where isStaff:
             let op = principal.operatorID

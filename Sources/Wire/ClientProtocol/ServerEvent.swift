@@ -53,8 +53,7 @@ public enum ServerEvent: Equatable, Sendable {
 
     /// The JSON text, keys sorted (stable for tests and caches).
     public func json() -> [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return [UInt8](data)
+        JSONText.serialize(object)
     }
 
     private var object: [String: Any] {
