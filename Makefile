@@ -43,6 +43,7 @@ bench: release
 	.build/release/loadgen wire --report artifacts/wire.json
 	.build/release/loadgen routing --report artifacts/routing.json
 	.build/release/loadgen log --report artifacts/log.json
+	.build/release/loadgen chat --conversations 1000 --report artifacts/chat-1000.json
 
 clean:
 	rm -rf .build fuzz-out artifacts
