@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Router", targets: ["Router"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "Presence", targets: ["Presence"]),
         .executable(name: "loadgen", targets: ["loadgen"]),
         .executable(name: "routerd", targets: ["routerd"]),
     ],
@@ -23,7 +24,9 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CLinux"]),
         // Routing: partitions, operator homes, skill queues, the durable log.
         .target(name: "Router", dependencies: ["Wire", "CLinux"]),
-        // The gateway: visitor and operator connections (so far: access tokens).
+        // Cluster membership and placement (so far: the partition map by rendezvous hashing).
+        .target(name: "Presence"),
+        // The gateway: visitor and operator connections.
         .target(name: "Gateway", dependencies: ["Wire"]),
         // The daemon: `routerd dev` (router + gateway + demo site in one process).
         .executableTarget(name: "routerd", dependencies: ["Wire", "Router", "Gateway"]),
@@ -34,7 +37,8 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         // Router state machines with a manual clock and seeded randomness; the log on a temp dir.
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
-        // Gateway logic: tokens, and (with #4) sessions and the client protocol.
+        .testTarget(name: "PresenceTests", dependencies: ["Presence"]),
+        // Gateway logic: tokens, rate limits, static files, upgrade checks.
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
