@@ -301,8 +301,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
 
     /// The conversation named by an `accepted` reply (start, resume, accept).
     private static func acceptedConversation(_ body: [UInt8]) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              object["type"] as? String == "accepted" else { return nil }
+        guard let object = JSONParser.parse(body) as? [String: Any], object["type"] as? String == "accepted" else { return nil }
         return object["conversation"] as? String
     }
 }

@@ -74,7 +74,7 @@ final class WebSocketClient: ConnectionHandler {
         for message in messages {
             switch message {
             case .text(let text):
-                if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+                if let object = JSONParser.parse(Array(text.utf8)) as? [String: Any] {
                     delegate?.webSocket(self, didReceive: object)
                 }
             case .ping(let data):

@@ -98,3 +98,47 @@ import Wire
         #expect(String(decoding: JSONText.serialize(["z": 1, "y": 2] as [String: Any]), as: UTF8.self) == #"{"y":2,"z":1}"#)
     }
 }
+
+@Suite struct JSONParserTests {
+    @Test func agreesWithFoundation_onValidDocuments() throws {
+        let documents = [
+            #"{"a":1,"b":-2.5e3,"c":"x\"y\\z\/\n\u00e9\ud83d\udc4b","d":[true,false,null,{}],"e":{"f":[]}}"#,
+            #"  {"type" : "send" , "text" : "Grüße 👋"}  "#, "[]", "0", "-0.5", "\"s\"",
+        ]
+        for document in documents {
+            let ours = try #require(JSONParser.parse(Array(document.utf8)), "\(document)")
+            let theirs = try JSONSerialization.jsonObject(with: Data(document.utf8), options: [.fragmentsAllowed])
+            #expect(JSONText.serialize(Self.replacingNulls(ours)) == JSONText.serialize(Self.normalised(theirs)), "\(document)")
+        }
+    }
+
+    @Test(arguments: ["", "{", "{\"a\":}", "{\"a\" 1}", "[1,]", "01", "1.", "-", "tru", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"",
+                      "{} {}", "\"\\u12\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40)])
+    func refusesInvalidDocuments(document: String) {
+        #expect(JSONParser.parse(Array(document.utf8)) == nil)
+    }
+
+    static func replacingNulls(_ value: Any) -> Any {
+        switch value {
+        case let object as [String: Any]: return object.mapValues(replacingNulls)
+        case let array as [Any]: return array.map(replacingNulls)
+        case is JSONNull: return "null-marker"
+        default: return value
+        }
+    }
+
+    /// Foundation's values in the forms our writer takes (NSNull as "null" marker, NSNumber
+    /// booleans as Bool).
+    static func normalised(_ value: Any) -> Any {
+        switch value {
+        case let object as [String: Any]: return object.mapValues(normalised)
+        case let array as [Any]: return array.map(normalised)
+        case is NSNull: return "null-marker"
+        case let number as NSNumber where String(cString: number.objCType) == "c": return number.boolValue
+        case let number as NSNumber:
+            if let int = Int(exactly: number.doubleValue), !"\(number)".contains(".") && !"\(number)".contains("e") { return int }
+            return number.doubleValue
+        default: return value
+        }
+    }
+}

@@ -26,7 +26,7 @@ struct JSONFields {
     /// Parses `bytes` as one JSON object of at most `maxBytes`.
     init(_ bytes: [UInt8], maxBytes: Int) throws(ClientProtocolError) {
         guard bytes.count <= maxBytes else { throw ClientProtocolError(code: "too_large", message: "message over \(maxBytes) bytes") }
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = parsed as? [String: Any] else {
+        guard let object = JSONParser.parse(bytes) as? [String: Any] else {
             throw ClientProtocolError(code: "bad_json", message: "not a JSON object")
         }
         self.object = object
@@ -47,7 +47,7 @@ struct JSONFields {
 
     mutating func optionalString(_ name: String, maxLength: Int = 256) throws(ClientProtocolError) -> String? {
         used.insert(name)
-        guard let raw = object[name], !(raw is NSNull) else { return nil }
+        guard let raw = object[name], !(raw is JSONNull) else { return nil }
         guard let value = raw as? String else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a string") }
         guard value.utf8.count <= maxLength else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' is longer than \(maxLength) bytes")
@@ -64,10 +64,13 @@ struct JSONFields {
 
     mutating func optionalInteger(_ name: String, range: ClosedRange<Int64>) throws(ClientProtocolError) -> Int64? {
         used.insert(name)
-        guard let raw = object[name], !(raw is NSNull) else { return nil }
-        // JSONSerialization gives NSNumber for both booleans and numbers: refuse booleans.
-        guard let number = raw as? NSNumber, !Self.isBoolean(number),
-              let value = Int64(exactly: number.doubleValue), range.contains(value) else {
+        guard let raw = object[name], !(raw is JSONNull) else { return nil }
+        let exact: Int64? = switch raw {
+        case let int as Int: Int64(int)
+        case let double as Double: Int64(exactly: double)
+        default: nil  // booleans and strings are not integers
+        }
+        guard let value = exact, range.contains(value) else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
@@ -75,11 +78,16 @@ struct JSONFields {
 
     mutating func number(_ name: String, range: ClosedRange<Double>) throws(ClientProtocolError) -> Double? {
         used.insert(name)
-        guard let raw = object[name], !(raw is NSNull) else { return nil }
-        guard let number = raw as? NSNumber, !Self.isBoolean(number), range.contains(number.doubleValue) else {
+        guard let raw = object[name], !(raw is JSONNull) else { return nil }
+        let number: Double? = switch raw {
+        case let int as Int: Double(int)
+        case let double as Double: double
+        default: nil
+        }
+        guard let number, range.contains(number) else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a number in \(range.lowerBound)...\(range.upperBound)")
         }
-        return number.doubleValue
+        return number
     }
 
     mutating func optionalBool(_ name: String) throws(ClientProtocolError) -> Bool? {
@@ -91,10 +99,10 @@ struct JSONFields {
     mutating func bool(_ name: String) throws(ClientProtocolError) -> Bool {
         used.insert(name)
         guard let raw = object[name] else { throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required") }
-        guard let number = raw as? NSNumber, Self.isBoolean(number) else {
+        guard let value = raw as? Bool else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be true or false")
         }
-        return number.boolValue
+        return value
     }
 
     /// A value from a fixed set of strings.
@@ -102,12 +110,6 @@ struct JSONFields {
         let text = try string(name)
         guard let value = T(rawValue: text) else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' has no value '\(text)'") }
         return value
-    }
-
-    /// JSONSerialization gives NSNumber for true/false too; on Linux they are the ones whose
-    /// C type is `char`.
-    private static func isBoolean(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
     }
 
     /// Refuses fields the message type does not have (a typo must not pass silently).
