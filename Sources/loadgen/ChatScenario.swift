@@ -137,12 +137,12 @@ enum ChatScenario {
     }
 
     /// Starts `routerd dev` (next to this binary) on free ports and returns its gateway address.
-    static func startRouterd(loadOperators: Int, fsync: String) throws -> (Process, SocketAddress) {
+    static func startRouterd(loadOperators: Int, fsync: String, capacity: Int = 10) throws -> (Process, SocketAddress) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("routerd")
         process.arguments = ["dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--fsync", fsync,
-                             "--load-operators", String(loadOperators), "--message-rate", "1000000"]
+                             "--load-operators", String(loadOperators), "--load-capacity", String(capacity), "--message-rate", "1000000"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()

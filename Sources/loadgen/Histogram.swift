@@ -62,6 +62,8 @@ struct Histogram: Sendable, Equatable {
         let exponent = (index - Int(exactLimit)) / subBucketCount + 1
         let sub = (index - Int(exactLimit)) % subBucketCount
         let lowest = UInt64(subBucketCount + sub) << UInt64(exponent)
-        return lowest + (UInt64(1) << UInt64(exponent)) - 1
+        // The top bucket reaches UInt64.max: saturate rather than overflow.
+        let (highest, overflow) = lowest.addingReportingOverflow((UInt64(1) << UInt64(exponent)) - 1)
+        return overflow ? .max : highest
     }
 }

@@ -12,6 +12,7 @@ scenarios:
   routing assignment decisions per second of the router core, deep queues
   log     durable appends per second and append-to-ack latency
   chat    visitors and operators chatting over WebSocket, verified exactly-once in order
+  burst   many more chat starts than operator capacity: FIFO and position accuracy
 """
 
 // A parent (a test runner, a shell script) may have started us with signals blocked; the
@@ -32,6 +33,7 @@ do {
     case "routing": status = try RouterScenario.run(rest)
     case "log": status = try LogScenario.run(rest)
     case "chat": status = try ChatScenario.run(rest)
+    case "burst": status = try BurstScenario.run(rest)
     case "--help", "-h", "help":
         print(usage)
         status = 0

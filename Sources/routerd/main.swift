@@ -45,6 +45,7 @@ Options:
   --fsync POLICY    always | interval | none (default always)
   --load-operators N  add N operators load-0 … with every department and 10 chats each,
                     password "load-demo" (for `loadgen chat`; default 0)
+  --load-capacity C  chats each load operator takes at once (default 10)
   --message-rate R  WebSocket messages a client may send per second (default 20; load
                     tests raise it)
 
@@ -87,11 +88,11 @@ enum DemoSite {
         ("carl", "Carl", ["billing": 4, "support": 5], 3, "carl-demo"),
     ]
 
-    static func configuration(loadOperators: Int) -> SiteConfiguration {
+    static func configuration(loadOperators: Int, loadCapacity: Int = 10) -> SiteConfiguration {
         let demo = operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name, skills: $0.skills, maxChats: $0.max) }
         let load = (0..<loadOperators).map {
             OperatorProfile(id: OperatorID("shop/load-\($0)"), site: "shop", displayName: "Load \($0)",
-                            skills: ["sales": 3, "billing": 3, "support": 3], maxChats: 10)
+                            skills: ["sales": 3, "billing": 3, "support": 3], maxChats: loadCapacity)
         }
         return SiteConfiguration(id: "shop", departments: ["sales", "billing", "support"], operators: demo + load)
     }
@@ -209,7 +210,10 @@ func runDev(_ raw: [String]) -> Never {
         print(devUsage)
         exit(0)
     }
-    let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "message-rate"])
+    let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "load-capacity", "message-rate"])
+    guard let loadCapacity = Int(values["load-capacity"] ?? "10"), (1...100).contains(loadCapacity) else {
+        fail("--load-capacity must be an integer in 1...100")
+    }
     guard let messageRate = Double(values["message-rate"] ?? "20"), messageRate > 0 else { fail("--message-rate must be a positive number") }
     guard let loadOperators = Int(values["load-operators"] ?? "0"), (0...10_000).contains(loadOperators) else {
         fail("--load-operators must be an integer in 0...10000")
@@ -234,7 +238,7 @@ func runDev(_ raw: [String]) -> Never {
     let node: UncheckedBox<RouterNode>
     do {
         node = try loop.submitAndWait {
-            let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators)],
+            let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators, loadCapacity: loadCapacity)],
                                                        partitionCount: 64, policy: policy)
             log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
             return UncheckedBox(node)

@@ -91,3 +91,13 @@ import Wire
         #expect(!(try Arguments(["--loops", "2"], known: ["loops"], switches: ["x"])).flag("x"))
     }
 }
+
+@Suite struct HistogramEdgeTests {
+    @Test func theLargestValues_doNotOverflow() {
+        var histogram = Histogram()
+        histogram.record(.max)
+        histogram.record(1)
+        #expect(histogram.value(atPercentile: 100) == .max)
+        #expect(histogram.value(atPercentile: 50) == 1)
+    }
+}

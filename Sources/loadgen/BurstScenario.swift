@@ -1,0 +1,245 @@
+import Foundation
+import Wire
+
+/// `loadgen burst`: far more chat starts than operators can take at once; checks that the
+/// queue serves first come first (within a priority) and that told positions were exact.
+enum BurstScenario {
+    static let usage = """
+    loadgen burst: many more chat starts than operator capacity; queue fairness checked.
+
+    --starts visitors start chats in sales, spread evenly over --over seconds, against
+    --operators operators of --capacity chats each (started with `routerd dev`). Operators
+    accept every offer at once and end each chat after --handle-ms. Reported: waits from
+    start to offer, FIFO violations (a chat offered before one that started earlier, when
+    the two starts were at least 5 ms apart), the accuracy of the queue positions visitors
+    were told (a visitor told position p at time t should see exactly p - 1 chats offered
+    between t and its own offer), and missed offers.
+
+    Options:
+      --starts N        chat starts (default 5000)
+      --over S          seconds over which they arrive (default 10)
+      --operators M     operators (default 50)
+      --capacity C      chats per operator (default 3)
+      --handle-ms H     how long an operator keeps a chat (default 300)
+      --report FILE     write the JSON report to FILE
+
+    Exit status 1 on a FIFO violation, an inexact position, or a refused command.
+    """
+
+    struct Report: Codable {
+        var scenario = "burst"
+        var environment = Environment()
+        var starts: Int
+        var overSeconds: Double
+        var operators: Int
+        var capacity: Int
+        var handleMilliseconds: Int
+        var served: Int
+        var waitMilliseconds: LatencySummary
+        var fifoViolations: Int
+        var positionsReported: Int
+        var positionsExact: Int
+        var positionMeanAbsoluteError: Double
+        var missedOffers: Int
+        var errors: [String: Int]
+        var seconds: Double
+    }
+
+    static func run(_ raw: [String]) throws -> Int32 {
+        let arguments = try Arguments(raw, known: ["starts", "over", "operators", "capacity", "handle-ms", "report"])
+        if arguments.wantsHelp {
+            print(usage)
+            return 0
+        }
+        let starts = try arguments.int("starts", default: 5000, range: 1...15_000)
+        let over = try arguments.double("over", default: 10)
+        let operators = try arguments.int("operators", default: 50, range: 1...1000)
+        let capacity = try arguments.int("capacity", default: 3, range: 1...100)
+        let handle = try arguments.int("handle-ms", default: 300, range: 1...60_000)
+        BenchCluster.raiseFileLimit()
+        let (child, target) = try ChatScenario.startRouterd(loadOperators: operators, fsync: "always", capacity: capacity)
+        defer { child.terminate() }
+        var tokens: [String] = []
+        for n in 0..<operators {
+            let body = try HTTPClient.post(target, path: "/api/login", json: ["site": "shop", "operator": "load-\(n)", "password": "load-demo"])
+            guard let token = body["token"] as? String else { throw Arguments.Failure(description: "login of load-\(n) failed") }
+            tokens.append(token)
+        }
+        let group = EventLoopGroup(loopCount: 1, name: "loadgen")
+        let loop = group.loops[0]
+        let world = try loop.submitAndWait { [tokens] in
+            let world = BurstWorld(loop: loop, target: target, handle: UInt64(handle) * 1_000_000)
+            for (n, token) in tokens.enumerated() { world.addOperator(token: token, seed: UInt64(n)) }
+            return UncheckedBox(world)
+        }
+        guard world.value.progress.wait(seconds: 30, until: { $0.operatorsOnline == operators }) else {
+            throw Arguments.Failure(description: "operators did not come online")
+        }
+        let start = MonotonicClock.now()
+        try loop.submitAndWait { world.value.startArrivals(count: starts, over: UInt64(over * 1e9)) }
+        // Everyone is served eventually: starts × handle time ÷ slots, plus the arrival window.
+        let bound = over + Double(starts) * Double(handle) / 1000 / Double(operators * capacity) * 2 + 30
+        let done = world.value.progress.wait(seconds: bound) { $0.served == starts }
+        let elapsed = Double(MonotonicClock.now() - start) / 1e9
+        let result = try loop.submitAndWait { world.value.result() }
+        try loop.submitAndWait { world.value.closeAll() }
+        if !done { print("only \(result.served) of \(starts) chats were served within \(Int(bound)) s") }
+
+        let report = Report(starts: starts, overSeconds: over, operators: operators, capacity: capacity, handleMilliseconds: handle,
+                            served: result.served, waitMilliseconds: LatencySummary(result.waits),
+                            fifoViolations: result.fifoViolations, positionsReported: result.positionsReported,
+                            positionsExact: result.positionsExact, positionMeanAbsoluteError: result.positionError,
+                            missedOffers: result.missed, errors: result.errors, seconds: (elapsed * 100).rounded() / 100)
+        print("\(starts) starts over \(over) s, \(operators) operators × \(capacity): \(result.served) served in \(report.seconds) s")
+        print(String(format: "wait ms p50 %.0f p99 %.0f max %.0f; FIFO violations %d; positions exact %d of %d (mean abs error %.2f); missed offers %d; errors %@",
+                     report.waitMilliseconds.p50 / 1000, report.waitMilliseconds.p99 / 1000, report.waitMilliseconds.max / 1000,
+                     result.fifoViolations, result.positionsExact, result.positionsReported, result.positionError, result.missed,
+                     "\(result.errors)"))
+        try writeReport(report, to: arguments.string("report"))
+        let clean = done && result.fifoViolations == 0 && result.positionsExact == result.positionsReported && result.errors.isEmpty
+        return clean ? 0 : 1
+    }
+}
+
+struct BurstProgress: Sendable {
+    var operatorsOnline = 0
+    var served = 0
+}
+
+/// The simulated crowd and team of the burst, on one loop.
+final class BurstWorld {
+    let loop: EventLoop
+    let target: SocketAddress
+    let handle: UInt64
+    let progress = Shared(BurstProgress())
+    private var clients: [WebSocketClient] = []
+    private var bots: [AnyObject] = []
+    /// Per conversation: when its start was accepted, when it was offered, the positions told.
+    var startedAt: [String: UInt64] = [:]
+    var offeredAt: [String: UInt64] = [:]
+    var told: [(conversation: String, position: Int, at: UInt64)] = []
+    var missed = 0
+    var errors: [String: Int] = [:]
+
+    init(loop: EventLoop, target: SocketAddress, handle: UInt64) {
+        (self.loop, self.target, self.handle) = (loop, target, handle)
+    }
+
+    func connect(_ delegate: any WebSocketClientDelegate, seed: UInt64) {
+        let client = WebSocketClient(address: target, seed: seed)
+        client.delegate = delegate
+        clients.append(client)
+        bots.append(delegate)
+        _ = TCPConnection.connect(to: target, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+    }
+
+    func addOperator(token: String, seed: UInt64) { connect(BurstOperator(world: self, token: token), seed: seed) }
+
+    /// Schedules `count` visitors evenly over `window` ns.
+    func startArrivals(count: Int, over window: UInt64) {
+        let start = loop.now
+        for n in 0..<count {
+            loop.scheduleTimer(at: start + window * UInt64(n) / UInt64(count)) { [self] in
+                connect(BurstVisitor(world: self), seed: UInt64(100_000 + n))
+            }
+        }
+    }
+
+    func offered(_ conversation: String) {
+        guard offeredAt[conversation] == nil else { return }
+        offeredAt[conversation] = MonotonicClock.now()
+        progress.update { $0.served += 1 }
+    }
+
+    func result() -> (served: Int, waits: Histogram, fifoViolations: Int, positionsReported: Int, positionsExact: Int, positionError: Double,
+                      missed: Int, errors: [String: Int]) {
+        var waits = Histogram()
+        for (id, offered) in offeredAt { if let started = startedAt[id] { waits.record(offered &- started) } }
+        // FIFO: sort by offer time; count later-started chats offered before earlier ones.
+        let served = offeredAt.compactMap { id, offered in startedAt[id].map { (id: id, started: $0, offered: offered) } }
+            .sorted { $0.offered < $1.offered }
+        var violations = 0
+        var latestStart: UInt64 = 0
+        for chat in served {
+            if latestStart > chat.started + 5_000_000 { violations += 1 }
+            latestStart = max(latestStart, chat.started)
+        }
+        // Positions: the last one told before being offered, checked against what happened.
+        var last: [String: (position: Int, at: UInt64)] = [:]
+        for entry in told where entry.at < (offeredAt[entry.conversation] ?? .max) { last[entry.conversation] = (entry.position, entry.at) }
+        let offerTimes = served.map(\.offered)
+        var exact = 0
+        var error = 0.0
+        for (id, report) in last {
+            guard let mine = offeredAt[id] else { continue }
+            let between = offerTimes.filter { $0 > report.at && $0 < mine }.count
+            if between == report.position - 1 { exact += 1 }
+            error += Double(abs(between - (report.position - 1)))
+        }
+        return (served.count, waits, violations, last.count, exact, last.isEmpty ? 0 : error / Double(last.count), missed, errors)
+    }
+
+    func closeAll() { for client in clients { client.close() } }
+}
+
+final class BurstOperator: WebSocketClientDelegate {
+    private unowned let world: BurstWorld
+    private let token: String
+    private var online = false
+    init(world: BurstWorld, token: String) { (self.world, self.token) = (world, token) }
+
+    func webSocketDidOpen(_ client: WebSocketClient) { client.send(["type": "hello", "token": token]) }
+    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
+        switch json["type"] as? String {
+        case "welcome":
+            client.send(["type": "status", "status": "online"])
+        case "accepted" where json["conversation"] == nil && !online:
+            online = true
+            world.progress.update { $0.operatorsOnline += 1 }
+        case "offer":
+            guard let id = json["conversation"] as? String else { return }
+            world.offered(id)
+            client.send(["type": "accept", "conversation": id])
+            world.loop.scheduleTimer(at: world.loop.now + world.handle) { [weak client] in
+                client?.send(["type": "end", "conversation": id])
+            }
+        case "offerWithdrawn":
+            world.missed += 1
+        case "error":
+            world.errors[json["code"] as? String ?? "?", default: 0] += 1
+        default:
+            break
+        }
+    }
+    func webSocketDidClose(_ client: WebSocketClient) {}
+}
+
+final class BurstVisitor: WebSocketClientDelegate {
+    private unowned let world: BurstWorld
+    private var conversation: String?
+    /// When the start was sent: the offer may reach its operator before the start's reply
+    /// reaches the visitor, so the send time is what orders arrivals.
+    private var sentAt: UInt64 = 0
+    init(world: BurstWorld) { self.world = world }
+
+    func webSocketDidOpen(_ client: WebSocketClient) { client.send(["type": "hello", "site": "shop"]) }
+    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
+        switch json["type"] as? String {
+        case "welcome":
+            sentAt = MonotonicClock.now()
+            client.send(["type": "start", "requestId": "burst", "department": "sales"])
+        case "accepted" where conversation == nil:
+            guard let id = json["conversation"] as? String else { return }
+            conversation = id
+            world.startedAt[id] = sentAt
+        case "queued":
+            guard let id = conversation, let position = json["position"] as? Int else { return }
+            world.told.append((id, position, MonotonicClock.now()))
+        case "error":
+            world.errors[json["code"] as? String ?? "?", default: 0] += 1
+        default:
+            break
+        }
+    }
+    func webSocketDidClose(_ client: WebSocketClient) {}
+}
