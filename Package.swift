@@ -25,7 +25,7 @@ let package = Package(
         // Routing: partitions, operator homes, skill queues, the durable log.
         .target(name: "Router", dependencies: ["Wire", "CLinux"]),
         // Cluster membership and placement (so far: the partition map by rendezvous hashing).
-        .target(name: "Presence"),
+        .target(name: "Presence", dependencies: ["Wire"]),
         // The gateway: visitor and operator connections.
         .target(name: "Gateway", dependencies: ["Wire"]),
         // The daemon: `routerd dev` (router + gateway + demo site in one process).

@@ -1,3 +1,5 @@
+import Wire
+
 /// Which router owns each partition, and which hold its replicas: rendezvous (highest
 /// random weight) hashing of partitions over the alive routers. Every node computes the same
 /// map from the same membership, with no coordination; when a router leaves, only its
@@ -38,18 +40,8 @@ public struct PartitionMap: Equatable, Sendable {
         (0..<min(partitionCount, other.partitionCount)).filter { owner(of: $0) != other.owner(of: $0) }
     }
 
-    /// The weight of `node` for `partition`: a stable 64-bit hash (FNV-1a, then the
-    /// SplitMix64 finaliser) of the node id and partition number.
+    /// The weight of `node` for `partition`: the stable hash of the node id and partition number.
     static func weight(_ node: String, _ partition: Int) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in node.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        hash ^= UInt64(partition)
-        hash &*= 0x0000_0100_0000_01B3
-        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
-        return hash ^ (hash >> 31)
+        StableHash.hash(node, UInt64(partition))
     }
 }
