@@ -55,9 +55,7 @@ public final class RouterNode {
         compactionInterval: UInt64 = 300_000_000_000, repair: Bool = false
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-            throw StorageError.system(operation: "mkdir", path: directory, errno: errno)
-        }
+        try DurableFile.makeDirectory(directory)
         let transcripts = try TranscriptStore(directory: directory + "/transcripts")
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
         var core = RouterCore(partitionCount: partitionCount, sites: sites, seed: seed)

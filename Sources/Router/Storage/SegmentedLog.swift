@@ -73,14 +73,14 @@ public final class SegmentedLog {
         scratch.clear()
         for record in records { LogFraming.append(type: record.type, body: record.body, to: &scratch) }
         if segmentSize > 0 && segmentSize + scratch.count > segmentBytes { try startSegment(first: nextRecord) }
-        try writeAll(scratch.bytes)
+        try DurableFile.writeAll(fd, scratch.bytes, path: currentPath)
         segmentSize += scratch.count
         nextRecord += UInt64(records.count)
     }
 
     /// Makes everything appended so far durable.
     public func sync() throws(StorageError) {
-        guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: currentPath, errno: errno) }
+        try DurableFile.syncData(fd, path: currentPath)
     }
 
     /// Starts a new segment holding `snapshot` (the records that rebuild the current
@@ -97,7 +97,7 @@ public final class SegmentedLog {
         for segment in try segmentFiles() where segment.first < first {
             unlink(directory + "/" + segment.name)
         }
-        syncDirectory()
+        DurableFile.syncDirectory(directory)
     }
 
     // MARK: internals
@@ -105,7 +105,7 @@ public final class SegmentedLog {
     private var currentPath = ""
 
     private func recoverAndOpen(repair: Bool) throws(StorageError) -> Recovery {
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: directory, errno: errno) }
+        try DurableFile.makeDirectory(directory)
         let segments = try segmentFiles()
         var records: [LogFraming.Record] = []
         var truncated = 0
@@ -114,28 +114,27 @@ public final class SegmentedLog {
         for (position, segment) in segments.enumerated() {
             lastKept = segment.name
             let path = directory + "/" + segment.name
-            let bytes = try readFile(path)
+            let bytes = try DurableFile.read(path)
             let (found, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
             records += found
             let isLast = position == segments.count - 1
+            var damage: (offset: Int, reason: String)?
             switch stop {
             case .end:
                 break
             case .torn(let offset) where isLast:
-                try truncate(path, to: offset)
+                try DurableFile.truncate(path, to: offset)
                 truncated = bytes.count - offset
             case .torn(let offset):
-                let damage = StorageError.corrupt(segment: segment.name, offset: offset, reason: "segment ends inside a record")
-                guard repair else { throw damage }
-                try truncate(path, to: offset)
-                repaired = damage
+                damage = (offset, "segment ends inside a record")
             case .corrupt(let offset, let reason):
-                let damage = StorageError.corrupt(segment: segment.name, offset: offset, reason: reason)
-                guard repair else { throw damage }
-                try truncate(path, to: offset)
-                repaired = damage
+                damage = (offset, reason)
             }
-            if repaired != nil {
+            if let damage {
+                let error = StorageError.corrupt(segment: segment.name, offset: damage.offset, reason: damage.reason)
+                guard repair else { throw error }
+                try DurableFile.truncate(path, to: damage.offset)
+                repaired = error
                 // Later segments follow the damage: they cannot be trusted to be in order.
                 for later in segments[(position + 1)...] { unlink(directory + "/" + later.name) }
                 break
@@ -151,12 +150,8 @@ public final class SegmentedLog {
     }
 
     private func segmentFiles() throws(StorageError) -> [(name: String, first: UInt64)] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            throw .system(operation: "list", path: directory, errno: errno)
-        }
-        return names.compactMap { name in
-            guard name.hasSuffix(".log"), let first = UInt64(name.dropLast(4)) else { return nil }
-            return (name, first)
+        try DurableFile.files(in: directory, suffix: ".log").compactMap { name in
+            UInt64(name.dropLast(4)).map { (name, $0) }
         }.sorted { $0.first < $1.first }
     }
 
@@ -169,45 +164,14 @@ public final class SegmentedLog {
         let path = directory + "/" + String(format: "%020llu.log", first)
         try openSegment(path)
         // The new file's directory entry must be durable too, or a crash could lose the file.
-        syncDirectory()
-    }
-
-    private func syncDirectory() {
-        let dirFD = Glibc.open(directory, O_RDONLY)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            Glibc.close(dirFD)
-        }
+        DurableFile.syncDirectory(directory)
     }
 
     private func openSegment(_ path: String) throws(StorageError) {
-        let opened = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard opened >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
-        fd = opened
+        fd = try DurableFile.openForAppend(path).fd
         currentPath = path
         var info = stat()
         fstat(fd, &info)
         segmentSize = Int(info.st_size)
-    }
-
-    private func writeAll(_ bytes: [UInt8]) throws(StorageError) {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .system(operation: "write", path: currentPath, errno: errno)
-            }
-            written += result
-        }
-    }
-
-    private func readFile(_ path: String) throws(StorageError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }
-        return [UInt8](data)
-    }
-
-    private func truncate(_ path: String, to size: Int) throws(StorageError) {
-        guard Glibc.truncate(path, off_t(size)) == 0 else { throw .system(operation: "truncate", path: path, errno: errno) }
     }
 }

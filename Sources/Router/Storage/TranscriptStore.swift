@@ -16,17 +16,15 @@ public final class TranscriptStore: Sendable {
     /// Opens (creating if needed) the store and indexes what it holds.
     public init(directory: String) throws(StorageError) {
         self.directory = directory
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: directory, errno: errno) }
+        try DurableFile.makeDirectory(directory)
         var found: [ConversationID: String] = [:]
         for file in dayFiles() {
             let path = directory + "/" + file
+            let (records, tornAt) = try Self.records(in: path)
             // A store cut short by a crash was never acknowledged: cut it off, so the next
             // store does not land behind unreadable bytes.
-            if let data = FileManager.default.contents(atPath: path),
-               case .torn(let offset) = [UInt8](data).withUnsafeBytes({ LogFraming.scan($0).stop }) {
-                _ = Glibc.truncate(path, off_t(offset))
-            }
-            for case .started(let started) in try Self.records(in: path) { found[started.id] = file }
+            if let tornAt { try DurableFile.truncate(path, to: tornAt) }
+            for case .started(let started) in records { found[started.id] = file }
         }
         index.withLock { $0 = found }
     }
@@ -53,12 +51,11 @@ public final class TranscriptStore: Sendable {
             LogFraming.append(type: Self.conversationRecord, body: inner.bytes, to: &writer)
         }
         let path = directory + "/" + file
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        let (fd, created) = try DurableFile.openForAppend(path)
         defer { Glibc.close(fd) }
-        let written = writer.bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == writer.count else { throw .system(operation: "write", path: path, errno: errno) }
-        guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: path, errno: errno) }
+        try DurableFile.writeAll(fd, writer.bytes, path: path)
+        try DurableFile.syncData(fd, path: path)
+        if created { DurableFile.syncDirectory(directory) }
         index.withLock { index in for conversation in conversations { index[conversation.id] = file } }
     }
 
@@ -66,7 +63,7 @@ public final class TranscriptStore: Sendable {
     public func transcript(_ id: ConversationID) throws(StorageError) -> Conversation? {
         guard let file = index.withLock({ $0[id] }) else { return nil }
         var partition = Partition(index: 0, sites: [:])
-        for record in try Self.records(in: directory + "/" + file) where record.conversationID == id { partition.apply(record) }
+        for record in try Self.records(in: directory + "/" + file).records where record.conversationID == id { partition.apply(record) }
         return partition.conversations[id]
     }
 
@@ -87,15 +84,18 @@ public final class TranscriptStore: Sendable {
     private static let conversationRecord: UInt8 = 100
 
     private func dayFiles() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
+        (try? DurableFile.files(in: directory, suffix: ".log")) ?? []
     }
 
-    private static func records(in path: String) throws(StorageError) -> [PartitionRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let bytes = [UInt8](data)
+    /// The records of a day file, and where a store cut short by a crash begins, if any.
+    private static func records(in path: String) throws(StorageError) -> (records: [PartitionRecord], tornAt: Int?) {
+        let bytes = try DurableFile.read(path)
         let (framed, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
-        if case .corrupt(let offset, let reason) = stop {
-            throw .corrupt(segment: (path as NSString).lastPathComponent, offset: offset, reason: reason)
+        var tornAt: Int?
+        switch stop {
+        case .corrupt(let offset, let reason): throw .corrupt(segment: (path as NSString).lastPathComponent, offset: offset, reason: reason)
+        case .torn(let offset): tornAt = offset
+        case .end: break
         }
         var records: [PartitionRecord] = []
         for outer in framed {
@@ -111,7 +111,7 @@ public final class TranscriptStore: Sendable {
                 }
             }
         }
-        return records
+        return (records, tornAt)
     }
 }
 

@@ -1,0 +1,66 @@
+import Foundation
+import Glibc
+
+/// The file calls of the storage layer (the log and the transcript store), in one place:
+/// every failure is a `StorageError` naming the file, writes go on until every byte is
+/// written, and new files are made durable together with their directory entry.
+enum DurableFile {
+    /// Creates `path` as a directory unless it exists.
+    static func makeDirectory(_ path: String) throws(StorageError) {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: path, errno: errno) }
+    }
+
+    /// Opens `path` for appending, creating it if needed; `created` says whether it is new
+    /// (its directory must then be synced too).
+    static func openForAppend(_ path: String) throws(StorageError) -> (fd: Int32, created: Bool) {
+        let existed = access(path, F_OK) == 0
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        return (fd, !existed)
+    }
+
+    /// Writes all of `bytes` (a write may take only part of them).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .system(operation: "write", path: path, errno: errno)
+            }
+            written += result
+        }
+    }
+
+    /// Makes the file's data durable.
+    static func syncData(_ fd: Int32, path: String) throws(StorageError) {
+        guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    /// Makes a directory's entries durable (a new file's name, a deletion).
+    static func syncDirectory(_ path: String) {
+        let fd = Glibc.open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        Glibc.close(fd)
+    }
+
+    /// A whole file's bytes.
+    static func read(_ path: String) throws(StorageError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }
+        return [UInt8](data)
+    }
+
+    /// Cuts a file to `size` bytes.
+    static func truncate(_ path: String, to size: Int) throws(StorageError) {
+        guard Glibc.truncate(path, off_t(size)) == 0 else { throw .system(operation: "truncate", path: path, errno: errno) }
+    }
+
+    /// The names in a directory ending with `suffix`, sorted.
+    static func files(in directory: String, suffix: String) throws(StorageError) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw .system(operation: "list", path: directory, errno: errno)
+        }
+        return names.filter { $0.hasSuffix(suffix) }.sorted()
+    }
+}
