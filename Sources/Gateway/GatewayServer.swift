@@ -151,8 +151,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         }
         let now = Int64(Date().timeIntervalSince1970)
         let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: .admin, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)
-        let body = try? JSONSerialization.data(withJSONObject: ["token": token], options: [.sortedKeys])
-        return .json(200, [UInt8](body ?? Data()))
+        return .json(200, JSONText.serialize(["token": token]))
     }
 
     // MARK: admin REST
@@ -185,20 +184,18 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         } else {
             return .respond(.text(404, "not found"))
         }
-        guard let peer = routerPeer, let json = try? JSONSerialization.data(withJSONObject: command) else {
-            return .respond(.text(503, "the router is not reachable"))
-        }
+        guard let peer = routerPeer else { return .respond(.text(503, "the router is not reachable")) }
         nextCorrelation &+= 1
         pending[nextCorrelation] = .http(connection, plainText: plainText)
         let principal = Principal(site: claims.site, role: .admin, id: claims.sub)
-        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: [UInt8](json))),
+        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: JSONText.serialize(command))),
                        correlationID: nextCorrelation)
         return .deferred
     }
 
     /// The router's JSON answer as an HTTP response.
     private static func httpResponse(_ body: [UInt8], plainText: Bool) -> HTTPResponse {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return .text(502, "bad reply") }
+        guard let object = JSONParser.parse(body) as? [String: Any] else { return .text(502, "bad reply") }
         if object["type"] as? String == "error" {
             let status = switch object["code"] as? String {
             case "unknown_conversation": 404

@@ -6,7 +6,7 @@ enum Transcript {
         var lines = ["Conversation \(transcript["conversation"] as? String ?? "?") (\(transcript["department"] as? String ?? "?"), \(transcript["state"] as? String ?? "?"))"]
         let formatter = ISO8601DateFormatter()
         for event in transcript["events"] as? [[String: Any]] ?? [] {
-            let time = (event["time"] as? NSNumber).map { formatter.string(from: Date(timeIntervalSince1970: $0.doubleValue / 1000)) } ?? "?"
+            let time = (event["time"] as? Int).map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "?"
             let author = event["author"] as? [String: Any] ?? [:]
             let who = switch author["kind"] as? String {
             case "visitor": "Visitor"

@@ -30,9 +30,8 @@ final class WebSocketClient: ConnectionHandler {
 
     /// Sends one JSON text message.
     func send(_ object: [String: Any]) {
-        guard parser != nil, let tcp, let json = try? JSONSerialization.data(withJSONObject: object) else { return }
-        let mask = (0..<4).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        WebSocketParser.frame(.text, [UInt8](json), maskKey: mask).withUnsafeBytes { tcp.write($0) }
+        guard parser != nil, let tcp else { return }
+        WebSocketParser.frame(.text, JSONText.serialize(object), maskKey: nextMask()).withUnsafeBytes { tcp.write($0) }
     }
 
     func close() {
@@ -78,8 +77,7 @@ final class WebSocketClient: ConnectionHandler {
                     delegate?.webSocket(self, didReceive: object)
                 }
             case .ping(let data):
-                let mask = (0..<4).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                WebSocketParser.frame(.pong, data, maskKey: mask).withUnsafeBytes { connection.write($0) }
+                WebSocketParser.frame(.pong, data, maskKey: nextMask()).withUnsafeBytes { connection.write($0) }
             case .close:
                 connection.close()
             case .binary, .pong:
@@ -89,6 +87,11 @@ final class WebSocketClient: ConnectionHandler {
     }
 
     func connectionWritabilityChanged(_ connection: TCPConnection) {}
+
+    /// A fresh masking key for each client frame (RFC 6455 5.3).
+    private func nextMask() -> [UInt8] {
+        (0..<4).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
 
     func connectionDidClose(_ connection: TCPConnection, reason: CloseReason) {
         tcp = nil

@@ -325,9 +325,7 @@ public final class RouterService: RouterNodeDelegate {
         let site = SiteID(principal.site)
         let isAdmin = principal.role == .admin
         let isStaff = principal.role != .visitor
-        func json(_ object: [String: Any]) -> [UInt8] {
-            [UInt8]((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
-        }
+        func json(_ object: [String: Any]) -> [UInt8] { JSONText.serialize(object) }
         func summary(_ c: Conversation) -> [String: Any] {
             var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
                                        "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
@@ -364,9 +362,7 @@ public final class RouterService: RouterNodeDelegate {
             }
             var object = summary(conversation)
             object["type"] = "transcript"
-            object["events"] = conversation.events.map { [UInt8](self.serverEvent(id, $0).json()) }.compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0))
-            }
+            object["events"] = conversation.events.map { self.serverEvent(id, $0).jsonObject }
             return json(object)
         case .operators where isAdmin:
             let homes = node.core.homes.values.filter { $0.profile.site == site }.sorted { $0.profile.id < $1.profile.id }

@@ -53,10 +53,11 @@ public enum ServerEvent: Equatable, Sendable {
 
     /// The JSON text, keys sorted (stable for tests and caches).
     public func json() -> [UInt8] {
-        JSONText.serialize(object)
+        JSONText.serialize(jsonObject)
     }
 
-    private var object: [String: Any] {
+    /// The event as a JSON object value (to embed in a larger document).
+    public var jsonObject: [String: Any] {
         var o: [String: Any]
         switch self {
         case .welcome(let role, let site, let id, let token):
