@@ -59,12 +59,7 @@ enum BurstScenario {
         BenchCluster.raiseFileLimit()
         let (child, target) = try ChatScenario.startRouterd(loadOperators: operators, fsync: "always", capacity: capacity)
         defer { child.terminate() }
-        var tokens: [String] = []
-        for n in 0..<operators {
-            let body = try HTTPClient.post(target, path: "/api/login", json: ["site": "shop", "operator": "load-\(n)", "password": "load-demo"])
-            guard let token = body["token"] as? String else { throw Arguments.Failure(description: "login of load-\(n) failed") }
-            tokens.append(token)
-        }
+        let tokens = try ChatScenario.loadOperatorTokens(count: operators, at: target)
         let group = EventLoopGroup(loopCount: 1, name: "loadgen")
         let loop = group.loops[0]
         let world = try loop.submitAndWait { [tokens] in
@@ -126,11 +121,8 @@ final class BurstWorld {
     }
 
     func connect(_ delegate: any WebSocketClientDelegate, seed: UInt64) {
-        let client = WebSocketClient(address: target, seed: seed)
-        client.delegate = delegate
-        clients.append(client)
-        bots.append(delegate)
-        _ = TCPConnection.connect(to: target, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+        clients.append(WebSocketClient.open(to: target, seed: seed, delegate: delegate, on: loop))
+        bots.append(delegate)  // the client holds its delegate weakly
     }
 
     func addOperator(token: String, seed: UInt64) { connect(BurstOperator(world: self, token: token), seed: seed) }

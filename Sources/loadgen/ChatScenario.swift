@@ -61,37 +61,16 @@ enum ChatScenario {
         BenchCluster.raiseFileLimit()
         let operatorCount = (conversations + 9) / 10
 
-        var child: Process?
-        let target: SocketAddress
-        if let text = arguments.string("target") {
-            guard let address = SocketAddress(text) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT") }
-            target = address
-        } else {
-            let (process, address) = try startRouterd(loadOperators: operatorCount, fsync: fsync)
-            child = process
-            target = address
-        }
+        let (target, child) = try ServerProcess.target(arguments) { try startRouterd(loadOperators: operatorCount, fsync: fsync) }
         defer { child?.terminate() }
-
-        // Operators log in over HTTP (the demo password login of routerd dev).
-        var tokens: [String] = []
-        for n in 0..<operatorCount {
-            let body = try HTTPClient.post(target, path: "/api/login", json: ["site": "shop", "operator": "load-\(n)", "password": "load-demo"])
-            guard let token = body["token"] as? String else { throw Arguments.Failure(description: "login of load-\(n) failed: \(body)") }
-            tokens.append(token)
-        }
+        let tokens = try loadOperatorTokens(count: operatorCount, at: target)
 
         let group = EventLoopGroup(loopCount: 1, name: "loadgen")
         let loop = group.loops[0]
-        let world = try loop.submitAndWait {
-            let world = ChatWorld(inFlight: inFlight)
-            world.currentLoop = loop
-            return UncheckedBox(world)
-        }
+        let world = try loop.submitAndWait { UncheckedBox(ChatWorld(loop: loop, inFlight: inFlight)) }
         let progress = world.value.progress
-        let loginTokens = tokens
         try loop.submitAndWait {
-            for (n, token) in loginTokens.enumerated() { world.value.addOperator(token: token, address: target, seed: UInt64(n)) }
+            for (n, token) in tokens.enumerated() { world.value.addOperator(token: token, address: target, seed: UInt64(n)) }
         }
         guard progress.wait(seconds: 30, until: { $0.operatorsOnline == operatorCount }) else {
             throw Arguments.Failure(description: "only \(progress.read { $0.operatorsOnline }) of \(operatorCount) operators came online")
@@ -138,28 +117,19 @@ enum ChatScenario {
 
     /// Starts `routerd dev` (next to this binary) on free ports and returns its gateway address.
     static func startRouterd(loadOperators: Int, fsync: String, capacity: Int = 10) throws -> (Process, SocketAddress) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("routerd")
-        process.arguments = ["dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--fsync", fsync,
-                             "--load-operators", String(loadOperators), "--load-capacity", String(capacity), "--message-rate", "1000000"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var text = ""
-        while !text.contains("gateway listening") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        try ServerProcess.start(ServerProcess.sibling("routerd"),
+                                ["dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--fsync", fsync, "--load-operators",
+                                 String(loadOperators), "--load-capacity", String(capacity), "--message-rate", "1000000"],
+                                addressAfter: "msg=\"gateway listening\" http=http://")
+    }
+
+    /// Logs the load operators of `routerd dev` in (its demo password login) and returns their tokens.
+    static func loadOperatorTokens(count: Int, at target: SocketAddress) throws -> [String] {
+        try (0..<count).map { n in
+            let body = try HTTPClient.post(target, path: "/api/login", json: ["site": "shop", "operator": "load-\(n)", "password": "load-demo"])
+            guard let token = body["token"] as? String else { throw Arguments.Failure(description: "login of load-\(n) failed: \(body)") }
+            return token
         }
-        guard let range = text.range(of: #"http=http://([0-9.]+:[0-9]+)"#, options: .regularExpression),
-              let address = SocketAddress(String(text[range].dropFirst("http=http://".count))) else {
-            process.terminate()
-            throw Arguments.Failure(description: "routerd dev did not start: \(text)")
-        }
-        // Keep reading its output so it never blocks on a full pipe.
-        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
-        return (process, address)
     }
 }
 
@@ -172,6 +142,7 @@ struct ChatProgress: Sendable {
 
 /// All simulated visitors and operators, on one loop.
 final class ChatWorld {
+    let loop: EventLoop
     let inFlight: Int
     let progress = Shared(ChatProgress())
     var sending = true
@@ -188,23 +159,22 @@ final class ChatWorld {
     private var delivery = Histogram()
     private var ack = Histogram()
 
-    init(inFlight: Int) {
+    init(loop: EventLoop, inFlight: Int) {
+        self.loop = loop
         self.inFlight = inFlight
     }
 
     func addOperator(token: String, address: SocketAddress, seed: UInt64) {
         let bot = OperatorBot(world: self, token: token, address: address, seed: seed)
         operators.append(bot)
-        bot.connect(loop: currentLoop)
+        bot.connect(loop: loop)
     }
 
     func addVisitor(address: SocketAddress, seed: UInt64) {
         let bot = VisitorBot(world: self, address: address, seed: seed)
         visitors.append(bot)
-        bot.connect(loop: currentLoop)
+        bot.connect(loop: loop)
     }
-
-    var currentLoop: EventLoop!
 
     func resetMeasurements() {
         delivered = 0
@@ -270,10 +240,7 @@ final class OperatorBot: WebSocketClientDelegate {
     }
 
     func connect(loop: EventLoop) {
-        let client = WebSocketClient(address: address, seed: seed)
-        client.delegate = self
-        self.client = client
-        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+        client = WebSocketClient.open(to: address, seed: seed, delegate: self, on: loop)
     }
 
     func webSocketDidOpen(_ client: WebSocketClient) {
@@ -326,10 +293,7 @@ final class VisitorBot: WebSocketClientDelegate {
     }
 
     func connect(loop: EventLoop) {
-        let client = WebSocketClient(address: address, seed: seed)
-        client.delegate = self
-        self.client = client
-        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+        client = WebSocketClient.open(to: address, seed: seed, delegate: self, on: loop)
     }
 
     func webSocketDidOpen(_ client: WebSocketClient) {

@@ -28,6 +28,15 @@ final class WebSocketClient: ConnectionHandler {
         key = Base64.encode(bytes)
     }
 
+    /// Connects a client for `delegate` to `address` on `loop` (no idle timeout: load
+    /// generators sit quietly when told to).
+    static func open(to address: SocketAddress, seed: UInt64, delegate: any WebSocketClientDelegate, on loop: EventLoop) -> WebSocketClient {
+        let client = WebSocketClient(address: address, seed: seed)
+        client.delegate = delegate
+        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+        return client
+    }
+
     /// Sends one JSON text message.
     func send(_ object: [String: Any]) {
         guard parser != nil, let tcp else { return }

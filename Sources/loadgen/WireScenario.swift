@@ -75,29 +75,6 @@ final class WireBenchConnection: WirePeerDelegate {
     }
 }
 
-/// Shared state a loop thread updates and the control thread waits on.
-final class Shared<State: Sendable>: Sendable {
-    private let state: Mutex<State>
-    private let changed = DispatchSemaphore(value: 0)
-
-    init(_ initial: State) { state = Mutex(initial) }
-
-    func update(_ body: (inout State) -> Void) {
-        state.withLock { body(&$0) }
-        changed.signal()
-    }
-
-    func read<R>(_ body: (State) -> R) -> R { state.withLock { body($0) } }
-
-    /// Waits until `condition` holds; false if `seconds` pass first.
-    func wait(seconds: Double, until condition: (State) -> Bool) -> Bool {
-        let deadline = DispatchTime.now() + seconds
-        while true {
-            if read(condition) { return true }
-            if changed.wait(timeout: deadline) == .timedOut { return read(condition) }
-        }
-    }
-}
 
 /// `loadgen wire`: frames per second and round-trip latency over loopback.
 enum WireScenario {
@@ -165,16 +142,7 @@ enum WireScenario {
         let serverLoops = try arguments.int("server-loops", default: 1, range: 1...64)
         BenchCluster.raiseFileLimit()
 
-        var child: Process?
-        let target: SocketAddress
-        if let text = arguments.string("target") {
-            guard let address = SocketAddress(text) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT") }
-            target = address
-        } else {
-            let (process, address) = try startEchoServer(loops: serverLoops)
-            child = process
-            target = address
-        }
+        let (target, child) = try ServerProcess.target(arguments) { try startEchoServer(loops: serverLoops) }
         defer { child?.terminate() }
 
         let group = EventLoopGroup(loopCount: loopCount, name: "loadgen")
@@ -255,26 +223,9 @@ enum WireScenario {
 
     /// Starts `loadgen echo` on an ephemeral loopback port and returns it with its address.
     static func startEchoServer(loops: Int) throws -> (Process, SocketAddress) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["echo", "--listen", "127.0.0.1:0", "--loops", String(loops), "--until-stdin-closes"]
-        // We hold the write end of its stdin: if we die, it reads end of file and exits.
-        process.standardInput = Pipe()
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("listening "), let address = SocketAddress(String(text.dropFirst("listening ".count))) else {
-            process.terminate()
-            throw Arguments.Failure(description: "echo server did not start (said: \(text))")
-        }
-        return (process, address)
+        try ServerProcess.start(ServerProcess.ownExecutable,
+                                ["echo", "--listen", "127.0.0.1:0", "--loops", String(loops), "--until-stdin-closes"],
+                                addressAfter: "listening ")
     }
 }
 

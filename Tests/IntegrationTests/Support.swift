@@ -16,34 +16,6 @@ func wireConfiguration(_ nodeID: String, role: NodeRole = .router, secret: [UInt
 
 let loopback = SocketAddress(host: "127.0.0.1", port: 0)!
 
-/// State shared between a loop thread and the test thread. The test waits for a condition
-/// with a deadline, woken by every change: no sleeping, no polling interval.
-final class Shared<State: Sendable>: Sendable {
-    private let state: Mutex<State>
-    private let changed = DispatchSemaphore(value: 0)
-
-    init(_ initial: State) { state = Mutex(initial) }
-
-    func update<R>(_ body: (inout State) -> R) -> R {
-        let result = state.withLock { body(&$0) }
-        changed.signal()
-        return result
-    }
-
-    func read<R>(_ body: (State) -> R) -> R {
-        state.withLock { body($0) }
-    }
-
-    /// Waits until `condition` holds; false if `seconds` pass first.
-    func wait(seconds: Double = 10, until condition: (State) -> Bool) -> Bool {
-        let deadline = DispatchTime.now() + seconds
-        while true {
-            if read(condition) { return true }
-            if changed.wait(timeout: deadline) == .timedOut { return read(condition) }
-        }
-    }
-}
-
 /// Payload of an integrity-checked test frame: sequence number, seeded filler of a size
 /// that depends on the sequence (some over the LZ4 threshold), then CRC32C of all before it.
 enum CheckedPayload {

@@ -1,0 +1,48 @@
+import Foundation
+import Wire
+
+/// A server the load generator starts for itself (an echo server, `routerd dev`) and stops
+/// at the end, unless the user named one with `--target`.
+enum ServerProcess {
+    /// The address from `--target`, or a server started by `start` (then returned too, to
+    /// be terminated when the scenario ends).
+    static func target(_ arguments: Arguments, orStart start: () throws -> (Process, SocketAddress)) throws -> (SocketAddress, Process?) {
+        if let text = arguments.string("target") {
+            guard let address = SocketAddress(text) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT") }
+            return (address, nil)
+        }
+        let (process, address) = try start()
+        return (address, process)
+    }
+
+    /// Starts `executable` with `arguments` and reads its output until `marker`, which the
+    /// server prints right before the HOST:PORT it listens on.
+    static func start(_ executable: URL, _ arguments: [String], addressAfter marker: String) throws -> (Process, SocketAddress) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        // We hold the write end of its stdin: a server that watches it exits when we do.
+        process.standardInput = Pipe()
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        while !text.contains(marker) || !text[text.range(of: marker)!.upperBound...].contains(where: \.isWhitespace) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let address = text.range(of: marker).map { text[$0.upperBound...].prefix { $0.isNumber || $0 == "." || $0 == ":" } }
+        guard let address, let parsed = SocketAddress(String(address)) else {
+            process.terminate()
+            throw Arguments.Failure(description: "\(executable.lastPathComponent) did not start (said: \(text))")
+        }
+        // Keep reading its output so it never blocks on a full pipe.
+        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+        return (process, parsed)
+    }
+
+    /// This executable, and a sibling from the same build.
+    static var ownExecutable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+    static func sibling(_ name: String) -> URL { ownExecutable.deletingLastPathComponent().appendingPathComponent(name) }
+}
