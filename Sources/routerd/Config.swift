@@ -75,11 +75,31 @@ struct ConfigObject {
 
 private func name(_ key: String, in path: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-/// The router's configuration file (docs/operations.md).
-struct RouterConfig {
+/// What every node's file says about the node itself: its id, its cluster, the secret of
+/// the Wire handshake.
+struct NodeIdentity {
     var nodeID: String
     var cluster: String
     var clusterSecret: [UInt8]
+
+    static let keys: Set<String> = ["nodeId", "cluster", "clusterSecret"]
+
+    init(_ root: ConfigObject) throws {
+        nodeID = try root.string("nodeId")
+        cluster = try root.string("cluster")
+        clusterSecret = Array(try root.string("clusterSecret").utf8)
+        guard clusterSecret.count >= 16 else { throw ConfigError(field: "clusterSecret", problem: "must have at least 16 bytes") }
+    }
+
+    /// The Wire settings of this node in `role`.
+    func wire(role: NodeRole) -> WireConfiguration {
+        WireConfiguration(handshake: HandshakeConfiguration(nodeID: nodeID, role: role, clusterName: cluster, secret: clusterSecret))
+    }
+}
+
+/// The router's configuration file (docs/operations.md).
+struct RouterConfig {
+    var identity: NodeIdentity
     var listen: SocketAddress
     var http: SocketAddress
     var data: String
@@ -87,14 +107,11 @@ struct RouterConfig {
     var fsync: SyncPolicy
     var sites: [SiteConfiguration]
 
-    static let keys: Set<String> = ["nodeId", "cluster", "clusterSecret", "listen", "http", "data", "partitions", "fsync", "sites"]
+    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
-        nodeID = try root.string("nodeId")
-        cluster = try root.string("cluster")
-        clusterSecret = Array(try root.string("clusterSecret").utf8)
-        guard clusterSecret.count >= 16 else { throw ConfigError(field: "clusterSecret", problem: "must have at least 16 bytes") }
+        identity = try NodeIdentity(root)
         listen = try root.address("listen", default: "127.0.0.1:7400")
         http = try root.address("http", default: "127.0.0.1:9400")
         data = try root.string("data")
@@ -159,23 +176,18 @@ struct RouterConfig {
 
 /// The gateway's configuration file (docs/operations.md).
 struct GatewayConfig {
-    var nodeID: String
-    var cluster: String
-    var clusterSecret: [UInt8]
+    var identity: NodeIdentity
     var listen: SocketAddress
     var router: SocketAddress
     var siteSecrets: [String: [UInt8]]
     var trustedProxies: Set<String>
     var web: String?
 
-    static let keys: Set<String> = ["nodeId", "cluster", "clusterSecret", "listen", "router", "sites", "trustedProxies", "web"]
+    static let keys = NodeIdentity.keys.union(["listen", "router", "sites", "trustedProxies", "web"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
-        nodeID = try root.string("nodeId")
-        cluster = try root.string("cluster")
-        clusterSecret = Array(try root.string("clusterSecret").utf8)
-        guard clusterSecret.count >= 16 else { throw ConfigError(field: "clusterSecret", problem: "must have at least 16 bytes") }
+        identity = try NodeIdentity(root)
         listen = try root.address("listen", default: "127.0.0.1:8080")
         router = try root.address("router", default: "127.0.0.1:7400")
         var secrets: [String: [UInt8]] = [:]

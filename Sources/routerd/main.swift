@@ -115,6 +115,13 @@ func waitForStopSignal() {
     sigwait(&set, &received)
 }
 
+/// Prints `usage` and exits 0 when the arguments ask for help.
+func exitWithUsageIfAsked(_ raw: [String], _ usage: String) {
+    guard raw.contains("--help") || raw.contains("-h") else { return }
+    print(usage)
+    exit(0)
+}
+
 /// The configuration file named by `--config`, with flags and environment applied.
 func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<String> = []) -> [String: Any] {
     guard let path = values["config"] else { fail("--config FILE is required") }
@@ -128,10 +135,7 @@ func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<Stri
 }
 
 func runRouter(_ raw: [String]) -> Never {
-    if raw.contains("--help") || raw.contains("-h") {
-        print(routerUsage)
-        exit(0)
-    }
+    exitWithUsageIfAsked(raw, routerUsage)
     let values = options(raw, known: ["config", "listen", "http", "data"])
     let config: RouterConfig
     do {
@@ -141,8 +145,7 @@ func runRouter(_ raw: [String]) -> Never {
     }
     let group = EventLoopGroup(loopCount: 1, name: "router")
     let loop = group.loops[0]
-    let wire = WireConfiguration(handshake: HandshakeConfiguration(nodeID: config.nodeID, role: .router, clusterName: config.cluster,
-                                                                   secret: config.clusterSecret))
+    let wire = config.identity.wire(role: .router)
     let node: UncheckedBox<RouterNode>
     let service: UncheckedBox<RouterService>
     let health: TCPServer
@@ -160,7 +163,7 @@ func runRouter(_ raw: [String]) -> Never {
         fail("cannot start: \(error)")
     }
     let address = try? loop.submitAndWait { service.value.address }
-    log("info", "router listening", [("node", config.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
+    log("info", "router listening", [("node", config.identity.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
                                      ("http", "\(health.address)"), ("data", config.data), ("fsync", config.fsync.rawValue)])
     waitForStopSignal()
     log("info", "draining")
@@ -174,10 +177,7 @@ func runRouter(_ raw: [String]) -> Never {
 }
 
 func runGateway(_ raw: [String]) -> Never {
-    if raw.contains("--help") || raw.contains("-h") {
-        print(gatewayUsage)
-        exit(0)
-    }
+    exitWithUsageIfAsked(raw, gatewayUsage)
     let values = options(raw, known: ["config", "listen", "router"])
     let config: GatewayConfig
     do {
@@ -185,8 +185,7 @@ func runGateway(_ raw: [String]) -> Never {
     } catch {
         fail("\(error)")
     }
-    let wire = WireConfiguration(handshake: HandshakeConfiguration(nodeID: config.nodeID, role: .gateway, clusterName: config.cluster,
-                                                                   secret: config.clusterSecret))
+    let wire = config.identity.wire(role: .gateway)
     var configuration = GatewayConfiguration(siteSecrets: config.siteSecrets, router: config.router, wire: wire)
     configuration.staticDirectory = config.web
     configuration.http.trustedProxies = config.trustedProxies
@@ -197,7 +196,7 @@ func runGateway(_ raw: [String]) -> Never {
     } catch {
         fail("cannot start: \(error)")
     }
-    log("info", "gateway listening", [("node", config.nodeID), ("http", "http://\(gateway.address)"), ("router", "\(config.router)")])
+    log("info", "gateway listening", [("node", config.identity.nodeID), ("http", "http://\(gateway.address)"), ("router", "\(config.router)")])
     waitForStopSignal()
     log("info", "draining")
     gateway.close()
@@ -206,10 +205,7 @@ func runGateway(_ raw: [String]) -> Never {
 }
 
 func runDev(_ raw: [String]) -> Never {
-    if raw.contains("--help") || raw.contains("-h") {
-        print(devUsage)
-        exit(0)
-    }
+    exitWithUsageIfAsked(raw, devUsage)
     let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "load-capacity", "message-rate"])
     guard let loadCapacity = Int(values["load-capacity"] ?? "10"), (1...100).contains(loadCapacity) else {
         fail("--load-capacity must be an integer in 1...100")
