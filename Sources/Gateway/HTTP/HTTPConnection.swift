@@ -179,23 +179,20 @@ public final class HTTPConnection: ConnectionHandler {
             case .deferred:
                 awaiting = request
             case .upgrade(let session):
-                upgrade(request, parser: &parser, session: session, tcp: tcp)
+                upgrade(request, client: client, parser: &parser, session: session, tcp: tcp)
             }
         }
     }
 
-    private func upgrade(_ request: HTTPRequest, parser: inout HTTPRequestParser, session: any WebSocketHandler, tcp: TCPConnection) {
-        let key = request.header("sec-websocket-key") ?? ""
-        let response = HTTPResponse(status: 101, headers: [
-            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Accept", WebSocketHandshake.acceptValue(forKey: key)),
-        ])
+    private func upgrade(_ request: HTTPRequest, client: String, parser: inout HTTPRequestParser, session: any WebSocketHandler,
+                         tcp: TCPConnection) {
+        let accept = WebSocketHandshake.acceptValue(forKey: request.header("sec-websocket-key") ?? "")
         // A 101 has no body and no Content-Length.
-        let head = "HTTP/1.1 101 Switching Protocols\r\n" + response.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+        let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"
         Array(head.utf8).withUnsafeBytes { tcp.write($0) }
         let early = parser.takeRemainingBytes()
         mode = .webSocket(WebSocketParser(requireMasked: true, maxMessageBytes: options.maxMessageBytes), session)
-        clientAddress = forwardedClient(request)
+        clientAddress = client
         session.webSocketDidOpen(self)
         schedulePing()
         if !early.isEmpty { early.withUnsafeBytes { connection(tcp, didRead: $0) } }
