@@ -50,9 +50,7 @@ public final class GatewayServer: Sendable {
         let loop = group.loops[0]
         let app = try loop.submitAndWait { UncheckedBox(GatewayApp(loop: loop, configuration: configuration)) }
         self.app = app
-        var options = configuration.http.connection
-        options.idleTimeout = configuration.http.connection.idleTimeout
-        tcp = try TCPServer(group: group, address: address, options: options) { _ in
+        tcp = try TCPServer(group: group, address: address, options: configuration.http.connection) { _ in
             HTTPConnection(handler: app.value, options: configuration.http)
         }
     }
