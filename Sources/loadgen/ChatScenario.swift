@@ -96,7 +96,7 @@ enum ChatScenario {
         let cpu = ProcessStats.ownCPUSeconds() - cpuBefore
         let serverCPU = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }.map { $0 - (serverBefore ?? 0) }
         // Stop sending, let what is in flight arrive, then compare acknowledged with delivered.
-        try loop.submitAndWait { world.value.sending = false }
+        try loop.submitAndWait { world.value.stopSending() }
         _ = progress.wait(seconds: 5) { $0.outstanding == 0 }
         let result = try loop.submitAndWait { world.value.result(elapsed: elapsed) }
         try loop.submitAndWait { world.value.closeAll() }
@@ -145,7 +145,7 @@ final class ChatWorld {
     let loop: EventLoop
     let inFlight: Int
     let progress = Shared(ChatProgress())
-    var sending = true
+    private(set) var sending = true
     private var operators: [OperatorBot] = []
     private var visitors: [VisitorBot] = []
     /// Per conversation: the next counter the operator side expects.
@@ -185,8 +185,19 @@ final class ChatWorld {
 
     func operatorOnline() { progress.update { $0.operatorsOnline += 1 } }
     func chatActive() { progress.update { $0.chatsActive += 1 } }
+    /// Messages sent and not yet acknowledged; counted on the loop, published only while
+    /// draining (a lock and a wake-up per message would load the generator itself).
+    private var outstanding = 0
+
     func outstandingChanged(_ delta: Int) {
-        if !sending || delta != 0 { progress.update { $0.outstanding += delta } }
+        outstanding += delta
+        if !sending { progress.update { $0.outstanding = outstanding } }
+    }
+
+    /// Stops new messages; the control thread then waits for the outstanding ones.
+    func stopSending() {
+        sending = false
+        progress.update { $0.outstanding = outstanding }
     }
 
     func error(_ code: String) { errors[code, default: 0] += 1 }
