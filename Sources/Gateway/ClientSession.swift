@@ -42,6 +42,8 @@ final class ClientSession: WebSocketHandler {
         switch command {
         case .hello:
             send(.error(code: "unexpected", message: "already authenticated", requestID: nil))
+        case .attach, .attachment:
+            send(.error(code: "not_supported", message: "files go over HTTP: POST/GET /api/attachments/<conversation>", requestID: nil))
         case .start, .resume:
             // The reply names the conversation: from then on its events reach this visitor.
             // (Operators get their chats' events on their own channel.)

@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     public var staticDirectory: String?
     /// `routerd dev` only: passwords of demo operators, by "site/operator".
     public var devPasswords: [String: String] = [:]
+    /// `routerd dev` only: which of them log in as admins ("site/operator").
+    public var devAdmins: Set<String> = []
     /// Lifetime of visitor session tokens minted here (default 30 days) and of dev logins (12 h).
     public var visitorTokenSeconds: Int64 = 30 * 86_400
     /// Lifetime of tokens issued by the dev password login.
@@ -76,8 +78,8 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     private enum Waiter {
         /// A WebSocket session; `watch`: once accepted, it receives the conversation's events.
         case session(UInt64, watch: Bool)
-        /// An admin REST request, answered as JSON or as a plain-text transcript.
-        case http(HTTPConnection, plainText: Bool)
+        /// A REST request (admin, attachments), answered in the given format.
+        case http(HTTPConnection, ReplyFormat)
     }
 
     private var pending: [UInt32: Waiter] = [:]
@@ -117,8 +119,10 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             return .upgrade(session)
         case ("POST", "/api/login"):
             return .respond(devLogin(request))
-        case ("GET", let path) where path.hasPrefix("/api/admin/"):
+        case (_, let path) where path.hasPrefix("/api/admin/"):
             return admin(request, path: path, connection: connection)
+        case (_, let path) where path.hasPrefix("/api/attachments/"):
+            return attachments(request, path: path, connection: connection)
         case ("GET", _), ("HEAD", _):
             return .respond(StaticFiles.response(for: String(request.path), in: configuration.staticDirectory))
         default:
@@ -148,62 +152,165 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             return .json(401, Array(#"{"code":"unauthorized","message":"wrong operator or password"}"#.utf8))
         }
         let now = Int64(Date().timeIntervalSince1970)
-        let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: .admin, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)
-        return .json(200, JSONText.serialize(["token": token]))
+        let role: AccessClaims.Role = configuration.devAdmins.contains("\(site)/\(op)") ? .admin : .operator
+        let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: role, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)
+        return .json(200, JSONText.serialize(["token": token, "role": role.rawValue]))
     }
 
-    // MARK: admin REST
+    // MARK: REST: admin, attachments
 
-    /// `GET /api/admin/…` with `Authorization: Bearer <admin token>`: the site's
-    /// conversations, one transcript (JSON, or plain text with `.txt`), queues, operators.
-    private func admin(_ request: HTTPRequest, path: String, connection: HTTPConnection) -> HTTPAction {
+    /// How a router reply becomes an HTTP response.
+    enum ReplyFormat {
+        /// As JSON, errors mapped to statuses.
+        case json
+        /// A transcript as plain text.
+        case plainText
+        /// An attachment's bytes with its type.
+        case file
+    }
+
+    /// A request's bearer token: verified, or the response refusing the request.
+    private enum Bearer {
+        case verified(AccessClaims)
+        case refused(HTTPResponse)
+    }
+
+    private func bearer(_ request: HTTPRequest) -> Bearer {
         guard let header = request.header("authorization"), header.hasPrefix("Bearer ") else {
-            return .respond(HTTPResponse(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: Array("an admin token is required\n".utf8)))
+            return .refused(HTTPResponse(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: Array("a bearer token is required\n".utf8)))
         }
         guard case .success(let (claims, _)) = authenticate(token: String(header.dropFirst(7)), site: nil) else {
             metrics.add("auth_failures_total")
-            return .respond(.text(401, "token refused"))
+            return .refused(.text(401, "token refused"))
+        }
+        return .verified(claims)
+    }
+
+    /// `/api/admin/…` with `Authorization: Bearer <admin token>`: the site's conversations,
+    /// one transcript (JSON, or plain text with `.txt`), queues, operators, and the site's
+    /// canned responses (GET the list; PUT `{"text":…}` or DELETE one by shortcut).
+    private func admin(_ request: HTTPRequest, path: String, connection: HTTPConnection) -> HTTPAction {
+        let claims: AccessClaims
+        switch bearer(request) {
+        case .refused(let response): return .respond(response)
+        case .verified(let verified): claims = verified
         }
         guard claims.role == .admin else { return .respond(.text(403, "this needs the admin role")) }
         let query = request.target.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
-        let rest = path.dropFirst("/api/admin/".count)
-        var plainText = false
+        let parts = path.dropFirst("/api/admin/".count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var format = ReplyFormat.json
         let command: [String: Any]
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if parts == ["conversations"] {
+        switch (request.method, parts.count, parts.first) {
+        case ("GET", 1, "conversations"):
             command = ["type": "conversations", "includeClosed": query.contains("all=1")]
-        } else if parts.count == 2, parts[0] == "conversations", !parts[1].isEmpty {
-            plainText = parts[1].hasSuffix(".txt")
-            command = ["type": "transcript", "conversation": plainText ? String(parts[1].dropLast(4)) : parts[1]]
-        } else if parts == ["queues"] {
+        case ("GET", 2, "conversations") where !parts[1].isEmpty:
+            format = parts[1].hasSuffix(".txt") ? .plainText : .json
+            command = ["type": "transcript", "conversation": format == .plainText ? String(parts[1].dropLast(4)) : parts[1]]
+        case ("GET", 1, "queues"):
             command = ["type": "queue"]
-        } else if parts == ["operators"] {
+        case ("GET", 1, "operators"):
             command = ["type": "operators"]
-        } else {
+        case ("GET", 1, "canned"):
+            command = ["type": "canned"]
+        case ("PUT", 2, "canned"):
+            guard let body = JSONParser.parse(request.body) as? [String: Any], let text = body["text"] as? String, body.count == 1 else {
+                return .respond(.json(400, Array(#"{"code":"bad_request","message":"send {\"text\": …}"}"#.utf8)))
+            }
+            command = ["type": "saveCanned", "shortcut": parts[1], "text": text, "scope": "site"]
+        case ("DELETE", 2, "canned"):
+            command = ["type": "deleteCanned", "shortcut": parts[1], "scope": "site"]
+        default:
             return .respond(.text(404, "not found"))
         }
+        return forwardHTTP(JSONText.serialize(command), principal: Principal(site: claims.site, role: .admin, id: claims.sub),
+                           format: format, connection: connection)
+    }
+
+    /// Headers that let a shop's page (another origin) use the attachment API: it is
+    /// authorised by a bearer token, never by cookies, so any origin may call it.
+    private static let corsHeaders: [(name: String, value: String)] = [
+        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+        ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-File-Name, X-Client-Message-Id"), ("Access-Control-Max-Age", "600"),
+    ]
+
+    /// `POST /api/attachments/<conversation>` (body: the file; `Content-Type`, `X-File-Name`
+    /// percent-encoded, `X-Client-Message-Id`) and `GET /api/attachments/<conversation>/<id>`,
+    /// both with the visitor's or operator's token. The router checks who may do what.
+    private func attachments(_ request: HTTPRequest, path: String, connection: HTTPConnection) -> HTTPAction {
+        if request.method == "OPTIONS" { return .respond(HTTPResponse(status: 204, headers: Self.corsHeaders)) }
+        let claims: AccessClaims
+        switch bearer(request) {
+        case .refused(let response): return .respond(response)
+        case .verified(let verified): claims = verified
+        }
+        let parts = path.dropFirst("/api/attachments/".count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let command: [String: Any]
+        var format = ReplyFormat.json
+        switch (request.method, parts.count) {
+        case ("POST", 1) where !parts[0].isEmpty:
+            guard !request.body.isEmpty, request.body.count <= ClientCommand.maxAttachmentBytes else {
+                return .respond(.json(413, JSONText.serialize(["code": "too_large", "message": "a file may have 1 B to \(ClientCommand.maxAttachmentBytes / 1024) KiB"])))
+            }
+            let type = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard ClientCommand.attachmentTypes.contains(type) else {
+                return .respond(.json(415, JSONText.serialize(["code": "unsupported_type",
+                                                               "message": "files may be \(ClientCommand.attachmentTypes.sorted().joined(separator: ", "))"])))
+            }
+            let name = (request.header("x-file-name")?.removingPercentEncoding).map { String($0.prefix(200)) } ?? "file"
+            command = ["type": "attach", "conversation": parts[0], "name": name.isEmpty ? "file" : name, "contentType": type,
+                       "clientMessageId": request.header("x-client-message-id") ?? UUID().uuidString, "data": Base64.encode(request.body)]
+        case ("GET", 2), ("HEAD", 2):
+            format = .file
+            command = ["type": "attachment", "conversation": parts[0], "id": parts[1]]
+        default:
+            return .respond(.text(404, "not found"))
+        }
+        let role: Principal.Role = switch claims.role {
+        case .visitor: .visitor
+        case .operator: .operator
+        case .admin: .admin
+        }
+        return forwardHTTP(JSONText.serialize(command), principal: Principal(site: claims.site, role: role, id: claims.sub), format: format,
+                           connection: connection)
+    }
+
+    /// Sends an HTTP request's command to the router; the reply answers the request.
+    private func forwardHTTP(_ command: [UInt8], principal: Principal, format: ReplyFormat, connection: HTTPConnection) -> HTTPAction {
         guard let peer = routerPeer else { return .respond(.text(503, "the router is not reachable")) }
         nextCorrelation &+= 1
-        pending[nextCorrelation] = .http(connection, plainText: plainText)
-        let principal = Principal(site: claims.site, role: .admin, id: claims.sub)
-        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: JSONText.serialize(command))),
+        pending[nextCorrelation] = .http(connection, format)
+        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: command)),
                        correlationID: nextCorrelation)
         return .deferred
     }
 
     /// The router's JSON answer as an HTTP response.
-    private static func httpResponse(_ body: [UInt8], plainText: Bool) -> HTTPResponse {
+    private static func httpResponse(_ body: [UInt8], format: ReplyFormat) -> HTTPResponse {
         guard let object = JSONParser.parse(body) as? [String: Any] else { return .text(502, "bad reply") }
         if object["type"] as? String == "error" {
             let status = switch object["code"] as? String {
-            case "unknown_conversation": 404
+            case "unknown_conversation", "not_found": 404
             case "forbidden": 403
+            case "storage_failed", "unavailable": 503
             default: 400
             }
-            return .json(status, body)
+            return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + corsHeaders, body: body)
         }
-        guard plainText else { return .json(200, body) }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(Transcript.plainText(object).utf8))
+        switch format {
+        case .json:
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")] + corsHeaders, body: body)
+        case .plainText:
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(TranscriptText.plainText(object).utf8))
+        case .file:
+            guard let data = (object["data"] as? String).flatMap(Base64.decode), let type = object["contentType"] as? String,
+                  ClientCommand.attachmentTypes.contains(type) else { return .text(502, "bad reply") }
+            let name = (object["name"] as? String ?? "file").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
+            // Files are someone else's upload: never let a browser run one as a page.
+            let disposition = type.hasPrefix("image/") ? "inline" : "attachment"
+            return HTTPResponse(status: 200, headers: [("Content-Type", type), ("Content-Disposition", "\(disposition); filename*=UTF-8''\(name)"),
+                                                       ("Cache-Control", "private, max-age=3600"), ("X-Content-Type-Options", "nosniff"),
+                                                       ("Content-Security-Policy", "sandbox")] + corsHeaders, body: data)
+        }
     }
 
     // MARK: sessions → router
@@ -262,8 +369,8 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
                     conversationSessions[conversation, default: []].insert(sessionID)
                 }
                 session.sendRaw(body)
-            case .http(let connection, let plainText)?:
-                connection.respond(Self.httpResponse(body, plainText: plainText))
+            case .http(let connection, let format)?:
+                connection.respond(Self.httpResponse(body, format: format))
             case nil:
                 break
             }
@@ -272,6 +379,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             metrics.add("events_delivered_total")
         case .operatorEvent(let op, let body):
             for id in operatorSessions[op] ?? [] { sessions[id]?.sendRaw(body) }
+            metrics.add("events_delivered_total")
+        case .sessionEvent(let sessionID, let body):
+            sessions[sessionID]?.sendRaw(body)
             metrics.add("events_delivered_total")
         default:
             break

@@ -25,6 +25,8 @@ public enum RouterError: Error, Equatable, Sendable {
     case storageFailed(String)
     /// The principal's role does not allow this.
     case notPermitted(String)
+    /// No such canned response, attachment or visitor.
+    case notFound(String)
 
     /// The stable code sent to clients.
     public var code: String {
@@ -40,6 +42,7 @@ public enum RouterError: Error, Equatable, Sendable {
         case .invalidTransfer: "invalid_transfer"
         case .storageFailed: "storage_failed"
         case .notPermitted: "forbidden"
+        case .notFound: "not_found"
         }
     }
 }

@@ -88,6 +88,25 @@ enum DemoSite {
         ("carl", "Carl", ["billing": 4, "support": 5], 3, "carl-demo"),
     ]
 
+    /// The demo operator who is also the site's admin.
+    static let admin = "anna"
+
+    /// Site-wide canned responses a fresh demo starts with.
+    static let cannedResponses: [(shortcut: String, text: String)] = [
+        ("hi", "Hello {visitor}, I'm {operator}. How can I help you today?"),
+        ("shipping", "Orders leave our warehouse within 24 hours; delivery takes 2-3 working days."),
+        ("refund", "You can return any item within 30 days for a full refund: just reply with your order number."),
+        ("bye", "Thank you for chatting with us, {visitor}. Have a nice day!"),
+    ]
+
+    /// Gives an empty demo store its canned responses (an existing data directory keeps its own).
+    static func seedCannedResponses(_ node: RouterNode) throws {
+        guard node.canned.responses.visible(site: "shop", operator: admin).isEmpty else { return }
+        try node.canned.update { (responses) throws(RouterError) in
+            for (shortcut, text) in cannedResponses { try responses.save(.init(site: "shop", owner: nil, shortcut: shortcut, text: text)) }
+        }
+    }
+
     static func configuration(loadOperators: Int, loadCapacity: Int = 10) -> SiteConfiguration {
         let demo = operators.map { OperatorProfile(id: OperatorID("shop/\($0.id)"), site: "shop", displayName: $0.name, skills: $0.skills, maxChats: $0.max) }
         let load = (0..<loadOperators).map {
@@ -154,6 +173,7 @@ func runRouter(_ raw: [String]) -> Never {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
                                                        policy: config.fsync)
             log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            try DemoSite.seedCannedResponses(node)
             return UncheckedBox(node)
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire)
@@ -237,6 +257,7 @@ func runDev(_ raw: [String]) -> Never {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators, loadCapacity: loadCapacity)],
                                                        partitionCount: 64, policy: policy)
             log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            try DemoSite.seedCannedResponses(node)
             return UncheckedBox(node)
         }
     } catch {
@@ -253,6 +274,7 @@ func runDev(_ raw: [String]) -> Never {
         configuration.http.messageBurst = max(40, messageRate * 2)
         configuration.devPasswords = Dictionary(uniqueKeysWithValues: DemoSite.operators.map { ("shop/\($0.id)", $0.password) }
             + (0..<loadOperators).map { ("shop/load-\($0)", "load-demo") })
+        configuration.devAdmins = ["shop/\(DemoSite.admin)"]
         gateway = try GatewayServer(group: gatewayGroup, address: httpAddress, configuration: configuration)
         log("info", "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
     } catch {
@@ -267,8 +289,10 @@ func runDev(_ raw: [String]) -> Never {
       Health, readiness, metrics:      \(base)/healthz  \(base)/readyz  \(base)/metrics
       Operator login (POST JSON):      \(base)/api/login  {"site":"shop","operator":"anna","password":"anna-demo"}
       Static files:                    \(web.map { "\(base)/ (from \($0))" } ?? "none (no ./web directory)")
+      Demo shop (the widget):          \(base)/shop/
+      Operator console:                \(base)/console.html   log in as \(DemoSite.operators.map { "\($0.id) / \($0.password)" }.joined(separator: ", "))
+      Admin:                           \(base)/admin.html     log in as \(DemoSite.admin) / \(DemoSite.operators.first { $0.id == DemoSite.admin }!.password)
     Demo site "shop": departments sales, billing, support.
-    Demo operators: \(DemoSite.operators.map { "\($0.id)/\($0.password)" }.joined(separator: ", "))
     Data directory: \(data)
     Stop with Ctrl-C or SIGTERM.
 

@@ -24,6 +24,7 @@ private let samples: [(name: String, message: WireMessage)] = [
     ("reply", .reply(body: Array(#"{"sequence":3,"type":"accepted"}"#.utf8))),
     ("operatorEvent", .operatorEvent(operatorID: "anna", body: Array(#"{"status":"away","type":"statusChanged"}"#.utf8))),
     ("sessionClosed", .sessionClosed(sessionID: 42)),
+    ("sessionEvent", .sessionEvent(sessionID: 42, body: Array(#"{"type":"invitation"}"#.utf8))),
     // A compressed frame, so the LZ4 layout is frozen too.
     ("conversationEvent-lz4", .conversationEvent(conversationID: "conv-7", sequence: 1,
                                                  body: Array(String(repeating: "where is my parcel? ", count: 30).utf8))),

@@ -26,6 +26,7 @@ enum RandomMessages {
         case .reply: return .reply(body: Array(string(&rng).utf8))
         case .operatorEvent: return .operatorEvent(operatorID: string(&rng), body: Array(string(&rng).utf8))
         case .sessionClosed: return .sessionClosed(sessionID: UInt64.random(in: 0...UInt64.max, using: &rng))
+        case .sessionEvent: return .sessionEvent(sessionID: rng.next(), body: Array(string(&rng).utf8))
         }
     }
 

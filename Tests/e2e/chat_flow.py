@@ -93,7 +93,7 @@ async def chat(address):
     async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
         await console.send(json.dumps({"type": "hello", "token": operator_token}))
         welcome, _ = await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
-        check(welcome["role"] == "admin" and welcome["site"] == "shop", "the operator is welcomed with the token's site")
+        check(welcome["role"] == "admin" and welcome["site"] == "shop", "the demo admin is welcomed with the token's site and role")
         await console.send(json.dumps({"type": "status", "status": "online"}))
         await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
 

@@ -37,6 +37,24 @@ public enum EventKind: Sendable, Equatable {
     case notice(text: String)
     /// The conversation was transferred.
     case transfer(to: TransferTarget, note: String)
+    /// A file sent in the chat; its bytes are in the attachment store under its id.
+    case attachment(AttachmentFile)
+}
+
+/// A file's description as stored in the conversation's log.
+public struct AttachmentFile: Sendable, Equatable {
+    /// Random id (hex); also the file's name in the attachment store.
+    public var id: String
+    /// The file name the sender gave.
+    public var name: String
+    /// Its media type (one of `ClientCommand.attachmentTypes`).
+    public var contentType: String
+    /// Its size in bytes.
+    public var size: Int
+    /// A description.
+    public init(id: String, name: String, contentType: String, size: Int) {
+        (self.id, self.name, self.contentType, self.size) = (id, name, contentType, size)
+    }
 }
 
 /// Where a transfer goes: a named operator or a department's queue.

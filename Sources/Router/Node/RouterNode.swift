@@ -27,6 +27,12 @@ public final class RouterNode {
     private let log: DurableLog
     /// Conversations that are over, moved out of the log at each compaction.
     public let transcripts: TranscriptStore
+    /// Files sent in chats.
+    public let attachments: AttachmentStore
+    /// The sites' and operators' canned responses.
+    public let canned: CannedStore
+    /// Transcripts visitors asked to receive by e-mail, for the host's mailer.
+    public let outbox: MailOutbox
     /// Days a transcript is kept (default 90).
     public var transcriptRetentionDays = 90
     private var compactionTimer: TimerID?
@@ -46,7 +52,8 @@ public final class RouterNode {
         var reply: ((RouterError?) -> Void)?
     }
 
-    /// Opens the data directory (`log/` and `transcripts/` inside it), replays the log, and
+    /// Opens the data directory (`log/`, `transcripts/`, `attachments/`, `outbox/` and
+    /// `canned.json` inside it), replays the log, and
     /// returns a node running on `loop`. Call on the loop. `compactionInterval` 0 turns
     /// periodic compaction off.
     public static func open(
@@ -57,6 +64,8 @@ public final class RouterNode {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
         let transcripts = try TranscriptStore(directory: directory + "/transcripts")
+        let files = (attachments: try AttachmentStore(directory: directory + "/attachments"), canned: try CannedStore(directory: directory),
+                     outbox: try MailOutbox(directory: directory + "/outbox"))
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
         var core = RouterCore(partitionCount: partitionCount, sites: sites, seed: seed)
         for record in recovery.records {
@@ -71,18 +80,20 @@ public final class RouterNode {
                 throw StorageError.undecodable(segment: directory, offset: record.offset, reason: error.message)
             }
         }
-        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, positionInterval: positionInterval)
+        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval)
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
         node.schedulePositions()
         if compactionInterval > 0 { node.scheduleCompaction(every: compactionInterval) }
         return (node, recovery)
     }
 
-    private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore, positionInterval: UInt64) {
+    private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore,
+                 files: (attachments: AttachmentStore, canned: CannedStore, outbox: MailOutbox), positionInterval: UInt64) {
         self.loop = loop
         self.core = core
         self.log = log
         self.transcripts = transcripts
+        (attachments, canned, outbox) = files
         self.positionInterval = positionInterval
     }
 

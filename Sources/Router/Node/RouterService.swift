@@ -42,7 +42,7 @@ public final class RouterService: RouterNodeDelegate {
     /// The node the commands run on.
     public let node: RouterNode
     private var server: WireServer?
-    private var peers: [ObjectIdentifier: WirePeer] = [:]
+    var peers: [ObjectIdentifier: WirePeer] = [:]
     private var conversationWatchers: [ConversationID: Set<ObjectIdentifier>] = [:]
     private var operatorWatchers: [OperatorID: Set<ObjectIdentifier>] = [:]
     /// Operator console sessions, by gateway and session id.
@@ -53,8 +53,21 @@ public final class RouterService: RouterNodeDelegate {
     private var tracker = VisitorTracker()
     /// Visitor widget sessions, by gateway and session id (to mark visitors gone).
     private var visitorSessions: [ObjectIdentifier: Set<UInt64>] = [:]
+    /// Open widget sessions of each visitor (where invitations go), and the way back.
+    var sessionsOfVisitor: [SiteID: [VisitorID: Set<SessionRef>]] = [:]
+    private var visitorOfSession: [SessionRef: (SiteID, VisitorID)] = [:]
+    /// Widget sessions that follow their site's departments' availability.
+    var availabilityWatchers: [SiteID: Set<SessionRef>] = [:]
+    /// The availability each site's watchers were last told.
+    var publishedAvailability: [SiteID: [ServerEvent.Department]] = [:]
     /// Wall-clock milliseconds minus monotonic milliseconds, for event times clients can show.
-    private let wallClockOffsetMs: Int64
+    let wallClockOffsetMs: Int64
+
+    /// One browser session: a gateway link and the gateway's session id.
+    struct SessionRef: Hashable {
+        var peer: ObjectIdentifier
+        var session: UInt64
+    }
 
     private init(node: RouterNode) {
         self.node = node
@@ -73,7 +86,10 @@ public final class RouterService: RouterNodeDelegate {
         let server = try WireServer(group: group, address: address, configuration: configuration) { peer in
             GatewayLink(service: service.value, peer: peer)
         }
-        try node.value.loop.submitAndWait { service.value.server = server }
+        try node.value.loop.submitAndWait {
+            service.value.server = server
+            service.value.scheduleAvailabilitySweep()
+        }
         return service
     }
 
@@ -96,7 +112,8 @@ public final class RouterService: RouterNodeDelegate {
         peers[id] = nil
         for key in conversationWatchers.keys { conversationWatchers[key]?.remove(id) }
         for (_, op) in operatorSessions.removeValue(forKey: id) ?? [:] { disconnect(op) }
-        for session in visitorSessions.removeValue(forKey: id) ?? [] { tracker.sessionClosed(Self.globalSession(id, session), now: node.loop.now) }
+        for session in visitorSessions.removeValue(forKey: id) ?? [] { visitorSessionClosed(SessionRef(peer: id, session: session)) }
+        for site in availabilityWatchers.keys { availabilityWatchers[site] = availabilityWatchers[site]?.filter { $0.peer != id } }
         for key in operatorWatchers.keys { operatorWatchers[key]?.remove(id) }
     }
 
@@ -113,12 +130,13 @@ public final class RouterService: RouterNodeDelegate {
             metrics.commands += 1
             do {
                 let (principal, json) = try Principal.decode(body)
-                let command = try ClientCommand.parse(json)
+                // Uploads are larger than any socket message; the gateway checked their size.
+                let command = try ClientCommand.parse(json, maxBytes: ClientCommand.maxAttachCommandBytes)
                 if let listing = try listing(for: command, principal: principal) {
                     replyRaw(listing)
                     return
                 }
-                run(command, principal: principal, session: sessionID, peer: peer, reply: reply)
+                run(command, principal: principal, session: sessionID, peer: peer, reply: reply, replyRaw: replyRaw)
             } catch let error as RouterError {
                 reply(.error(code: error.code, message: "\(error)", requestID: nil))
             } catch let error as ClientProtocolError {
@@ -128,32 +146,51 @@ public final class RouterService: RouterNodeDelegate {
             }
         case .sessionClosed(let sessionID):
             if let op = operatorSessions[ObjectIdentifier(peer)]?.removeValue(forKey: sessionID) { disconnect(op) }
-            if visitorSessions[ObjectIdentifier(peer)]?.remove(sessionID) != nil {
-                tracker.sessionClosed(Self.globalSession(ObjectIdentifier(peer), sessionID), now: node.loop.now)
-            }
+            let ref = SessionRef(peer: ObjectIdentifier(peer), session: sessionID)
+            if visitorSessions[ref.peer]?.remove(sessionID) != nil { visitorSessionClosed(ref) }
+            for site in availabilityWatchers.keys { availabilityWatchers[site]?.remove(ref) }
         default:
             break  // nothing else is meaningful from a gateway; the frame is ignored
         }
     }
 
     private func disconnect(_ op: OperatorID) {
-        node.perform({ (core, now, effects) throws(RouterError) in try core.operatorDisconnected(op, now: now, into: &effects) }) { _ in }
+        node.perform({ (core, now, effects) throws(RouterError) in try core.operatorDisconnected(op, now: now, into: &effects) }) { [weak self] _ in
+            self?.refreshAvailability(of: SiteID(op.raw.split(separator: "/").first.map(String.init) ?? ""))
+        }
+    }
+
+    /// A visitor's widget is known from its first page view, cart or departments request.
+    private func visitorSessionOpened(_ ref: SessionRef, site: SiteID, visitor: VisitorID) {
+        visitorSessions[ref.peer, default: []].insert(ref.session)
+        sessionsOfVisitor[site, default: [:]][visitor, default: []].insert(ref)
+        visitorOfSession[ref] = (site, visitor)
+    }
+
+    private func visitorSessionClosed(_ ref: SessionRef) {
+        tracker.sessionClosed(Self.globalSession(ref.peer, ref.session), now: node.loop.now)
+        guard let (site, visitor) = visitorOfSession.removeValue(forKey: ref) else { return }
+        sessionsOfVisitor[site]?[visitor]?.remove(ref)
+        if sessionsOfVisitor[site]?[visitor]?.isEmpty == true { sessionsOfVisitor[site]?[visitor] = nil }
     }
 
     // MARK: commands
 
-    private func run(_ command: ClientCommand, principal: Principal, session: UInt64, peer: WirePeer, reply: @escaping (ServerEvent) -> Void) {
+    private func run(_ command: ClientCommand, principal: Principal, session: UInt64, peer: WirePeer,
+                     reply: @escaping (ServerEvent) -> Void, replyRaw: @escaping ([UInt8]) -> Void) {
         let peerID = ObjectIdentifier(peer)
         let site = SiteID(principal.site)
         /// Runs a router command and answers `accepted` (with a sequence) or the refusal.
-        func perform(conversation: ConversationID? = nil,
+        /// `requestID` is echoed in the answer (a send's client message id, so the client
+        /// knows which of its messages got which sequence number).
+        func perform(conversation: ConversationID? = nil, requestID: String? = nil,
                      _ body: @escaping (inout RouterCore, Instant, inout [RouterEffect]) throws(RouterError) -> UInt64?) {
             node.perform(body) { result in
                 switch result {
                 case .success(let sequence):
-                    reply(.accepted(requestID: nil, conversation: conversation?.raw, sequence: sequence.map { Int64($0) }))
+                    reply(.accepted(requestID: requestID, conversation: conversation?.raw, sequence: sequence.map { Int64($0) }))
                 case .failure(let error):
-                    reply(.error(code: error.code, message: "\(error)", requestID: nil))
+                    reply(.error(code: error.code, message: "\(error)", requestID: requestID))
                 }
             }
         }
@@ -194,7 +231,7 @@ public final class RouterService: RouterNodeDelegate {
             case .send(let raw, let messageID, let text):
                 guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
                 metrics.messages += 1
-                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                perform(conversation: id, requestID: messageID) { (core, now, effects) throws(RouterError) in
                     try core.visitorSend(id, clientMessageID: messageID, text: text, now: now, into: &effects)
                 }
             case .leave(let raw):
@@ -213,11 +250,11 @@ public final class RouterService: RouterNodeDelegate {
                 guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
                 pushOperator(op, .read(conversation: id.raw, author: .visitor, sequence: sequence))
             case .pageView(let url, let title):
-                visitorSessions[peerID, default: []].insert(session)
+                visitorSessionOpened(SessionRef(peer: peerID, session: session), site: site, visitor: visitor)
                 tracker.pageView(site: site, visitor: visitor, session: Self.globalSession(peerID, session), url: url, title: title, now: node.loop.now)
                 reply(.accepted(requestID: nil, conversation: nil, sequence: nil))
             case .cart(let value, let items):
-                visitorSessions[peerID, default: []].insert(session)
+                visitorSessionOpened(SessionRef(peer: peerID, session: session), site: site, visitor: visitor)
                 tracker.cart(site: site, visitor: visitor, session: Self.globalSession(peerID, session), value: value, items: Int(items), now: node.loop.now)
                 reply(.accepted(requestID: nil, conversation: nil, sequence: nil))
             case .rate(let raw, let score, let comment):
@@ -226,7 +263,25 @@ public final class RouterService: RouterNodeDelegate {
                     try core.rate(id, rating: Rating(score: Int(score), comment: comment ?? ""), now: now, into: &effects)
                     return nil
                 }
-            case .hello, .setStatus, .accept, .decline, .transfer, .end, .chats, .queue, .visitors, .conversations, .transcript, .operators:
+            case .departments:
+                let ref = SessionRef(peer: peerID, session: session)
+                visitorSessionOpened(ref, site: site, visitor: visitor)
+                availabilityWatchers[site, default: []].insert(ref)
+                reply(.departments(availability(of: site)))
+            case .emailTranscript(let raw, let email):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                emailTranscript(id, to: email, reply: reply)
+            case .attach(let raw, let messageID, let name, let contentType, let data):
+                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
+                attach(id, author: .visitor, clientMessageID: messageID, name: name, contentType: contentType, data: data, reply: reply)
+            case .attachment(let raw, let attachmentID):
+                let id = ConversationID(raw)
+                guard let conversation = storedConversation(id), conversation.site == site, conversation.visitor == visitor else {
+                    return refuse("unknown_conversation", "no conversation \(raw) of yours")
+                }
+                serveAttachment(attachmentID, of: conversation, reply: replyRaw, refuse: reply)
+            case .hello, .setStatus, .accept, .decline, .transfer, .end, .chats, .queue, .visitors, .conversations, .transcript, .operators,
+                 .navigate, .invite, .canned, .saveCanned, .deleteCanned:
                 refuse("not_supported", "this command is not available to visitors on this router")
             }
         case .operator, .admin:
@@ -245,6 +300,7 @@ public final class RouterService: RouterNodeDelegate {
                     try core.operatorConnected(op, now: now, into: &effects)
                     return nil
                 }
+                refreshAvailability(of: site)
             case .setStatus(let status):
                 let value: OperatorStatus = switch status {
                 case .online: .online
@@ -255,6 +311,7 @@ public final class RouterService: RouterNodeDelegate {
                     try core.setStatus(op, value, now: now, into: &effects)
                     return nil
                 }
+                refreshAvailability(of: site)
             case .accept(let raw), .decline(let raw), .end(let raw):
                 guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
                 perform(conversation: id) { [weak self] (core, now, effects) throws(RouterError) in
@@ -271,7 +328,7 @@ public final class RouterService: RouterNodeDelegate {
             case .send(let raw, let messageID, let text):
                 guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
                 metrics.messages += 1
-                perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                perform(conversation: id, requestID: messageID) { (core, now, effects) throws(RouterError) in
                     try core.operatorSend(id, by: op, clientMessageID: messageID, text: text, now: now, into: &effects)
                 }
             case .transfer(let raw, let toOperator, let toDepartment, let note):
@@ -293,7 +350,42 @@ public final class RouterService: RouterNodeDelegate {
             case .read(let raw, let sequence):
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
                 pushConversation(id, sequence: 0, .read(conversation: id.raw, author: .operator(id: principal.id, name: nil), sequence: sequence))
-            case .start, .leave, .pageView, .cart, .rate, .chats, .queue, .visitors, .conversations, .transcript, .operators:
+            case .navigate(let raw, let url):
+                guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else {
+                    return refuse("not_assigned", "conversation \(raw) is not yours")
+                }
+                pushConversation(id, sequence: 0, .navigate(conversation: id.raw, url: url))
+                reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
+            case .invite(let raw, let department, let text):
+                invite(VisitorID(raw), on: site, by: op, department: department, text: text, reply: reply)
+            case .attach(let raw, let messageID, let name, let contentType, let data):
+                guard let id = onSite(raw) else { return refuse("unknown_conversation", "no conversation \(raw) on this site") }
+                attach(id, author: .operator(op), clientMessageID: messageID, name: name, contentType: contentType, data: data, reply: reply)
+            case .attachment(let raw, let attachmentID):
+                let id = ConversationID(raw)
+                guard let conversation = storedConversation(id), conversation.site == site,
+                      principal.role == .admin || conversation.involves(op) else {
+                    return refuse("unknown_conversation", "no conversation \(raw) of yours on this site")
+                }
+                serveAttachment(attachmentID, of: conversation, reply: replyRaw, refuse: reply)
+            case .canned:
+                replyRaw(cannedListing(site: site, operator: principal.id))
+            case .saveCanned(let shortcut, let text, let scope):
+                guard scope == .personal || principal.role == .admin else { return refuse("forbidden", "site-wide responses need the admin role") }
+                updateCanned(reply: reply) { (responses) throws(RouterError) in
+                    try responses.save(.init(site: site, owner: scope == .site ? nil : principal.id, shortcut: shortcut, text: text))
+                }
+            case .deleteCanned(let shortcut, let scope):
+                guard scope == .personal || principal.role == .admin else { return refuse("forbidden", "site-wide responses need the admin role") }
+                updateCanned(reply: reply) { (responses) throws(RouterError) in
+                    guard responses.delete(site: site, owner: scope == .site ? nil : principal.id, shortcut: shortcut) else {
+                        throw .notFound("no canned response /\(shortcut)")
+                    }
+                }
+            case .departments:
+                reply(.departments(availability(of: site)))
+            case .start, .leave, .pageView, .cart, .rate, .chats, .queue, .visitors, .conversations, .transcript, .operators,
+                 .emailTranscript:
                 refuse("not_supported", "this command is not available to operators on this router")
             }
         }
@@ -326,14 +418,6 @@ public final class RouterService: RouterNodeDelegate {
         let isAdmin = principal.role == .admin
         let isStaff = principal.role != .visitor
         func json(_ object: [String: Any]) -> [UInt8] { JSONText.serialize(object) }
-        func summary(_ c: Conversation) -> [String: Any] {
-            var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
-                                       "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
-            item["operator"] = c.assignedOperator.map(Self.localID)
-            if !c.visitorProfile.isEmpty { item["visitorProfile"] = c.visitorProfile }
-            item["rating"] = c.rating.map { ["score": $0.score, "comment": $0.comment] as [String: Any] }
-            return item
-        }
         // Only the listings look at every conversation (a plain command must not pay for it).
         var all: [Conversation] { node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site } }
         switch command {
@@ -356,14 +440,8 @@ public final class RouterService: RouterNodeDelegate {
             return json(["type": "conversations", "items": chosen.map(summary)])
         case .transcript(let raw) where isAdmin:
             let id = ConversationID(raw)
-            let stored = (try? node.transcripts.transcript(id)) ?? nil
-            guard let conversation = node.core.conversation(id) ?? stored, conversation.site == site else {
-                throw .unknownConversation(id)
-            }
-            var object = summary(conversation)
-            object["type"] = "transcript"
-            object["events"] = conversation.events.map { self.serverEvent(id, $0).jsonObject }
-            return json(object)
+            guard let conversation = storedConversation(id), conversation.site == site else { throw .unknownConversation(id) }
+            return json(transcriptObject(conversation))
         case .operators where isAdmin:
             let homes = node.core.homes.values.filter { $0.profile.site == site }.sorted { $0.profile.id < $1.profile.id }
             let items = homes.map { home -> [String: Any] in
@@ -381,6 +459,12 @@ public final class RouterService: RouterNodeDelegate {
                 item["cartValue"] = visitor.cart?.value
                 item["cartItems"] = visitor.cart?.items
                 item["conversation"] = open[visitor.id]?.raw
+                item["previousConversations"] = all.filter { $0.visitor == visitor.id && !$0.state.isOpen }
+                    .sorted { $0.queuedAt > $1.queuedAt }.prefix(10).map { c -> [String: Any] in
+                        var entry: [String: Any] = ["conversation": c.id.raw, "department": c.requirement.skill.raw, "state": c.state.rawValue]
+                        entry["rating"] = c.rating?.score
+                        return entry
+                    }
                 item["history"] = visitor.pages.suffix(10).map { page -> [String: Any] in
                     var entry: [String: Any] = ["url": page.url, "time": Int64(page.time / 1_000_000) + wallClockOffsetMs]
                     entry["title"] = page.title
@@ -394,6 +478,29 @@ public final class RouterService: RouterNodeDelegate {
         default:
             return nil
         }
+    }
+
+    /// A conversation's line in listings.
+    func summary(_ c: Conversation) -> [String: Any] {
+        var item: [String: Any] = ["conversation": c.id.raw, "state": c.state.rawValue, "visitor": c.visitor.raw,
+                                   "department": c.requirement.skill.raw, "priority": c.priority, "events": c.events.count]
+        item["operator"] = c.assignedOperator.map(Self.localID)
+        if !c.visitorProfile.isEmpty { item["visitorProfile"] = c.visitorProfile }
+        item["rating"] = c.rating.map { ["score": $0.score, "comment": $0.comment] as [String: Any] }
+        return item
+    }
+
+    /// A conversation with every event (the admin's transcript, the e-mailed one).
+    func transcriptObject(_ conversation: Conversation) -> [String: Any] {
+        var object = summary(conversation)
+        object["type"] = "transcript"
+        object["events"] = conversation.events.map { self.serverEvent(conversation.id, $0).jsonObject }
+        return object
+    }
+
+    /// A conversation from memory, or from the transcript store once it has been compacted.
+    func storedConversation(_ id: ConversationID) -> Conversation? {
+        node.core.conversation(id) ?? ((try? node.transcripts.transcript(id)) ?? nil)
     }
 
     // MARK: events out
@@ -425,9 +532,10 @@ public final class RouterService: RouterNodeDelegate {
         case .statusChanged(let status, let reason): .statusChanged(status: status.rawValue, reason: reason)
         }
         pushOperator(op, event)
+        if case .statusChanged = notice, let site = node.core.homes[op]?.profile.site { refreshAvailability(of: site) }
     }
 
-    private func pushConversation(_ id: ConversationID, sequence: UInt64, _ event: ServerEvent) {
+    func pushConversation(_ id: ConversationID, sequence: UInt64, _ event: ServerEvent) {
         guard let watchers = conversationWatchers[id], !watchers.isEmpty else { return }
         let body = event.json()
         for peerID in watchers {
@@ -443,20 +551,21 @@ public final class RouterService: RouterNodeDelegate {
         }
     }
 
-    private func serverEvent(_ conversation: ConversationID, _ event: ConversationEvent) -> ServerEvent {
+    func serverEvent(_ conversation: ConversationID, _ event: ConversationEvent) -> ServerEvent {
         let author: ServerEvent.Author = switch event.author {
         case .visitor: .visitor
         case .operator(let op): .operator(id: Self.localID(op), name: node.core.homes[op]?.profile.displayName)
         case .system: .system
         }
-        let (kind, text): (ServerEvent.Kind, String) = switch event.kind {
-        case .message(let text): (.message, text)
-        case .notice(let text): (.notice, text)
-        case .transfer(.operator(let op), let note): (.notice, "transferred to \(Self.localID(op))" + (note.isEmpty ? "" : ": \(note)"))
-        case .transfer(.department(let skill), let note): (.notice, "transferred to \(skill.raw)" + (note.isEmpty ? "" : ": \(note)"))
+        let (kind, text, attachment): (ServerEvent.Kind, String, ServerEvent.Attachment?) = switch event.kind {
+        case .message(let text): (.message, text, nil)
+        case .notice(let text): (.notice, text, nil)
+        case .transfer(.operator(let op), let note): (.notice, "transferred to \(Self.localID(op))" + (note.isEmpty ? "" : ": \(note)"), nil)
+        case .transfer(.department(let skill), let note): (.notice, "transferred to \(skill.raw)" + (note.isEmpty ? "" : ": \(note)"), nil)
+        case .attachment(let file): (.attachment, file.name, .init(id: file.id, name: file.name, contentType: file.contentType, size: file.size))
         }
         return .event(conversation: conversation.raw, sequence: Int64(event.sequence), time: Int64(event.time / 1_000_000) + wallClockOffsetMs,
-                      author: author, kind: kind, text: text)
+                      author: author, kind: kind, text: text, attachment: attachment)
     }
 
     /// A session id unique across gateways (each gateway numbers its own sessions).
@@ -465,7 +574,7 @@ public final class RouterService: RouterNodeDelegate {
     }
 
     /// An operator id as clients know it (without the `<site>/` the router adds).
-    private static func localID(_ op: OperatorID) -> String {
+    static func localID(_ op: OperatorID) -> String {
         op.raw.split(separator: "/", maxSplits: 1).last.map(String.init) ?? op.raw
     }
 }

@@ -109,10 +109,24 @@ public struct Partition: Sendable {
         _ id: ConversationID, author: Author, clientMessageID: String?, text: String, now: Instant,
         into actions: inout [Action]
     ) throws(RouterError) -> UInt64 {
+        try onSend(id, author: author, clientMessageID: clientMessageID, kind: .message(text: text), now: now, into: &actions)
+    }
+
+    /// A message or an attachment from the visitor or the assigned operator; the same rules
+    /// as a message (a retry with the same client message id stores nothing).
+    public mutating func onSend(
+        _ id: ConversationID, author: Author, clientMessageID: String?, kind: EventKind, now: Instant,
+        into actions: inout [Action]
+    ) throws(RouterError) -> UInt64 {
         guard let conversation = conversations[id] else { throw .unknownConversation(id) }
         if let clientMessageID, let sequence = conversation.clientMessageSequences[clientMessageID] { return sequence }
-        guard !text.isEmpty, text.utf8.count <= Self.maxMessageBytes else {
-            throw .invalidMessage("a message must have 1 to \(Self.maxMessageBytes) bytes")
+        switch kind {
+        case .message(let text):
+            guard !text.isEmpty, text.utf8.count <= Self.maxMessageBytes else {
+                throw .invalidMessage("a message must have 1 to \(Self.maxMessageBytes) bytes")
+            }
+        case .attachment: break
+        case .notice, .transfer: throw .invalidMessage("only messages and attachments can be sent")
         }
         guard conversation.events.count < Self.maxEvents - 10 else {
             // A few events stay in reserve for the notices that close the conversation.
@@ -128,7 +142,7 @@ public struct Partition: Sendable {
         case .system:
             break
         }
-        return appendEvent(id, author: author, kind: .message(text: text), clientMessageID: clientMessageID, now: now, &actions)
+        return appendEvent(id, author: author, kind: kind, clientMessageID: clientMessageID, now: now, &actions)
     }
 
     /// The visitor closes the chat: a waiting conversation is abandoned, an active one ends.

@@ -127,6 +127,15 @@ public struct RouterCore: Sendable {
         }
     }
 
+    /// A file in the chat from its visitor or its assigned operator (`author`); the bytes
+    /// must already be durable in the attachment store. Returns the sequence number.
+    public mutating func sendAttachment(_ id: ConversationID, author: Author, clientMessageID: String?, file: AttachmentFile, now: Instant,
+                                        into effects: inout [RouterEffect]) throws(RouterError) -> UInt64 {
+        try onPartition(of: id, now: now, &effects) { (partition, actions) throws(RouterError) in
+            try partition.onSend(id, author: author, clientMessageID: clientMessageID, kind: .attachment(file), now: now, into: &actions)
+        }
+    }
+
     /// The visitor leaves.
     public mutating func visitorLeave(_ id: ConversationID, now: Instant, into effects: inout [RouterEffect]) throws(RouterError) {
         try onPartition(of: id, now: now, &effects) { (partition, actions) throws(RouterError) in
@@ -488,7 +497,9 @@ public struct RouterCore: Sendable {
         }
     }
 
-    private func anyoneOnline(site: SiteID, skill: Skill) -> Bool {
+    /// True while an operator with this skill is online on the site: the rule that decides
+    /// whether a new chat waits in the queue or becomes an offline message.
+    public func anyoneOnline(site: SiteID, skill: Skill) -> Bool {
         onlineSlots[SiteSkill(site: site, skill: skill), default: 0] > 0
     }
 

@@ -45,6 +45,19 @@ enum DurableFile {
         Glibc.close(fd)
     }
 
+    /// Replaces `path` with `bytes` so that a crash leaves either the old or the new file,
+    /// never a part: written to a temporary name, synced, renamed, directory synced.
+    static func replace(_ path: String, with bytes: [UInt8]) throws(StorageError) {
+        let temporary = path + ".tmp"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system(operation: "open", path: temporary, errno: errno) }
+        defer { Glibc.close(fd) }
+        try writeAll(fd, bytes, path: temporary)
+        try syncData(fd, path: temporary)
+        guard rename(temporary, path) == 0 else { throw .system(operation: "rename", path: temporary, errno: errno) }
+        syncDirectory(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".")
+    }
+
     /// A whole file's bytes.
     static func read(_ path: String) throws(StorageError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }

@@ -56,6 +56,12 @@ public enum PartitionRecordCodec {
                 case .department(let skill): w.writeUInt8(2); w.writeString(skill.raw)
                 }
                 w.writeString(note)
+            case .attachment(let file):
+                w.writeUInt8(4)
+                w.writeString(file.id)
+                w.writeString(file.name)
+                w.writeString(file.contentType)
+                w.writeVarint(UInt64(file.size))
             }
             writeOptional(clientMessageID, &w)
         case .state(let change):
@@ -138,6 +144,9 @@ public enum PartitionRecordCodec {
                 case let code: throw .invalidField("transfer target \(code)")
                 }
                 kind = .transfer(to: target, note: try r.readString())
+            case 4:
+                let (id, name, contentType) = (try r.readString(), try r.readString(), try r.readString())
+                kind = .attachment(AttachmentFile(id: id, name: name, contentType: contentType, size: Int(clamping: try r.readVarint())))
             case let code: throw .invalidField("event kind \(code)")
             }
             let event = ConversationEvent(sequence: sequence, time: time, author: author, kind: kind)

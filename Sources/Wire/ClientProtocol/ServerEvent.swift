@@ -13,8 +13,8 @@ public enum ServerEvent: Equatable, Sendable {
     case queued(conversation: String, position: Int, estimatedWaitSeconds: Int)
     /// An operator took the chat.
     case assigned(conversation: String, operatorID: String, operatorName: String)
-    /// A stored event: a message or a notice.
-    case event(conversation: String, sequence: Int64, time: Int64, author: Author, kind: Kind, text: String)
+    /// A stored event: a message, a notice or an attachment (then `text` is its file name).
+    case event(conversation: String, sequence: Int64, time: Int64, author: Author, kind: Kind, text: String, attachment: Attachment? = nil)
     /// Someone is typing (or stopped).
     case typing(conversation: String, author: Author, typing: Bool)
     /// The other side has read everything up to `sequence`.
@@ -36,6 +36,12 @@ public enum ServerEvent: Equatable, Sendable {
     case offerWithdrawn(conversation: String, reason: String)
     /// (Operators) the status was changed for them.
     case statusChanged(status: String, reason: String)
+    /// Each department and whether an operator is online for it now.
+    case departments([Department])
+    /// The operator suggests a page: the widget asks the visitor before going there.
+    case navigate(conversation: String, url: String)
+    /// An operator invites this visitor to chat.
+    case invitation(operatorID: String, operatorName: String, department: String, text: String)
     /// A command was refused; nothing changed.
     case error(code: String, message: String, requestID: String?)
 
@@ -48,7 +54,21 @@ public enum ServerEvent: Equatable, Sendable {
 
     /// What a stored event is.
     public enum Kind: String, Sendable {
-        case message, notice
+        case message, notice, attachment
+    }
+
+    /// A file in a conversation; the bytes are fetched over HTTP by id.
+    public struct Attachment: Equatable, Sendable {
+        public var id: String, name: String, contentType: String, size: Int
+        public init(id: String, name: String, contentType: String, size: Int) {
+            (self.id, self.name, self.contentType, self.size) = (id, name, contentType, size)
+        }
+    }
+
+    /// A department and whether someone can take a chat in it now.
+    public struct Department: Equatable, Sendable {
+        public var id: String, online: Bool
+        public init(id: String, online: Bool) { (self.id, self.online) = (id, online) }
     }
 
     /// The JSON text, keys sorted (stable for tests and caches).
@@ -72,9 +92,10 @@ public enum ServerEvent: Equatable, Sendable {
             o = ["type": "queued", "conversation": conversation, "position": position, "estimatedWaitSeconds": wait]
         case .assigned(let conversation, let id, let name):
             o = ["type": "assigned", "conversation": conversation, "operator": ["id": id, "name": name]]
-        case .event(let conversation, let sequence, let time, let author, let kind, let text):
+        case .event(let conversation, let sequence, let time, let author, let kind, let text, let attachment):
             o = ["type": kind.rawValue, "conversation": conversation, "sequence": sequence, "time": time, "text": text,
                  "author": Self.author(author)]
+            o["attachment"] = attachment.map { ["id": $0.id, "name": $0.name, "contentType": $0.contentType, "size": $0.size] as [String: Any] }
         case .typing(let conversation, let author, let typing):
             o = ["type": "typing", "conversation": conversation, "author": Self.author(author), "typing": typing]
         case .read(let conversation, let author, let sequence):
@@ -98,6 +119,12 @@ public enum ServerEvent: Equatable, Sendable {
             o = ["type": "offerWithdrawn", "conversation": conversation, "reason": reason]
         case .statusChanged(let status, let reason):
             o = ["type": "statusChanged", "status": status, "reason": reason]
+        case .departments(let departments):
+            o = ["type": "departments", "items": departments.map { ["id": $0.id, "online": $0.online] as [String: Any] }]
+        case .navigate(let conversation, let url):
+            o = ["type": "navigate", "conversation": conversation, "url": url]
+        case .invitation(let id, let name, let department, let text):
+            o = ["type": "invitation", "operator": ["id": id, "name": name], "department": department, "text": text]
         case .error(let code, let message, let requestID):
             o = ["type": "error", "code": code, "message": message]
             o["requestId"] = requestID

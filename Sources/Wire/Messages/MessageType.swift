@@ -34,6 +34,9 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case operatorEvent = 15
     /// A gateway session ended (the browser went away).
     case sessionClosed = 16
+    /// A notice for one gateway session (JSON body): a visitor's invitation, the
+    /// departments' availability.
+    case sessionEvent = 17
 }
 
 /// The kind of node at the other end of a connection.

@@ -34,6 +34,8 @@ public enum WireMessage: Equatable, Sendable {
     case operatorEvent(operatorID: String, body: [UInt8])
     /// Session `sessionID` of the sending gateway ended.
     case sessionClosed(sessionID: UInt64)
+    /// A notice for session `sessionID` of the receiving gateway.
+    case sessionEvent(sessionID: UInt64, body: [UInt8])
 
     /// Fields of `hello`.
     public struct Hello: Equatable, Sendable {
@@ -100,6 +102,7 @@ public enum WireMessage: Equatable, Sendable {
         case .reply: .reply
         case .operatorEvent: .operatorEvent
         case .sessionClosed: .sessionClosed
+        case .sessionEvent: .sessionEvent
         }
     }
 
@@ -153,6 +156,9 @@ public enum WireMessage: Equatable, Sendable {
             writer.writeBytes(body)
         case .sessionClosed(let sessionID):
             writer.writeVarint(sessionID)
+        case .sessionEvent(let sessionID, let body):
+            writer.writeVarint(sessionID)
+            writer.writeBytes(body)
         }
     }
 
@@ -215,6 +221,9 @@ public enum WireMessage: Equatable, Sendable {
             message = .operatorEvent(operatorID: operatorID, body: try reader.readBytes())
         case .sessionClosed:
             message = .sessionClosed(sessionID: try reader.readVarint())
+        case .sessionEvent:
+            let sessionID = try reader.readVarint()
+            message = .sessionEvent(sessionID: sessionID, body: try reader.readBytes())
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
         return message

@@ -1,8 +1,10 @@
 import Foundation
 
 /// Renders a transcript (the router's JSON) as plain text for people: one line per event.
-enum Transcript {
-    static func plainText(_ transcript: [String: Any]) -> String {
+/// Used for the admin's `.txt` download and the e-mailed transcript.
+public enum TranscriptText {
+    /// The transcript object (`conversation`, `department`, `state`, `events`) as text.
+    public static func plainText(_ transcript: [String: Any]) -> String {
         var lines = ["Conversation \(transcript["conversation"] as? String ?? "?") (\(transcript["department"] as? String ?? "?"), \(transcript["state"] as? String ?? "?"))"]
         let formatter = ISO8601DateFormatter()
         for event in transcript["events"] as? [[String: Any]] ?? [] {
@@ -13,7 +15,8 @@ enum Transcript {
             case "operator": author["name"] as? String ?? author["id"] as? String ?? "Operator"
             default: "—"
             }
-            lines.append("[\(time)] #\(event["sequence"] as? Int ?? 0) \(who): \(event["text"] as? String ?? "")")
+            let text = event["type"] as? String == "attachment" ? "[file] \(event["text"] as? String ?? "")" : event["text"] as? String ?? ""
+            lines.append("[\(time)] #\(event["sequence"] as? Int ?? 0) \(who): \(text)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
