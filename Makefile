@@ -4,7 +4,7 @@ export PATH := $(SWIFT_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build release test demo fuzz bench clean
+.PHONY: deps browser-deps build release test demo fuzz bench clean
 
 ## deps: install liblz4-dev (and pkg-config) only when they are missing
 deps:
@@ -12,6 +12,14 @@ deps:
 		echo "installing liblz4-dev and pkg-config"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblz4-dev pkg-config; \
 	fi
+
+## browser-deps: Debian's chromium and chromium-driver, and Selenium from PyPI, for the browser test
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q "selenium==4.51.0"
 
 ## build: debug build of every target
 build: deps
@@ -21,12 +29,14 @@ build: deps
 release: deps
 	swift build -c release
 
-## test: build and run every test (unit, real-socket, and end to end with Python's websockets)
-test: deps
+## test: build and run every test (unit, real-socket, end to end with Python's websockets, and
+## the widget and console in headless Chromium; screenshots under artifacts/screenshots/)
+test: deps browser-deps
 	swift build --build-tests
 	swift test --skip-build
 	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q "websockets==12.0"
 	python3 Tests/e2e/chat_flow.py
+	python3 Tests/e2e/browser_flow.py
 
 ## demo: the whole system in one process: routerd dev with the demo site (prints the URLs)
 demo: build

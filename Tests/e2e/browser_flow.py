@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""The widget, the console and the demo shop in a real browser (Debian's chromium and
+chromium-driver, driven by Selenium) against `routerd dev`. Run by `make test`.
+
+A shopper opens a product page, adds it to the cart and starts a chat in billing; an
+operator logs in to the console, sees the visitor and the cart value, accepts the offer,
+answers with a canned response and sends the shopper to another page; both see every
+message once and in order; the shopper reloads mid-chat and the chat goes on; the chat
+ends with a rating. Also: the offline form, a proactive invitation, an attachment, and a
+phone-sized screen. Screenshots of each step go to artifacts/screenshots/ (not committed).
+Every wait is bounded; the first failed check stops the run with a non-zero exit."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROUTERD = os.path.join(ROOT, ".build", "debug", "routerd")
+SHOTS = os.path.join(ROOT, "artifacts", "screenshots")
+TIMEOUT = 15
+# A 1x1 PNG, the "screenshot" the shopper attaches.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2a4f2d50000000049454e44ae426082")
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok: {what}")
+
+
+def start_routerd(data):
+    process = subprocess.Popen([ROUTERD, "dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--data", data,
+                                "--web", os.path.join(ROOT, "web")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in process.stdout:
+        match = re.search(r'msg="gateway listening" http=(http://[0-9.]+:[0-9]+)', line)
+        if match:
+            return process, match.group(1)
+    raise AssertionError("routerd dev did not start")
+
+
+def browser(width, height, phone=False):
+    options = webdriver.ChromeOptions()
+    if phone:
+        # A desktop window cannot be made this narrow: emulate the phone's screen instead.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 3}})
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}",
+                 "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(TIMEOUT)
+    return driver
+
+
+def wait(driver, condition, what):
+    try:
+        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1).until(lambda d: condition(d))
+    except TimeoutException:
+        shot(driver, "failed-" + re.sub(r"\W+", "-", what)[:60])
+        raise AssertionError(f"timed out: {what}")
+
+
+step_number = 0
+
+
+def shot(driver, name):
+    global step_number
+    step_number += 1
+    driver.save_screenshot(os.path.join(SHOTS, f"{step_number:02d}-{name}.png"))
+
+
+def widget(driver, selector):
+    """An element inside the widget's shadow root (the shop's page cannot see into it)."""
+    return driver.execute_script("const h = document.getElementById('switchboard-widget'); return h && h.shadowRoot.querySelector(arguments[0]);", selector)
+
+
+def widget_all_text(driver, selector):
+    return driver.execute_script(
+        "const h = document.getElementById('switchboard-widget'); return h ? [...h.shadowRoot.querySelectorAll(arguments[0])].map(e => e.querySelector('.body') ? e.querySelector('.body').textContent : e.textContent) : [];",
+        selector)
+
+
+def console_log_texts(driver):
+    return driver.execute_script("return [...document.querySelectorAll('.chat:not([hidden]) .msg')].map(e => e.firstChild.textContent)")
+
+
+def login(driver, base, page, operator, password):
+    driver.get(f"{base}/{page}")
+    driver.find_element(By.NAME, "operator").send_keys(operator)
+    driver.find_element(By.NAME, "password").send_keys(password + Keys.ENTER)
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    for old in os.listdir(SHOTS):
+        os.unlink(os.path.join(SHOTS, old))
+    data = tempfile.mkdtemp(prefix="switchboard-browser-")
+    server, base = start_routerd(data)
+    shopper = operator = phone = None
+    try:
+        shopper = browser(1280, 900)
+        operator = browser(1400, 900)
+
+        # The operator is online first, so billing shows as online in the widget.
+        login(operator, base, "console.html", "carl", "carl-demo")
+        wait(operator, lambda d: d.find_element(By.ID, "link").text == "connected", "the console connects")
+        shot(operator, "console-logged-in")
+
+        # The shopper: product page, cart, widget.
+        shopper.get(f"{base}/shop/kettle.html")
+        wait(shopper, lambda d: widget(d, ".dot.on") is not None, "the launcher shows that someone is online")
+        shopper.find_element(By.ID, "add").click()
+        shopper.find_element(By.ID, "add").click()
+        wait(shopper, lambda d: "2 items" in d.find_element(By.CSS_SELECTOR, ".cart-count").text, "the cart has two kettles")
+        check(shopper.execute_script("return getComputedStyle(document.getElementById('switchboard-widget').shadowRoot.querySelector('.launcher')).backgroundColor")
+              == "rgb(11, 87, 208)", "the shop's `button {background: … !important}` does not reach the widget's launcher")
+        shot(shopper, "shop-product-page")
+
+        # The console sees the visitor and the cart value before any chat.
+        wait(operator, lambda d: "cart €119.80" in d.find_element(By.ID, "visitors").text, "the console lists the visitor with the cart value")
+        check("Copper kettle" in operator.find_element(By.ID, "visitors").text, "the console shows the visitor's current page")
+        shot(operator, "console-sees-visitor")
+
+        widget(shopper, ".launcher").click()
+        wait(shopper, lambda d: widget(d, ".prechat") is not None and widget(d, ".prechat").is_displayed(), "the pre-chat form opens")
+        options = shopper.execute_script("return [...document.getElementById('switchboard-widget').shadowRoot.querySelectorAll('select[name=department] option')].map(o => o.textContent)")
+        check(any(o.startswith("Billing — online") for o in options) and any(o.startswith("Sales — offline") for o in options),
+              f"departments show who is online: {options}")
+        widget(shopper, "input[name=name]").send_keys("Maria")
+        widget(shopper, "input[name=email]").send_keys("maria@example.com")
+        Select(widget(shopper, "select[name=department]")).select_by_value("billing")
+        widget(shopper, "textarea[name=question]").send_keys("Was I charged twice for my kettle?")
+        shot(shopper, "widget-prechat-form")
+        widget(shopper, ".start").click()
+        wait(shopper, lambda d: widget(d, ".chat").is_displayed(), "the chat view opens")
+        wait(shopper, lambda d: "Was I charged twice for my kettle?" in widget_all_text(d, ".msg"), "the question is the first message")
+
+        # The operator gets the offer with a countdown and accepts.
+        wait(operator, lambda d: "s to accept" in d.find_element(By.ID, "offers").text, "the offer arrives with a countdown")
+        check("Maria" in operator.find_element(By.ID, "offers").text, "the offer names the visitor")
+        shot(operator, "console-offer")
+        operator.find_element(By.CSS_SELECTOR, "#offers button").click()
+        wait(operator, lambda d: "Was I charged twice for my kettle?" in console_log_texts(d), "the accepted chat shows the visitor's question")
+        wait(operator, lambda d: "€119.80" in d.find_element(By.ID, "visitor-info").text, "the visitor panel shows the cart value")
+        check("maria@example.com" in operator.find_element(By.ID, "visitor-info").text, "the visitor panel shows the e-mail")
+        check("Copper kettle" in operator.find_element(By.ID, "visitor-info").text, "the visitor panel shows the pages visited")
+        wait(shopper, lambda d: "Carl" in widget(d, ".status").text, "the shopper sees who took the chat")
+
+        # A canned response: /hi + Tab inserts the text with the visitor's name filled in.
+        box = operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text")
+        box.send_keys("/h")
+        wait(operator, lambda d: d.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .canned-suggestions").is_displayed(), "canned suggestions appear after /")
+        box.send_keys(Keys.TAB)
+        check(box.get_attribute("value") == "Hello Maria, I'm Carl. How can I help you today?", f"the canned response is filled in: {box.get_attribute('value')!r}")
+        box.send_keys(Keys.ENTER)
+        wait(shopper, lambda d: "Hello Maria, I'm Carl. How can I help you today?" in widget_all_text(d, ".msg"), "the shopper gets the canned answer")
+
+        # The shopper answers; the operator sends them to the shipping page.
+        text = widget(shopper, ".text")
+        text.send_keys("Yes, order 4711." + Keys.ENTER)
+        wait(operator, lambda d: "Yes, order 4711." in console_log_texts(d), "the operator gets the shopper's answer")
+        operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text").send_keys("Let me check. Meanwhile, here are our delivery terms." + Keys.ENTER)
+        operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .nav-url").send_keys("/shop/shipping.html")
+        operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .navigate").click()
+        wait(shopper, lambda d: widget(d, ".suggest .go") is not None, "the widget asks before going to the suggested page")
+        shot(shopper, "widget-page-suggestion")
+        widget(shopper, ".suggest .go").click()
+        wait(shopper, lambda d: d.current_url.endswith("/shop/shipping.html"), "the shopper is on the suggested page")
+        wait(shopper, lambda d: widget(d, ".chat") is not None and widget(d, ".chat").is_displayed()
+             and "Let me check. Meanwhile, here are our delivery terms." in widget_all_text(d, ".msg"), "the chat continues on the new page")
+        wait(operator, lambda d: "Shipping and returns" in d.find_element(By.ID, "visitor-info").text, "the console sees the new page")
+
+        # A screenshot attached by the shopper shows up as an image on both sides.
+        upload = os.path.join(data, "screenshot.png")
+        with open(upload, "wb") as f:
+            f.write(PNG)
+        shopper.execute_script("arguments[0].classList.remove('sr')", widget(shopper, ".file"))
+        widget(shopper, ".file").send_keys(upload)
+        wait(operator, lambda d: d.find_elements(By.CSS_SELECTOR, ".chat:not([hidden]) .msg img[alt='screenshot.png']"), "the operator sees the attached image")
+        wait(shopper, lambda d: d.execute_script("return !!document.getElementById('switchboard-widget').shadowRoot.querySelector('.msg img')"),
+             "the shopper sees the image preview")
+
+        # Reload mid-chat: the same conversation, every message once and in order.
+        shopper.refresh()
+        expected = ["Was I charged twice for my kettle?", "Hello Maria, I'm Carl. How can I help you today?", "Yes, order 4711.",
+                    "Let me check. Meanwhile, here are our delivery terms."]
+        wait(shopper, lambda d: widget(d, ".chat") is not None and "Let me check. Meanwhile, here are our delivery terms." in widget_all_text(d, ".msg"),
+             "after a reload the conversation is back")
+        time.sleep(0.5)  # let any duplicate arrive before counting (the check below is what must hold)
+        messages = [t for t in widget_all_text(shopper, ".msg.visitor, .msg.operator") if t in expected]
+        check(messages == expected, f"the shopper sees every message once and in order: {messages}")
+        operator_messages = [t for t in console_log_texts(operator) if t in expected]
+        check(operator_messages == expected, f"the operator sees every message once and in order: {operator_messages}")
+        widget(shopper, ".text").send_keys("Thanks!" + Keys.ENTER)
+        wait(operator, lambda d: "Thanks!" in console_log_texts(d), "after the reload the chat goes on")
+        shot(shopper, "widget-after-reload")
+        shot(operator, "console-chat")
+
+        # The operator ends the chat; the shopper rates it and asks for the transcript.
+        operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .end").click()
+        operator.switch_to.alert.accept()
+        wait(shopper, lambda d: widget(d, ".done").is_displayed(), "the shopper sees the end of the chat")
+        shopper.execute_script("document.getElementById('switchboard-widget').shadowRoot.getElementById('sb-star-5').click()")
+        widget(shopper, ".rating textarea").send_keys("Quick and kind.")
+        widget(shopper, ".rating button").click()
+        wait(shopper, lambda d: "Thank you for your rating" in widget(d, ".rating-done").text, "the rating is accepted")
+        widget(shopper, ".mail button").click()
+        wait(shopper, lambda d: "on its way to maria@example.com" in widget(d, ".mail-done").text, "the transcript request is accepted")
+        outbox = os.path.join(data, "outbox")
+        mails = [f for f in os.listdir(outbox) if f.endswith(".eml")]
+        check(len(mails) == 1, "the transcript e-mail is in the outbox")
+        with open(os.path.join(outbox, mails[0]), encoding="utf-8") as f:
+            mail = f.read()
+        check("To: maria@example.com" in mail and "Yes, order 4711." in mail, "the e-mail holds the transcript")
+        shot(shopper, "widget-rated")
+
+        # A proactive invitation: the operator invites the shopper from the visitors list.
+        wait(operator, lambda d: d.find_elements(By.CSS_SELECTOR, "#visitors button.invite"), "the visitor can be invited again")
+        operator.find_element(By.CSS_SELECTOR, "#visitors button.invite").click()
+        wait(shopper, lambda d: widget(d, ".invite") is not None and "Can I help" in widget(d, ".invite").text, "the widget shows the invitation")
+        shot(shopper, "widget-invitation")
+
+        # Nobody online in sales: the offline form makes a conversation for later.
+        phone = browser(390, 844, phone=True)
+        phone.get(f"{base}/shop/lamp.html")
+        wait(phone, lambda d: widget(d, ".launcher") is not None, "the widget loads on a phone-sized screen")
+        widget(phone, ".launcher").click()
+        wait(phone, lambda d: widget(d, "select[name=department] option") is not None, "the departments are listed")
+        Select(widget(phone, "select[name=department]")).select_by_value("sales")
+        check(widget(phone, ".offline-note").is_displayed() and widget(phone, ".start").text == "Leave a message",
+              "the form turns into an offline message form when nobody is online")
+        width = phone.execute_script("return document.getElementById('switchboard-widget').shadowRoot.querySelector('.panel').getBoundingClientRect().width")
+        inner = phone.execute_script("return window.innerWidth")
+        check(inner == 390 and abs(width - inner) <= 1, f"the panel fills a phone-sized screen ({width} px of {inner} px)")
+        widget(phone, "textarea[name=question]").send_keys("Does the lamp come with a bulb?")
+        widget(phone, ".start").click()
+        check("e-mail" in widget(phone, ".form-error").text, "an offline message needs an e-mail address")
+        widget(phone, "input[name=email]").send_keys("leo@example.com")
+        shot(phone, "phone-offline-form")
+        widget(phone, ".start").click()
+        wait(phone, lambda d: "answer your message by e-mail" in widget(d, ".done-text").text, "the offline message is taken for later")
+        shot(phone, "phone-offline-sent")
+
+        print(f"browser flow passed; screenshots in {SHOTS}")
+    finally:
+        for driver in (shopper, operator, phone):
+            if driver:
+                driver.quit()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,63 @@
+// Switchboard admin page: the gateway's admin REST API (docs/operations.md) with the
+// admin's bearer token.
+(function () {
+  'use strict';
+  const $ = (selector) => document.querySelector(selector);
+  const token = sessionStorage.getItem('switchboard-admin');
+
+  $('#login').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = e.target;
+    const response = await fetch('/api/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ site: form.site.value, operator: form.operator.value, password: form.password.value }) });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) { $('#login-error').textContent = answer.message || `login failed (${response.status})`; return; }
+    if (answer.role !== 'admin') { $('#login-error').textContent = 'This operator is not an admin of the site.'; return; }
+    sessionStorage.setItem('switchboard-admin', answer.token);
+    location.reload();
+  });
+  $('#logout').addEventListener('click', () => { sessionStorage.removeItem('switchboard-admin'); location.reload(); });
+  if (!token) return;
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+
+  async function api(method, path, body) {
+    const response = await fetch('/api/admin/' + path, { method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    if (response.status === 401) { sessionStorage.removeItem('switchboard-admin'); location.reload(); }
+    const text = await response.text();
+    if (!response.ok) { $('#error').textContent = `${method} ${path}: ${text}`; throw new Error(text); }
+    $('#error').textContent = '';
+    return path.endsWith('.txt') ? text : JSON.parse(text);
+  }
+  function row(cells, extra) {
+    const tr = document.createElement('tr');
+    for (const cell of cells) { const td = document.createElement('td'); td.textContent = cell; tr.append(td); }
+    if (extra) { const td = document.createElement('td'); td.append(extra); tr.append(td); }
+    return tr;
+  }
+  function button(text, onclick) { const b = document.createElement('button'); b.type = 'button'; b.className = 'plain'; b.textContent = text; b.onclick = onclick; return b; }
+
+  async function loadCanned() {
+    const { items } = await api('GET', 'canned');
+    $('#canned').replaceChildren(...items.filter((c) => c.scope === 'site').map((c) =>
+      row([`/${c.shortcut}`, c.text], button('Delete', async () => { await api('DELETE', 'canned/' + encodeURIComponent(c.shortcut)); loadCanned(); }))));
+  }
+  $('#canned-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await api('PUT', 'canned/' + encodeURIComponent(e.target.shortcut.value), { text: e.target.text.value });
+    e.target.reset();
+    loadCanned();
+  });
+  async function loadLive() {
+    const [operators, queue, conversations] = await Promise.all([api('GET', 'operators'), api('GET', 'queues'), api('GET', 'conversations?all=1')]);
+    $('#operators').replaceChildren(...operators.items.map((o) => row([`${o.name} (${o.id})`, o.status, o.connected ? 'yes' : 'no', `${o.chats} / ${o.maxChats}`,
+      Object.entries(o.skills).map(([skill, level]) => `${skill} ${level}`).join(', ')])));
+    $('#queue').replaceChildren(...queue.items.map((q) => row([q.position, q.department, (q.visitorProfile || {}).name || q.visitor, `${q.waitingSeconds} s`])));
+    $('#conversations').replaceChildren(...conversations.items.map((c) => row([c.conversation, c.department, c.state, c.operator || '', c.rating ? `${c.rating.score}/5 ${c.rating.comment}` : ''],
+      button('Transcript', async () => { const pre = $('#transcript'); pre.textContent = await api('GET', `conversations/${encodeURIComponent(c.conversation)}.txt`); pre.hidden = false; }))));
+  }
+  loadCanned();
+  loadLive();
+  setInterval(loadLive, 5000);
+})();
