@@ -8,6 +8,7 @@ struct GatewayInbox: Sendable {
     var replies: [UInt32: String] = [:]
     var conversationEvents: [(conversation: String, sequence: UInt64, json: String)] = []
     var operatorEvents: [(op: String, json: String)] = []
+    var sessionEvents: [(session: UInt64, json: String)] = []
     var established = false
 }
 
@@ -23,6 +24,7 @@ final class FakeGateway: WirePeerDelegate, Sendable {
             case .conversationEvent(let id, let sequence, let body):
                 inbox.conversationEvents.append((id, sequence, String(decoding: body, as: UTF8.self)))
             case .operatorEvent(let op, let body): inbox.operatorEvents.append((op, String(decoding: body, as: UTF8.self)))
+            case .sessionEvent(let session, let body): inbox.sessionEvents.append((session, String(decoding: body, as: UTF8.self)))
             default: break
             }
         }
@@ -37,42 +39,11 @@ final class FakeGateway: WirePeerDelegate, Sendable {
         operators: [OperatorProfile(id: "shop/anna", site: "shop", displayName: "Anna", skills: ["sales": 3], maxChats: 2)])
 
     @Test func gatewayCommands_runOnTheRouter_withRepliesAndEvents_andNoCrossSiteAccess() throws {
-        let routerGroup = EventLoopGroup(loopCount: 1, name: "router")
-        let gatewayGroup = EventLoopGroup(loopCount: 1, name: "gateway")
-        defer { routerGroup.shutdown(); gatewayGroup.shutdown() }
-        let directory = NSTemporaryDirectory() + "switchboard-service-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let loop = routerGroup.loops[0]
-        let node = try loop.submitAndWait {
-            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 5).0)
-        }
-        let service = try RouterService.start(node: node, group: routerGroup, address: loopback, configuration: wireConfiguration("router"))
-        let address = try #require(try loop.submitAndWait { service.value.address })
-
-        let gateway = FakeGateway()
-        let gatewayLoop = gatewayGroup.loops[0]
-        let client = try gatewayLoop.submitAndWait {
-            let client = WireClient(loop: gatewayLoop, address: address, configuration: wireConfiguration("gw-1", role: .gateway), delegate: gateway)
-            client.start()
-            return UncheckedBox(client)
-        }
-        #expect(gateway.inbox.wait { $0.established })
-
-        var correlation: UInt32 = 0
-        /// Sends a command as `principal` and waits for the router's reply.
-        func command(_ principal: Principal, session: UInt64, _ json: String) throws -> String {
-            correlation += 1
-            let id = correlation
-            let body = Principal.encode(principal, command: Array(json.utf8))
-            try gatewayLoop.submitAndWait {
-                try client.value.peer?.send(.clientCommand(sessionID: session, conversationID: "", body: body), correlationID: id)
-            }
-            #expect(gateway.inbox.wait { $0.replies[id] != nil }, "no reply to \(json)")
-            return gateway.inbox.read { $0.replies[id] ?? "" }
-        }
-        func field(_ json: String, _ name: String) -> Any? {
-            (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?[name]
-        }
+        let service = try ServiceFixture(site: Self.site)
+        defer { service.stop() }
+        let (gateway, node, loop) = (service.gateway, service.node, service.routerLoop)
+        func command(_ principal: Principal, session: UInt64, _ json: String) throws -> String { try service.command(principal, session: session, json) }
+        func field(_ json: String, _ name: String) -> Any? { ServiceFixture.field(json, name) }
 
         let anna = Principal(site: "shop", role: .operator, id: "anna")
         let maria = Principal(site: "shop", role: .visitor, id: "maria")
@@ -108,13 +79,116 @@ final class FakeGateway: WirePeerDelegate, Sendable {
         #expect(replayed == Array(1...UInt64(sequence)))
 
         // The operator's session closing disconnects the operator (their grace period starts).
-        try gatewayLoop.submitAndWait { try client.value.peer?.send(.sessionClosed(sessionID: 1)) }
+        try service.gatewayGroup.loops[0].submitAndWait { [client = service.client] in try client.value.peer?.send(.sessionClosed(sessionID: 1)) }
         // Frames on one link are handled in order: once a later command is answered, the close was handled.
         _ = try command(maria, session: 2, "{}")
         #expect(try loop.submitAndWait { node.value.core.homes["shop/anna"]?.connections } == 0)
-
-        try gatewayLoop.submitAndWait { client.value.stop() }
-        try loop.submitAndWait { service.value.close(); node.value.close() }
     }
 
+    @Test func widgetsFollowAvailability_invitationsReachTheVisitor_filesAndCannedResponsesAreKept() throws {
+        let service = try ServiceFixture(site: Self.site)
+        defer { service.stop() }
+        func command(_ principal: Principal, session: UInt64, _ json: String) throws -> String { try service.command(principal, session: session, json) }
+        func field(_ json: String, _ name: String) -> Any? { ServiceFixture.field(json, name) }
+        let inbox = service.gateway.inbox
+        let anna = Principal(site: "shop", role: .operator, id: "anna")
+        let maria = Principal(site: "shop", role: .visitor, id: "maria")
+
+        // A widget asks for the departments: nobody online yet; then live updates follow.
+        #expect(try command(maria, session: 7, #"{"type":"departments"}"#) == #"{"items":[{"id":"sales","online":false}],"type":"departments"}"#)
+        _ = try command(anna, session: 1, #"{"type":"hello","token":"verified"}"#)
+        _ = try command(anna, session: 1, #"{"type":"status","status":"online"}"#)
+        #expect(inbox.wait { $0.sessionEvents.contains { $0.session == 7 && $0.json.contains(#""online":true"#) } })
+        _ = try command(anna, session: 1, #"{"type":"status","status":"away"}"#)
+        #expect(inbox.wait { $0.sessionEvents.last { $0.session == 7 }?.json.contains(#""online":false"#) == true })
+
+        // An invitation reaches every open widget of that visitor, and no one else's.
+        #expect(field(try command(anna, session: 1, #"{"type":"invite","visitor":"nobody"}"#), "code") as? String == "not_found")
+        #expect(field(try command(anna, session: 1, #"{"type":"invite","visitor":"maria","text":"Need help?"}"#), "type") as? String == "accepted")
+        #expect(inbox.wait { $0.sessionEvents.contains { $0.session == 7 && $0.json.contains(#""type":"invitation""#) && $0.json.contains("Need help?") } })
+
+        // Files: stored, recorded with a sequence, served to the conversation's visitor only.
+        _ = try command(anna, session: 1, #"{"type":"status","status":"online"}"#)
+        let conversation = try #require(field(try command(maria, session: 7, #"{"type":"start","requestId":"r","department":"sales"}"#), "conversation") as? String)
+        let data = Base64.encode(Array("hello file".utf8))
+        let attach = #"{"type":"attach","conversation":"\#(conversation)","clientMessageId":"f1","name":"a.txt","contentType":"text/plain","data":"\#(data)"}"#
+        let stored = try command(maria, session: 7, attach)
+        let sequence = try #require(field(stored, "sequence") as? Int)
+        #expect(field(try command(maria, session: 7, attach), "sequence") as? Int == sequence, "a retried upload is stored once")
+        let event = try #require(inbox.read { $0.conversationEvents.first { $0.sequence == UInt64(sequence) }?.json })
+        let fileID = try #require((ServiceFixture.field(event, "attachment") as? [String: Any])?["id"] as? String)
+        let served = try command(maria, session: 7, #"{"type":"attachment","conversation":"\#(conversation)","id":"\#(fileID)"}"#)
+        #expect(field(served, "data") as? String == data && field(served, "contentType") as? String == "text/plain")
+        let mallory = Principal(site: "shop", role: .visitor, id: "mallory")
+        #expect(field(try command(mallory, session: 9, #"{"type":"attachment","conversation":"\#(conversation)","id":"\#(fileID)"}"#), "code") as? String == "unknown_conversation")
+        #expect(field(try command(maria, session: 7, #"{"type":"attachment","conversation":"\#(conversation)","id":"../../canned.json"}"#), "code") as? String == "not_found")
+
+        // Canned responses: personal for operators, site-wide for admins only; durable.
+        #expect(field(try command(anna, session: 1, #"{"type":"saveCanned","shortcut":"hi","text":"Hello!","scope":"site"}"#), "code") as? String == "forbidden")
+        #expect(field(try command(anna, session: 1, #"{"type":"saveCanned","shortcut":"hi","text":"Hi, I'm Anna","scope":"personal"}"#), "type") as? String == "accepted")
+        let admin = Principal(site: "shop", role: .admin, id: "anna")
+        #expect(field(try command(admin, session: 2, #"{"type":"saveCanned","shortcut":"hi","text":"Hello!","scope":"site"}"#), "type") as? String == "accepted")
+        #expect(field(try command(admin, session: 2, #"{"type":"saveCanned","shortcut":"bye","text":"Bye!","scope":"site"}"#), "type") as? String == "accepted")
+        #expect(try command(anna, session: 1, #"{"type":"canned"}"#)
+            == #"{"items":[{"scope":"personal","shortcut":"hi","text":"Hi, I'm Anna"},{"scope":"site","shortcut":"bye","text":"Bye!"}],"type":"canned"}"#)
+        #expect(field(try command(admin, session: 2, #"{"type":"deleteCanned","shortcut":"nope","scope":"site"}"#), "code") as? String == "not_found")
+        let reopened = try CannedStore(directory: service.directory)
+        #expect(reopened.responses.visible(site: "shop", operator: "ben").map(\.shortcut) == ["bye", "hi"])
+    }
+}
+
+/// A router node and its service on real sockets, with a fake gateway linked to it.
+final class ServiceFixture {
+    let routerGroup = EventLoopGroup(loopCount: 1, name: "router")
+    let gatewayGroup = EventLoopGroup(loopCount: 1, name: "gateway")
+    let directory = NSTemporaryDirectory() + "switchboard-service-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let node: UncheckedBox<RouterNode>
+    let service: UncheckedBox<RouterService>
+    let gateway = FakeGateway()
+    let client: UncheckedBox<WireClient>
+    var routerLoop: EventLoop { routerGroup.loops[0] }
+    private var correlation: UInt32 = 0
+
+    init(site: SiteConfiguration) throws {
+        let loop = routerGroup.loops[0]
+        let directory = directory
+        node = try loop.submitAndWait {
+            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [site], partitionCount: 8, seed: 5).0)
+        }
+        service = try RouterService.start(node: node, group: routerGroup, address: loopback, configuration: wireConfiguration("router"))
+        let service = service
+        guard let address = try loop.submitAndWait({ service.value.address }) else { throw WireError.invalidField("no address") }
+        let gatewayLoop = gatewayGroup.loops[0]
+        let gateway = gateway
+        client = try gatewayLoop.submitAndWait {
+            let client = WireClient(loop: gatewayLoop, address: address, configuration: wireConfiguration("gw-1", role: .gateway), delegate: gateway)
+            client.start()
+            return UncheckedBox(client)
+        }
+        #expect(gateway.inbox.wait { $0.established })
+    }
+
+    /// Sends a command as `principal` and waits for the router's reply.
+    func command(_ principal: Principal, session: UInt64, _ json: String) throws -> String {
+        correlation += 1
+        let id = correlation
+        let body = Principal.encode(principal, command: Array(json.utf8))
+        try gatewayGroup.loops[0].submitAndWait { [client] in
+            try client.value.peer?.send(.clientCommand(sessionID: session, conversationID: "", body: body), correlationID: id)
+        }
+        #expect(gateway.inbox.wait { $0.replies[id] != nil }, "no reply to \(json)")
+        return gateway.inbox.read { $0.replies[id] ?? "" }
+    }
+
+    static func field(_ json: String, _ name: String) -> Any? {
+        (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?[name]
+    }
+
+    func stop() {
+        try? gatewayGroup.loops[0].submitAndWait { [client] in client.value.stop() }
+        try? routerGroup.loops[0].submitAndWait { [service, node] in service.value.close(); node.value.close() }
+        routerGroup.shutdown()
+        gatewayGroup.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 }

@@ -177,6 +177,11 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
             _ = try h.run { (core, now, effects) throws(RouterError) in
                 try core.visitorSend(id, clientMessageID: "m-\(id)", text: "Grüße 👋", now: now, into: &effects)
             }
+            _ = try h.run { (core, now, effects) throws(RouterError) in
+                try core.sendAttachment(id, author: .visitor, clientMessageID: "f-\(id)",
+                                        file: AttachmentFile(id: String(repeating: "ab", count: 16), name: "Quittung.pdf", contentType: "application/pdf", size: 48_213),
+                                        now: now, into: &effects)
+            }
         }
         if let active = ids.first(where: { h.state($0) == .active }), let from = h.assigned(active) {
             try h.run { (core, now, effects) throws(RouterError) in

@@ -27,6 +27,15 @@ import Wire
             (#"{"type":"transfer","conversation":"c1","toDepartment":"support","note":"printer"}"#,
              .transfer(conversation: "c1", toOperator: nil, toDepartment: "support", note: "printer")),
             (#"{"type":"end","conversation":"c1"}"#, .end(conversation: "c1")),
+            (#"{"type":"departments"}"#, .departments),
+            (#"{"type":"emailTranscript","conversation":"c1","email":"maria@example.com"}"#, .emailTranscript(conversation: "c1", email: "maria@example.com")),
+            (#"{"type":"attachment","conversation":"c1","id":"ab12"}"#, .attachment(conversation: "c1", id: "ab12")),
+            (#"{"type":"navigate","conversation":"c1","url":"/shop/shipping.html"}"#, .navigate(conversation: "c1", url: "/shop/shipping.html")),
+            (#"{"type":"invite","visitor":"v-1","department":"sales"}"#, .invite(visitor: "v-1", department: "sales", text: nil)),
+            (#"{"type":"canned"}"#, .canned),
+            (#"{"type":"saveCanned","shortcut":"hi_2","text":"Hello {visitor}","scope":"personal"}"#,
+             .saveCanned(shortcut: "hi_2", text: "Hello {visitor}", scope: .personal)),
+            (#"{"type":"deleteCanned","shortcut":"hi","scope":"site"}"#, .deleteCanned(shortcut: "hi", scope: .site)),
         ]
         for (json, expected) in cases {
             #expect(parse(json) == .success(expected), "\(json)")
@@ -60,6 +69,35 @@ import Wire
         #expect(error.code == code, "\(json): \(error.message)")
     }
 
+    @Test(arguments: [
+        (#"{"type":"navigate","conversation":"c1","url":"javascript:alert(1)"}"#, "invalid_field"),
+        (#"{"type":"saveCanned","shortcut":"hi there","text":"x","scope":"site"}"#, "invalid_field"),
+        (#"{"type":"saveCanned","shortcut":"hi","text":"x","scope":"everyone"}"#, "invalid_field"),
+        (#"{"type":"emailTranscript","conversation":"c1","email":"maria"}"#, "invalid_field"),
+        (#"{"type":"emailTranscript","conversation":"c1","email":"a@b.c\r\nBcc: x@y.z"}"#, "invalid_field"),
+        (#"{"type":"attach","conversation":"c1","clientMessageId":"f","name":"x.html","contentType":"text/html","data":"PGI+"}"#, "invalid_field"),
+        (#"{"type":"attach","conversation":"c1","clientMessageId":"f","name":"x.png","contentType":"image/png","data":"%%%"}"#, "invalid_field"),
+        (#"{"type":"attach","conversation":"c1","clientMessageId":"f","name":"x.png","contentType":"image/png","data":""}"#, "invalid_field"),
+        (#"{"type":"invite"}"#, "missing_field"),
+    ])
+    func newCommands_refuseBadValues(json: String, code: String) {
+        guard case .failure(let error) = parse(json) else {
+            Issue.record("\(json) was accepted")
+            return
+        }
+        #expect(error.code == code, "\(json): \(error.message)")
+    }
+
+    @Test func attachments_parseOnlyWithTheUploadLimit_andUpToTheirMaximumSize() {
+        let data = Base64.encode([UInt8](repeating: 0xFF, count: ClientCommand.maxAttachmentBytes))
+        let json = Array(#"{"type":"attach","conversation":"c1","clientMessageId":"f","name":"a.png","contentType":"image/png","data":"\#(data)"}"#.utf8)
+        #expect(throws: ClientProtocolError.self) { try ClientCommand.parse(json) }
+        #expect((try? ClientCommand.parse(json, maxBytes: ClientCommand.maxAttachCommandBytes)) != nil)
+        let tooBig = Base64.encode([UInt8](repeating: 0xFF, count: ClientCommand.maxAttachmentBytes + 3))
+        let over = Array(#"{"type":"attach","conversation":"c1","clientMessageId":"f","name":"a.png","contentType":"image/png","data":"\#(tooBig)"}"#.utf8)
+        #expect(throws: ClientProtocolError.self) { try ClientCommand.parse(over, maxBytes: ClientCommand.maxAttachCommandBytes) }
+    }
+
     @Test func oversizedMessagesAndFields_areRefused() {
         let longText = String(repeating: "x", count: 8 * 1024 + 1)
         guard case .failure(let field) = parse(#"{"type":"send","conversation":"c1","clientMessageId":"m","text":"\#(longText)"}"#) else {
@@ -73,6 +111,18 @@ import Wire
             return
         }
         #expect(whole.code == "too_large")
+    }
+
+    @Test func newServerEvents_encodeAsDocumented() {
+        func text(_ event: ServerEvent) -> String { String(decoding: event.json(), as: UTF8.self) }
+        #expect(text(.departments([.init(id: "billing", online: true), .init(id: "sales", online: false)]))
+            == #"{"items":[{"id":"billing","online":true},{"id":"sales","online":false}],"type":"departments"}"#)
+        #expect(text(.navigate(conversation: "c1", url: "/shop/a")) == #"{"conversation":"c1","type":"navigate","url":"/shop/a"}"#)
+        #expect(text(.invitation(operatorID: "anna", operatorName: "Anna", department: "sales", text: "Hi"))
+            == #"{"department":"sales","operator":{"id":"anna","name":"Anna"},"text":"Hi","type":"invitation"}"#)
+        #expect(text(.event(conversation: "c1", sequence: 4, time: 5, author: .visitor, kind: .attachment, text: "a.png",
+                            attachment: .init(id: "ff", name: "a.png", contentType: "image/png", size: 10)))
+            == #"{"attachment":{"contentType":"image/png","id":"ff","name":"a.png","size":10},"author":{"kind":"visitor"},"conversation":"c1","sequence":4,"text":"a.png","time":5,"type":"attachment"}"#)
     }
 
     @Test func serverEvents_encodeAsDocumented() {

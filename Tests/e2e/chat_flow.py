@@ -41,14 +41,16 @@ def start_routerd(data):
     raise AssertionError("routerd did not start")
 
 
-def http(address, method, path, body=None):
-    request = urllib.request.Request(f"http://{address}{path}", method=method, data=body,
-                                     headers={"Content-Type": "application/json"} if body else {})
+def http(address, method, path, body=None, headers=None, with_headers=False):
+    all_headers = {"Content-Type": "application/json"} if body else {}
+    all_headers.update(headers or {})
+    request = urllib.request.Request(f"http://{address}{path}", method=method, data=body, headers=all_headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, response.read()
+            result = (response.status, response.read(), response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        result = (error.code, error.read(), error.headers)
+    return result if with_headers else result[:2]
 
 
 def raw_http(address, data):
@@ -431,6 +433,54 @@ async def more_flows(address, operator_token):
             await w.close()
 
 
+async def files_and_canned(address, admin_token, operator_token):
+    """Attachments over HTTP (limits, types, who may read them) and the admin's canned-response API."""
+    uri = f"ws://{address}/ws"
+    async with websockets.connect(uri) as widget:
+        await widget.send(json.dumps({"type": "hello", "site": "shop"}))
+        welcome, _ = await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
+        token = welcome["token"]
+        await widget.send(json.dumps({"type": "start", "requestId": "f", "department": "sales", "question": "See my screenshot"}))
+        conversation = (await receive_until(widget, lambda m: m["type"] == "accepted", "start accepted"))[0]["conversation"]
+        png = bytes.fromhex("89504e470d0a1a0a") + b"\0" * 100
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "image/png", "X-File-Name": "screen%20shot.png"}
+        path = f"/api/attachments/{conversation}"
+        check(http(address, "POST", path, png, {"Content-Type": "image/png"})[0] == 401, "an upload without a token is 401")
+        check(http(address, "POST", path, b"<script>", dict(auth, **{"Content-Type": "text/html"}))[0] == 415, "an upload of HTML is refused with 415")
+        check(http(address, "POST", path, b"x" * (512 * 1024 + 1), auth)[0] == 413, "an upload over 512 KiB is refused with 413")
+        status, body = http(address, "POST", path, png, dict(auth, **{"X-Client-Message-Id": "up-1"}))
+        check(status == 200 and json.loads(body)["sequence"] == 2, "an upload is stored as the conversation's next event")
+        check(json.loads(http(address, "POST", path, png, dict(auth, **{"X-Client-Message-Id": "up-1"}))[1])["sequence"] == 2,
+              "a retried upload (same client message id) is stored once")
+        event, _ = await receive_until(widget, lambda m: m["type"] == "attachment", "attachment event")
+        check(event["attachment"]["name"] == "screen shot.png" and event["attachment"]["size"] == len(png), "the event describes the file")
+        file_path = f"/api/attachments/{conversation}/{event['attachment']['id']}"
+        status, body, headers = http(address, "GET", file_path, headers={"Authorization": f"Bearer {token}"}, with_headers=True)
+        check(status == 200 and body == png and headers["Content-Type"] == "image/png", "the visitor downloads the file")
+        check(headers["X-Content-Type-Options"] == "nosniff" and headers["Content-Security-Policy"] == "sandbox", "files are served so a browser never runs them")
+        check(http(address, "GET", file_path, headers={"Authorization": f"Bearer {admin_token}"})[0] == 200, "the site's admin may read the file")
+        check(http(address, "GET", file_path, headers={"Authorization": f"Bearer {operator_token}"})[0] == 404,
+              "an operator who never had the chat may not")
+        async with websockets.connect(uri) as other:
+            await other.send(json.dumps({"type": "hello", "site": "shop"}))
+            stranger = (await receive_until(other, lambda m: m["type"] == "welcome", "welcome"))[0]["token"]
+        check(http(address, "GET", file_path, headers={"Authorization": f"Bearer {stranger}"})[0] == 404, "another visitor may not read the file")
+        await widget.send(json.dumps({"type": "attach", "conversation": conversation, "clientMessageId": "ws", "name": "a.png",
+                                      "contentType": "image/png", "data": "AAAA"}))
+        refused, _ = await receive_until(widget, lambda m: m["type"] == "error", "attach over the socket")
+        check(refused["code"] == "not_supported", "files cannot be sent over the socket")
+
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    check(http(address, "PUT", "/api/admin/canned/returns", json.dumps({"text": "30 days, free."}).encode(), admin)[0] == 200, "an admin saves a canned response")
+    check(http(address, "PUT", "/api/admin/canned/bad%20name", json.dumps({"text": "x"}).encode(), admin)[0] == 400, "a shortcut with a space is refused")
+    listing = json.loads(http(address, "GET", "/api/admin/canned", headers=admin)[1])
+    check({"shortcut": "returns", "text": "30 days, free.", "scope": "site"} in listing["items"], "the admin lists the site's canned responses")
+    check(http(address, "DELETE", "/api/admin/canned/returns", headers=admin)[0] == 200, "an admin deletes a canned response")
+    check(http(address, "DELETE", "/api/admin/canned/returns", headers=admin)[0] == 404, "deleting it again is 404")
+    check(http(address, "GET", "/api/admin/canned", headers={"Authorization": f"Bearer {operator_token}"})[0] == 403,
+          "an operator is not an admin")
+
+
 def main():
     with tempfile.TemporaryDirectory() as data:
         process, address = start_routerd(data)
@@ -450,6 +500,11 @@ def main():
             # The next flows need the operator's status fresh: log in again.
             status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "anna-demo"}).encode())
             asyncio.run(more_flows(address, json.loads(body)["token"]))
+            status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "ben", "password": "ben-demo"}).encode())
+            check(status == 200 and json.loads(body)["role"] == "operator", "a demo operator who is not the admin logs in as an operator")
+            ben_token = json.loads(body)["token"]
+            status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "anna-demo"}).encode())
+            asyncio.run(files_and_canned(address, json.loads(body)["token"], ben_token))
             process.send_signal(signal.SIGTERM)
             check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
         finally:

@@ -21,7 +21,8 @@ public final class MailOutbox {
     public func enqueue(to recipient: String, subject: String, body: String, now: Date = Date()) throws(StorageError) -> String {
         let date = Self.dateFormatter.string(from: now)
         // Header values come from checked input, but a line break would start a new header.
-        let clean = { (value: String) in value.filter { $0 != "\r" && $0 != "\n" } }
+        // (Compare characters by `isNewline`: "\r\n" is one Character, neither "\r" nor "\n".)
+        let clean = { (value: String) in value.split(whereSeparator: \.isNewline).joined() }
         let text = "From: \(sender)\r\nTo: \(clean(recipient))\r\nSubject: \(clean(subject))\r\nDate: \(date)\r\n"
             + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
             + body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
