@@ -405,7 +405,10 @@
         send({ type: 'departments' });
         send({ type: 'page', url: location.href.slice(0, 2048), title: document.title.slice(0, 512) });
         while (queuedTracks.length) send(queuedTracks.shift());
-        if (state.conversation && !state.ended) send({ type: 'resume', conversation: state.conversation, after: lastSeen });
+        if (state.conversation && !state.ended) {
+          send({ type: 'resume', conversation: state.conversation, after: lastSeen });
+          if (statusLine.textContent.includes('reconnecting')) statusLine.textContent = operatorName ? `You are chatting with ${operatorName}.` : '';
+        }
         // Messages not yet acknowledged go again with the same id: the router stores each once.
         for (const [clientMessageId, p] of pending) send({ type: 'send', conversation: state.conversation, clientMessageId, text: p.text });
         if (pendingStart) send(pendingStart);

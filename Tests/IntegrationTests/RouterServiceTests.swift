@@ -70,13 +70,15 @@ final class FakeGateway: WirePeerDelegate, Sendable {
         #expect(field(try command(maria, session: 2, #"{"type":"send","conversation":"\#(conversation)","clientMessageId":"m9","text":"x","txt":"typo"}"#), "code") as? String == "unknown_field")
         #expect(field(try command(maria, session: 2, "{not json"), "code") as? String == "bad_json")
 
-        // Resume from sequence 0 replays every stored event, in order.
+        // Resume from sequence 0 replays every stored event, in order, then says who holds
+        // the chat (that notice is not stored, and the client may have missed it).
         let before = gateway.inbox.read { $0.conversationEvents.count }
         #expect(field(try command(maria, session: 2, #"{"type":"resume","conversation":"\#(conversation)","after":0}"#), "type") as? String == "accepted")
         // The reply comes first; the replay follows on the same link.
-        #expect(gateway.inbox.wait { $0.conversationEvents.count >= before + sequence })
-        let replayed = gateway.inbox.read { Array($0.conversationEvents[before...]).map(\.sequence) }
-        #expect(replayed == Array(1...UInt64(sequence)))
+        #expect(gateway.inbox.wait { $0.conversationEvents.count >= before + sequence + 1 })
+        let replayed = gateway.inbox.read { Array($0.conversationEvents[before...]) }
+        #expect(replayed.map(\.sequence) == Array(1...UInt64(sequence)) + [0])
+        #expect(replayed.last?.json == #"{"conversation":"\#(conversation)","operator":{"id":"anna","name":"Anna"},"type":"assigned"}"#)
 
         // The operator's session closing disconnects the operator (their grace period starts).
         try service.gatewayGroup.loops[0].submitAndWait { [client = service.client] in try client.value.peer?.send(.sessionClosed(sessionID: 1)) }

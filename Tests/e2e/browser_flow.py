@@ -14,9 +14,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from selenium import webdriver
@@ -49,6 +51,60 @@ def start_routerd(data):
         if match:
             return process, match.group(1)
     raise AssertionError("routerd dev did not start")
+
+
+class CuttableProxy:
+    """A TCP relay in front of the gateway whose connections the test can cut at once: a
+    flaky network as the browser sees it (Chrome's offline emulation leaves open WebSockets
+    alone)."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.sockets = []
+        self.lock = threading.Lock()
+        self.holding = False  # while true, new connections are dropped at once
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.holding:
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream, timeout=TIMEOUT)
+            server.settimeout(None)
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self, hold=False):
+        self.holding = hold
+        with self.lock:
+            cut, self.sockets = self.sockets, []
+        for s in cut:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def browser(width, height, phone=False):
@@ -109,6 +165,8 @@ def main():
         os.unlink(os.path.join(SHOTS, old))
     data = tempfile.mkdtemp(prefix="switchboard-browser-")
     server, base = start_routerd(data)
+    host, port = base[len("http://"):].split(":")
+    proxy = CuttableProxy((host, int(port)))
     shopper = operator = phone = None
     try:
         shopper = browser(1280, 900)
@@ -120,7 +178,7 @@ def main():
         shot(operator, "console-logged-in")
 
         # The shopper: product page, cart, widget.
-        shopper.get(f"{base}/shop/kettle.html")
+        shopper.get(f"{proxy.address}/shop/kettle.html")
         wait(shopper, lambda d: widget(d, ".dot.on") is not None, "the launcher shows that someone is online")
         shopper.find_element(By.ID, "add").click()
         shopper.find_element(By.ID, "add").click()
@@ -151,6 +209,7 @@ def main():
         # The operator gets the offer with a countdown and accepts.
         wait(operator, lambda d: "s to accept" in d.find_element(By.ID, "offers").text, "the offer arrives with a countdown")
         check("Maria" in operator.find_element(By.ID, "offers").text, "the offer names the visitor")
+        check(operator.title.startswith("(1) "), f"the console's title counts the waiting offer: {operator.title!r}")
         shot(operator, "console-offer")
         operator.find_element(By.CSS_SELECTOR, "#offers button").click()
         wait(operator, lambda d: "Was I charged twice for my kettle?" in console_log_texts(d), "the accepted chat shows the visitor's question")
@@ -206,13 +265,30 @@ def main():
         check(operator_messages == expected, f"the operator sees every message once and in order: {operator_messages}")
         widget(shopper, ".text").send_keys("Thanks!" + Keys.ENTER)
         wait(operator, lambda d: "Thanks!" in console_log_texts(d), "after the reload the chat goes on")
+
+        # A flaky network: the shopper goes offline, the operator writes, the shopper comes back.
+        proxy.cut(hold=True)
+        wait(shopper, lambda d: "reconnecting" in widget(d, ".status").text, "the widget notices the lost connection")
+        operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text").send_keys("Found it: one charge is a hold, it drops off." + Keys.ENTER)
+        wait(operator, lambda d: "Found it: one charge is a hold, it drops off." in console_log_texts(d), "the operator's message is stored")
+        check("Found it: one charge is a hold, it drops off." not in widget_all_text(shopper, ".msg"), "the offline shopper has not got it")
+        proxy.holding = False
+        wait(shopper, lambda d: "Found it: one charge is a hold, it drops off." in widget_all_text(d, ".msg"), "after the network returns the missed message arrives")
+        expected.append("Found it: one charge is a hold, it drops off.")
+        expected.insert(len(expected) - 1, "Thanks!")
+        messages = [t for t in widget_all_text(shopper, ".msg.visitor, .msg.operator") if t in expected]
+        check(messages == expected, f"after the outage still every message once and in order: {messages}")
         shot(shopper, "widget-after-reload")
         shot(operator, "console-chat")
 
-        # The operator ends the chat; the shopper rates it and asks for the transcript.
+        # The operator ends the chat while the shopper is away again; they learn it on return.
+        proxy.cut(hold=True)
+        wait(shopper, lambda d: "reconnecting" in widget(d, ".status").text, "the widget notices the second outage")
         operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .end").click()
         operator.switch_to.alert.accept()
-        wait(shopper, lambda d: widget(d, ".done").is_displayed(), "the shopper sees the end of the chat")
+        wait(operator, lambda d: "The chat has ended." in console_log_texts(d), "the console shows the chat ended")
+        proxy.holding = False
+        wait(shopper, lambda d: widget(d, ".done").is_displayed(), "back online, the shopper sees the chat has ended")
         shopper.execute_script("document.getElementById('switchboard-widget').shadowRoot.getElementById('sb-star-5').click()")
         widget(shopper, ".rating textarea").send_keys("Quick and kind.")
         widget(shopper, ".rating button").click()
@@ -253,6 +329,16 @@ def main():
         widget(phone, ".start").click()
         wait(phone, lambda d: "answer your message by e-mail" in widget(d, ".done-text").text, "the offline message is taken for later")
         shot(phone, "phone-offline-sent")
+
+        # The admin page lists the canned responses the operator used.
+        login(operator, base, "admin.html", "anna", "anna-demo")
+        wait(operator, lambda d: "/hi" in d.find_element(By.ID, "canned").text, "the admin page lists the canned responses")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=shortcut]").send_keys("hold")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=text]").send_keys("A card hold drops off within 5 days." + Keys.ENTER)
+        wait(operator, lambda d: "/hold" in d.find_element(By.ID, "canned").text, "an admin adds a canned response")
+        wait(operator, lambda d: "rated" in d.find_element(By.ID, "conversations").text or "5/5" in d.find_element(By.ID, "conversations").text,
+             "the admin sees the rated conversation")
+        shot(operator, "admin")
 
         print(f"browser flow passed; screenshots in {SHOTS}")
     finally:

@@ -399,13 +399,28 @@ public final class RouterService: RouterNodeDelegate {
         // The answer first: the gateway starts passing the conversation's events to the
         // session when it sees it, and the replay follows on the same link.
         reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
-        for event in node.core.conversation(id)?.events ?? [] where Int64(event.sequence) > after {
-            let body = serverEvent(id, event).json()
+        guard let conversation = node.core.conversation(id) else { return }
+        func deliver(_ event: ServerEvent, sequence: UInt64) {
+            let body = event.json()
             if let op {
                 try? peer.send(.operatorEvent(operatorID: op.raw, body: body))
             } else {
-                try? peer.send(.conversationEvent(conversationID: id.raw, sequence: event.sequence, body: body))
+                try? peer.send(.conversationEvent(conversationID: id.raw, sequence: sequence, body: body))
             }
+        }
+        for event in conversation.events where Int64(event.sequence) > after { deliver(serverEvent(id, event), sequence: event.sequence) }
+        // Notices that are not stored (who holds the chat, that it is over) may have been
+        // sent while the client was away: say where the conversation stands now.
+        switch conversation.state {
+        case .active:
+            if op == nil, let holder = conversation.assignedOperator {
+                deliver(.assigned(conversation: id.raw, operatorID: Self.localID(holder), operatorName: node.core.homes[holder]?.profile.displayName ?? ""),
+                        sequence: 0)
+            }
+        case .ended, .abandoned: deliver(.ended(conversation: id.raw), sequence: 0)
+        case .missed: deliver(.missed(conversation: id.raw), sequence: 0)
+        case .offline: deliver(.offline(conversation: id.raw), sequence: 0)
+        case .queued, .offered: break  // the next queue-position update tells the visitor
         }
     }
 
