@@ -348,6 +348,29 @@
     }
     renderVisitorPanel();
   }
+  function renderCanned() {
+    const list = $('#canned');
+    list.textContent = '';
+    for (const c of canned) {
+      const item = el('li', {}, el('strong', { textContent: `/${c.shortcut}` }), el('span', { textContent: c.text }));
+      if (c.scope === 'personal') {
+        item.append(el('button', { type: 'button', className: 'plain', textContent: 'Delete', onclick: () => {
+          send({ type: 'deleteCanned', shortcut: c.shortcut, scope: 'personal' });
+          send({ type: 'canned' });
+        } }));
+      } else {
+        item.append(el('span', { className: 'hint', textContent: 'site-wide' }));
+      }
+      list.append(item);
+    }
+  }
+  $('#canned-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    send({ type: 'saveCanned', shortcut: e.target.shortcut.value, text: e.target.text.value, scope: 'personal' });
+    send({ type: 'canned' });  // answered after the save: commands on one socket run in order
+    e.target.reset();
+  });
+
   function poll() { send({ type: 'queue' }); send({ type: 'visitors' }); }
   setInterval(poll, 3000);
 
@@ -376,7 +399,7 @@
         }
         renderVisitorPanel();
         break;
-      case 'canned': canned = m.items; break;
+      case 'canned': canned = m.items; renderCanned(); break;
       case 'departments': departments = m.items; for (const chat of chats.values()) renderTransferTargets(chat); break;
       case 'operators': operators = m.items; for (const chat of chats.values()) renderTransferTargets(chat); break;
       case 'queue': renderQueue(m.items); break;

@@ -175,6 +175,11 @@ def main():
         # The operator is online first, so billing shows as online in the widget.
         login(operator, base, "console.html", "carl", "carl-demo")
         wait(operator, lambda d: d.find_element(By.ID, "link").text == "connected", "the console connects")
+        wait(operator, lambda d: "/hi" in d.find_element(By.ID, "canned").text, "the console lists the site's canned responses")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=shortcut]").send_keys("hold")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form textarea[name=text]").send_keys("A card hold drops off within 5 days, {visitor}.")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form button").click()
+        wait(operator, lambda d: "/hold" in d.find_element(By.ID, "canned").text, "an operator saves a personal canned response")
         shot(operator, "console-logged-in")
 
         # The shopper: product page, cart, widget.
@@ -220,7 +225,7 @@ def main():
 
         # A canned response: /hi + Tab inserts the text with the visitor's name filled in.
         box = operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text")
-        box.send_keys("/h")
+        box.send_keys("/hi")
         wait(operator, lambda d: d.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .canned-suggestions").is_displayed(), "canned suggestions appear after /")
         box.send_keys(Keys.TAB)
         check(box.get_attribute("value") == "Hello Maria, I'm Carl. How can I help you today?", f"the canned response is filled in: {box.get_attribute('value')!r}")
@@ -270,12 +275,16 @@ def main():
         proxy.cut(hold=True)
         wait(shopper, lambda d: "reconnecting" in widget(d, ".status").text, "the widget notices the lost connection")
         operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text").send_keys("Found it: one charge is a hold, it drops off." + Keys.ENTER)
+        box = operator.find_element(By.CSS_SELECTOR, ".chat:not([hidden]) .text")
+        box.send_keys("/hol" + Keys.TAB)
+        check(box.get_attribute("value") == "A card hold drops off within 5 days, Maria.", "the operator's personal canned response is filled in")
+        box.send_keys(Keys.ENTER)
         wait(operator, lambda d: "Found it: one charge is a hold, it drops off." in console_log_texts(d), "the operator's message is stored")
         check("Found it: one charge is a hold, it drops off." not in widget_all_text(shopper, ".msg"), "the offline shopper has not got it")
         proxy.holding = False
-        wait(shopper, lambda d: "Found it: one charge is a hold, it drops off." in widget_all_text(d, ".msg"), "after the network returns the missed message arrives")
-        expected.append("Found it: one charge is a hold, it drops off.")
-        expected.insert(len(expected) - 1, "Thanks!")
+        wait(shopper, lambda d: "A card hold drops off within 5 days, Maria." in widget_all_text(d, ".msg"), "after the network returns the missed messages arrive")
+        expected += ["Found it: one charge is a hold, it drops off.", "A card hold drops off within 5 days, Maria."]
+        expected.insert(len(expected) - 2, "Thanks!")
         messages = [t for t in widget_all_text(shopper, ".msg.visitor, .msg.operator") if t in expected]
         check(messages == expected, f"after the outage still every message once and in order: {messages}")
         shot(shopper, "widget-after-reload")
@@ -333,9 +342,9 @@ def main():
         # The admin page lists the canned responses the operator used.
         login(operator, base, "admin.html", "anna", "anna-demo")
         wait(operator, lambda d: "/hi" in d.find_element(By.ID, "canned").text, "the admin page lists the canned responses")
-        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=shortcut]").send_keys("hold")
-        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=text]").send_keys("A card hold drops off within 5 days." + Keys.ENTER)
-        wait(operator, lambda d: "/hold" in d.find_element(By.ID, "canned").text, "an admin adds a canned response")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=shortcut]").send_keys("returns")
+        operator.find_element(By.CSS_SELECTOR, "#canned-form input[name=text]").send_keys("Returns are free within 30 days." + Keys.ENTER)
+        wait(operator, lambda d: "/returns" in d.find_element(By.ID, "canned").text, "an admin adds a site-wide canned response")
         wait(operator, lambda d: "rated" in d.find_element(By.ID, "conversations").text or "5/5" in d.find_element(By.ID, "conversations").text,
              "the admin sees the rated conversation")
         shot(operator, "admin")
