@@ -137,6 +137,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         }
         text += "# TYPE switchboard_gateway_sessions gauge\nswitchboard_gateway_sessions \(sessions.count)\n"
         text += "# TYPE switchboard_gateway_router_connected gauge\nswitchboard_gateway_router_connected \(routerPeer == nil ? 0 : 1)\n"
+        // The standard process metrics (names as Prometheus client libraries use them).
+        if let rss = ProcessResources.residentBytes() { text += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(rss)\n" }
+        if let files = ProcessResources.openFileCount() { text += "# TYPE process_open_fds gauge\nprocess_open_fds \(files)\n" }
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
     }
 

@@ -21,9 +21,11 @@ enum BurstScenario {
       --operators M     operators (default 50)
       --capacity C      chats per operator (default 3)
       --handle-ms H     how long an operator keeps a chat (default 300)
+      --slo LIST        objectives on the wait for an operator, e.g. p99<30s
       --report FILE     write the JSON report to FILE
 
-    Exit status 1 on a FIFO violation, an inexact position, or a refused command.
+    Exit status 1 on a FIFO violation, an inexact position, a refused command, or a
+    missed --slo.
     """
 
     struct Report: Codable {
@@ -43,10 +45,11 @@ enum BurstScenario {
         var missedOffers: Int
         var errors: [String: Int]
         var seconds: Double
+        var slo: [SLOResult]
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
-        let arguments = try Arguments(raw, known: ["starts", "over", "operators", "capacity", "handle-ms", "report"])
+        let arguments = try Arguments(raw, known: ["starts", "over", "operators", "capacity", "handle-ms", "slo", "report"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -56,7 +59,8 @@ enum BurstScenario {
         let operators = try arguments.int("operators", default: 50, range: 1...1000)
         let capacity = try arguments.int("capacity", default: 3, range: 1...100)
         let handle = try arguments.int("handle-ms", default: 300, range: 1...60_000)
-        BenchCluster.raiseFileLimit()
+        let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
+        ProcessResources.raiseOpenFileLimit()
         let (child, target) = try ChatScenario.startRouterd(loadOperators: operators, fsync: "always", capacity: capacity)
         defer { child.terminate() }
         let tokens = try ChatScenario.loadOperatorTokens(count: operators, at: target)
@@ -74,7 +78,10 @@ enum BurstScenario {
         try loop.submitAndWait { world.value.startArrivals(count: starts, over: UInt64(over * 1e9)) }
         // Everyone is served eventually: starts × handle time ÷ slots, plus the arrival window.
         let bound = over + Double(starts) * Double(handle) / 1000 / Double(operators * capacity) * 2 + 30
-        let done = world.value.progress.wait(seconds: bound) { $0.served == starts }
+        let progress = world.value.progress
+        let done = ProgressLine.wait(upTo: bound, until: { progress.read { $0.served } == starts }) {
+            "\(progress.read { $0.served }) of \(starts) served"
+        }
         let elapsed = Double(MonotonicClock.now() - start) / 1e9
         let result = try loop.submitAndWait { world.value.result() }
         try loop.submitAndWait { world.value.closeAll() }
@@ -84,7 +91,8 @@ enum BurstScenario {
                             served: result.served, waitMilliseconds: LatencySummary(result.waits),
                             fifoViolations: result.fifoViolations, positionsReported: result.positionsReported,
                             positionsExact: result.positionsExact, positionMeanAbsoluteError: result.positionError,
-                            missedOffers: result.missed, errors: result.errors, seconds: (elapsed * 100).rounded() / 100)
+                            missedOffers: result.missed, errors: result.errors, seconds: (elapsed * 100).rounded() / 100,
+                            slo: SLOResult.check(objectives, against: result.waits, what: "wait"))
         print("\(starts) starts over \(over) s, \(operators) operators × \(capacity): \(result.served) served in \(report.seconds) s")
         print(String(format: "wait ms p50 %.0f p99 %.0f max %.0f; FIFO violations %d; positions exact %d of %d (mean abs error %.2f); missed offers %d; errors %@",
                      report.waitMilliseconds.p50 / 1000, report.waitMilliseconds.p99 / 1000, report.waitMilliseconds.max / 1000,
@@ -92,6 +100,7 @@ enum BurstScenario {
                      "\(result.errors)"))
         try writeReport(report, to: arguments.string("report"))
         let clean = done && result.fifoViolations == 0 && result.positionsExact == result.positionsReported && result.errors.isEmpty
+            && report.slo.allSatisfy(\.met)
         return clean ? 0 : 1
     }
 }

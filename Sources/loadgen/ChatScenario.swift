@@ -10,7 +10,10 @@ enum ChatScenario {
 
     Each of --conversations visitors opens a WebSocket, starts a chat in sales and, once an
     operator has accepted it, sends messages in a closed loop: --in-flight messages
-    outstanding, the next one sent when one is acknowledged (durably, by the router).
+    outstanding, the next one sent when one is acknowledged (durably, by the router). With
+    --rate the load is an open loop instead: messages leave on a fixed schedule, round-robin
+    over the conversations, whatever the answers do, and latency counts from the scheduled
+    time (so a stall is not hidden by the sender waiting for it).
     Operators accept every offer. Every message carries its visitor's counter and send
     time; the operator side checks that each conversation's messages arrive exactly once
     and in order, with increasing sequence numbers, and records send-to-delivery latency.
@@ -20,19 +23,23 @@ enum ChatScenario {
                           with enough load operators, and stop it at the end)
       --conversations N   concurrent conversations (default 100)
       --in-flight W       messages outstanding per conversation (default 1)
+      --rate R            open loop: R messages/s in all, paced every millisecond
       --seconds S         measuring time (default 5)
       --warmup S          time after all chats are accepted, before measuring (default 1)
       --fsync POLICY      for the started routerd: always | interval | none (default always)
+      --slo LIST          objectives on the delivery latency, e.g. p99<3ms,p99.9<10ms
       --report FILE       write the JSON report to FILE
 
-    Exit status 1 if a message is lost, duplicated or reordered, or a command is refused.
+    Exit status 1 if a message is lost, duplicated or reordered, a command is refused, or an
+    --slo is missed.
     """
 
     struct Report: Codable {
         var scenario = "chat"
         var environment = Environment()
         var conversations: Int
-        var inFlightPerConversation: Int
+        var inFlightPerConversation: Int?
+        var targetRate: Double?
         var fsync: String?
         var seconds: Double
         var messagesDelivered: Int
@@ -45,10 +52,11 @@ enum ChatScenario {
         var errors: [String: Int]
         var loadgenCPUSeconds: Double
         var serverCPUSeconds: Double?
+        var slo: [SLOResult]
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
-        let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "seconds", "warmup", "fsync", "report"])
+        let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "rate", "seconds", "warmup", "fsync", "slo", "report"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -58,7 +66,9 @@ enum ChatScenario {
         let seconds = try arguments.double("seconds", default: 5)
         let warmup = try arguments.double("warmup", default: 1)
         let fsync = arguments.string("fsync") ?? "always"
-        BenchCluster.raiseFileLimit()
+        let rate = arguments.string("rate") == nil ? nil : try arguments.double("rate", default: 1)
+        let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
+        ProcessResources.raiseOpenFileLimit()
         let operatorCount = (conversations + 9) / 10
 
         let (target, child) = try ServerProcess.target(arguments) { try startRouterd(loadOperators: operatorCount, fsync: fsync) }
@@ -67,7 +77,7 @@ enum ChatScenario {
 
         let group = EventLoopGroup(loopCount: 1, name: "loadgen")
         let loop = group.loops[0]
-        let world = try loop.submitAndWait { UncheckedBox(ChatWorld(loop: loop, inFlight: inFlight)) }
+        let world = try loop.submitAndWait { UncheckedBox(ChatWorld(loop: loop, inFlight: rate == nil ? inFlight : 0)) }
         let progress = world.value.progress
         try loop.submitAndWait {
             for (n, token) in tokens.enumerated() { world.value.addOperator(token: token, address: target, seed: UInt64(n)) }
@@ -82,15 +92,15 @@ enum ChatScenario {
             throw Arguments.Failure(description: "only \(progress.read { $0.chatsActive }) of \(conversations) chats became active")
         }
         print("\(conversations) chats active with \(operatorCount) operators; warming up \(warmup) s")
+        if let rate { try loop.submitAndWait { world.value.startPacing(messagesPerSecond: rate) } }
         Thread.sleep(forTimeInterval: warmup)
         try loop.submitAndWait { world.value.resetMeasurements() }
         let cpuBefore = ProcessStats.ownCPUSeconds()
         let serverBefore = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }
         let start = MonotonicClock.now()
-        for second in 1...max(1, Int(seconds.rounded(.up))) {
-            Thread.sleep(forTimeInterval: min(1, seconds - Double(second - 1)))
-            let delivered = try loop.submitAndWait { world.value.delivered }
-            print("  \(second) s: \(delivered) messages delivered")
+        try ProgressLine.sleep(seconds) {
+            let (delivered, p99) = try loop.submitAndWait { (world.value.delivered, world.value.deliveryP99) }
+            return String(format: "%d messages delivered, p99 so far %.0f us", delivered, Double(p99) / 1000)
         }
         let elapsed = Double(MonotonicClock.now() - start) / 1e9
         let cpu = ProcessStats.ownCPUSeconds() - cpuBefore
@@ -101,18 +111,21 @@ enum ChatScenario {
         let result = try loop.submitAndWait { world.value.result(elapsed: elapsed) }
         try loop.submitAndWait { world.value.closeAll() }
 
-        let report = Report(conversations: conversations, inFlightPerConversation: inFlight, fsync: child == nil ? nil : fsync,
+        let slo = SLOResult.check(objectives, against: result.delivery, what: "delivery latency")
+        let report = Report(conversations: conversations, inFlightPerConversation: rate == nil ? inFlight : nil, targetRate: rate,
+                            fsync: child == nil ? nil : fsync,
                             seconds: (elapsed * 100).rounded() / 100, messagesDelivered: result.delivered,
                             messagesPerSecond: (Double(result.delivered) / elapsed).rounded(),
                             deliveryLatencyMicroseconds: LatencySummary(result.delivery), ackLatencyMicroseconds: LatencySummary(result.ack),
                             lost: result.lost, duplicated: result.duplicated, reordered: result.reordered, errors: result.errors,
-                            loadgenCPUSeconds: (cpu * 100).rounded() / 100, serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 })
+                            loadgenCPUSeconds: (cpu * 100).rounded() / 100, serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 }, slo: slo)
         let l = report.deliveryLatencyMicroseconds
-        print(String(format: "%d conversations x %d in flight: %.0f messages/s delivered; latency us p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f",
-                     conversations, inFlight, report.messagesPerSecond, l.p50, l.p90, l.p99, l.p999, l.max))
+        let load = rate.map { String(format: "paced at %.0f/s", $0) } ?? "x \(inFlight) in flight"
+        print(String(format: "%d conversations %@: %.0f messages/s delivered; latency us p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f",
+                     conversations, load, report.messagesPerSecond, l.p50, l.p90, l.p99, l.p999, l.max))
         print("lost \(result.lost), duplicated \(result.duplicated), reordered \(result.reordered), errors \(result.errors); cpu loadgen \(report.loadgenCPUSeconds) s, server \(report.serverCPUSeconds.map { "\($0) s" } ?? "n/a")")
         try writeReport(report, to: arguments.string("report"))
-        return result.lost == 0 && result.duplicated == 0 && result.reordered == 0 && result.errors.isEmpty ? 0 : 1
+        return result.lost == 0 && result.duplicated == 0 && result.reordered == 0 && result.errors.isEmpty && slo.allSatisfy(\.met) ? 0 : 1
     }
 
     /// Starts `routerd dev` (next to this binary) on free ports and returns its gateway address.
@@ -174,6 +187,37 @@ final class ChatWorld {
         let bot = VisitorBot(world: self, address: address, seed: seed)
         visitors.append(bot)
         bot.connect(loop: loop)
+    }
+
+    /// The delivery latency's 99th percentile so far (for the progress line).
+    var deliveryP99: UInt64 { delivery.value(atPercentile: 99) }
+
+    // MARK: open loop
+
+    private var pacingStart: UInt64 = 0
+    private var pacedSent = 0
+    private var pacingRate = 0.0
+    private var nextVisitor = 0
+
+    /// Sends `messagesPerSecond` in all from now on, on a schedule checked every millisecond,
+    /// each message stamped with the time it was due (not when it left).
+    func startPacing(messagesPerSecond: Double) {
+        pacingRate = messagesPerSecond
+        pacingStart = MonotonicClock.now()
+        pace()
+    }
+
+    private func pace() {
+        guard sending else { return }
+        let now = MonotonicClock.now()
+        let due = Int(Double(now - pacingStart) * pacingRate / 1e9)
+        while pacedSent < due {
+            let scheduled = pacingStart + UInt64(Double(pacedSent) * 1e9 / pacingRate)
+            nextVisitor = (nextVisitor + 1) % visitors.count
+            visitors[nextVisitor].sendPaced(scheduledAt: scheduled)
+            pacedSent += 1
+        }
+        loop.scheduleTimer(at: now + 1_000_000) { [weak self] in self?.pace() }
     }
 
     func resetMeasurements() {
@@ -321,8 +365,11 @@ final class VisitorBot: WebSocketClientDelegate {
             } else if let id = json["conversation"] as? String, id == conversation, json["sequence"] != nil {
                 acknowledgedCount += 1
                 world.outstandingChanged(-1)
-                if let sent = sentAt.removeValue(forKey: "\(acknowledgedCount - 1)") { world.acknowledged(after: MonotonicClock.now() &- sent) }
-                if world.sending { sendNext(client) }
+                // The answer to a send names its client message id.
+                if let key = json["requestId"] as? String, let sent = sentAt.removeValue(forKey: key) {
+                    world.acknowledged(after: MonotonicClock.now() &- sent)
+                }
+                if world.sending && world.inFlight > 0 { sendNext(client) }
             }
         case "assigned":
             guard !active else { return }
@@ -340,28 +387,54 @@ final class VisitorBot: WebSocketClientDelegate {
         if world.sending { world.error("connection_closed") }
     }
 
+    /// An open-loop message, due at `scheduledAt` (sent only once the chat is active).
+    func sendPaced(scheduledAt: UInt64) {
+        guard active, let client else { return }
+        sendNext(client, stamp: scheduledAt)
+    }
+
     /// The text carries the counter and the send time, which the operator side reads back.
-    private func sendNext(_ client: WebSocketClient) {
+    private func sendNext(_ client: WebSocketClient, stamp: UInt64 = MonotonicClock.now()) {
         guard let conversation else { return }
-        let now = MonotonicClock.now()
-        sentAt["\(counter)"] = now
-        client.send(["type": "send", "conversation": conversation, "clientMessageId": "m\(counter)", "text": "\(counter) \(now) hello"])
+        sentAt["m\(counter)"] = stamp
+        client.send(["type": "send", "conversation": conversation, "clientMessageId": "m\(counter)", "text": "\(counter) \(stamp) hello"])
         counter += 1
         world.outstandingChanged(1)
     }
 }
 
-/// A blocking HTTP/1.1 POST of JSON over a plain socket (set-up only, never measured).
+/// Blocking HTTP/1.1 requests over a plain socket (set-up and /metrics only, never measured).
 enum HTTPClient {
+    /// POSTs `json` and returns the JSON object answered.
     static func post(_ address: SocketAddress, path: String, json: [String: Any]) throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: json)
-        let request = "POST \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let answer = try request(address, "POST \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Type: application/json\r\n"
+                                 + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n", body: [UInt8](body))
+        guard let object = try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any] else {
+            throw Arguments.Failure(description: "unexpected response to POST \(path)")
+        }
+        return object
+    }
+
+    /// GETs `path` and returns the body as text.
+    static func get(_ address: SocketAddress, path: String) throws -> String {
+        String(decoding: try request(address, "GET \(path) HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n", body: []), as: UTF8.self)
+    }
+
+    /// A Prometheus gauge or counter from a node's /metrics.
+    static func metric(_ name: String, at address: SocketAddress) throws -> Double? {
+        try get(address, path: "/metrics").split(separator: "\n").lazy
+            .compactMap { line -> Double? in line.hasPrefix(name + " ") ? Double(line.dropFirst(name.count + 1)) : nil }.first
+    }
+
+    /// Sends one request on a new connection and returns the response body.
+    private static func request(_ address: SocketAddress, _ head: String, body: [UInt8]) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Arguments.Failure(description: "socket failed") }
         defer { Glibc.close(fd) }
         let connected = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         guard connected == 0 else { throw Arguments.Failure(description: "cannot connect to \(address)") }
-        let bytes = Array(request.utf8) + [UInt8](body)
+        let bytes = Array(head.utf8) + body
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -370,10 +443,7 @@ enum HTTPClient {
             if count <= 0 { break }
             response += buffer[0..<count]
         }
-        guard let end = response.firstRange(of: [13, 10, 13, 10]),
-              let object = try? JSONSerialization.jsonObject(with: Data(response[end.upperBound...])) as? [String: Any] else {
-            throw Arguments.Failure(description: "unexpected response to POST \(path)")
-        }
-        return object
+        guard let end = response.firstRange(of: [13, 10, 13, 10]) else { throw Arguments.Failure(description: "no HTTP response from \(address)") }
+        return Array(response[end.upperBound...])
     }
 }

@@ -32,15 +32,6 @@ enum BenchCluster {
                                                             secret: Array(secret.utf8)),
                           connection: ConnectionOptions(idleTimeout: 0))
     }
-
-    /// Raises the open-file soft limit to the hard limit (a process here may hold at most
-    /// the hard limit; it cannot be raised further).
-    static func raiseFileLimit() {
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        limit.rlim_cur = limit.rlim_max
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
 }
 
 /// `loadgen echo`: a Wire echo server built on the same transport as the routers.
@@ -69,7 +60,7 @@ enum EchoServer {
             throw Arguments.Failure(description: "--listen must be IPv4 HOST:PORT, got \(listenText)")
         }
         let loops = try arguments.int("loops", default: 1, range: 1...64)
-        BenchCluster.raiseFileLimit()
+        ProcessResources.raiseOpenFileLimit()
         let group = EventLoopGroup(loopCount: loops, name: "echo")
         let configuration = BenchCluster.configuration(nodeID: "echo", role: .router, secret: arguments.string("secret") ?? "loadgen")
         let server = try WireServer(group: group, address: address, configuration: configuration) { _ in EchoDelegate() }

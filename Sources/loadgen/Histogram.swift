@@ -1,7 +1,7 @@
 /// A log-linear latency histogram in the HdrHistogram style: values below 256 are counted
 /// exactly, larger ones in buckets 1/128 of their power of two wide, so every recorded value
 /// is reported within 0.8 %. Fixed memory (about 60 KB), O(1) record, mergeable by addition.
-struct Histogram: Sendable, Equatable {
+struct Histogram: Sendable, Equatable, Codable {
     private static let subBucketBits = 7
     private static let subBucketCount = 1 << subBucketBits          // 128
     private static let exactLimit = UInt64(2 * subBucketCount)      // 256

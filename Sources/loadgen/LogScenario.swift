@@ -20,6 +20,7 @@ enum LogScenario {
       --seconds S        measuring time (default 3)
       --print-acks       print "ack N" for every acknowledged record, as it happens, and run
                          until killed (what the crash test uses)
+      --slo LIST         objectives on the append-to-ack latency, e.g. p99<3ms (exit 1 if missed)
       --report FILE      write the JSON report to FILE
     """
 
@@ -34,6 +35,7 @@ enum LogScenario {
         var appendsPerSecond: Double
         var ackLatencyMicroseconds: LatencySummary
         var cpuSeconds: Double
+        var slo: [SLOResult]
     }
 
     /// Shared by the appenders' completions (which run on the log's writer thread).
@@ -47,7 +49,8 @@ enum LogScenario {
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
-        let arguments = try Arguments(raw, known: ["dir", "policy", "size", "in-flight", "seconds", "report"], switches: ["print-acks"])
+        let arguments = try Arguments(raw, known: ["dir", "policy", "size", "in-flight", "seconds", "slo", "report"], switches: ["print-acks"])
+        let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -111,7 +114,7 @@ enum LogScenario {
         let cpuBefore = ProcessStats.ownCPUSeconds()
         let start = MonotonicClock.now()
         stats.withLock { $0.measuring = true }
-        Thread.sleep(forTimeInterval: seconds)
+        ProgressLine.sleep(seconds) { "\(stats.withLock { $0.appends }) durable appends" }
         let (histogram, appends) = stats.withLock { stats in
             stats.measuring = false
             stats.stopping = true
@@ -124,11 +127,12 @@ enum LogScenario {
         let report = Report(policy: policy.rawValue, recordBytes: size, inFlight: inFlight, seconds: (elapsed * 100).rounded() / 100,
                             appends: appends, appendsPerSecond: (Double(appends) / elapsed).rounded(),
                             ackLatencyMicroseconds: LatencySummary(histogram),
-                            cpuSeconds: ((ProcessStats.ownCPUSeconds() - cpuBefore) * 100).rounded() / 100)
+                            cpuSeconds: ((ProcessStats.ownCPUSeconds() - cpuBefore) * 100).rounded() / 100,
+                            slo: SLOResult.check(objectives, against: histogram, what: "ack latency"))
         let latency = report.ackLatencyMicroseconds
         print(String(format: "%@ policy, %d B records, %d in flight: %.0f appends/s; ack latency us p50 %.0f p99 %.0f p99.9 %.0f max %.0f",
                      policy.rawValue, size, inFlight, report.appendsPerSecond, latency.p50, latency.p99, latency.p999, latency.max))
         try writeReport(report, to: arguments.string("report"))
-        return 0
+        return report.slo.allSatisfy(\.met) ? 0 : 1
     }
 }

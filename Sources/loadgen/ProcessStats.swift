@@ -21,12 +21,4 @@ enum ProcessStats {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         return (user + system) / ticks
     }
-
-    /// Resident set size of a process in bytes, from /proc/<pid>/statm.
-    static func residentBytes(pid: Int32) -> Int? {
-        guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
-        let fields = statm.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
 }

@@ -94,8 +94,14 @@ enum RouterScenario {
         let measureStart = MonotonicClock.now()
         let deadline = measureStart + UInt64(seconds * 1e9)
         var index = 0
+        var nextProgress = measureStart + 1_000_000_000
         while MonotonicClock.now() < deadline {
             let cycleStart = MonotonicClock.now()
+            if cycleStart >= nextProgress {
+                // The core runs on this thread: the progress line is printed between cycles.
+                print(String(format: "  %5.1f s: %d assignments", Double(cycleStart - measureStart) / 1e9, assignments))
+                nextProgress += 1_000_000_000
+            }
             index = (index + 1) % active.count
             let ending = active[index]
             guard let op = core.conversation(ending)?.assignedOperator else { continue }

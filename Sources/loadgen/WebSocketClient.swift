@@ -30,10 +30,13 @@ final class WebSocketClient: ConnectionHandler {
 
     /// Connects a client for `delegate` to `address` on `loop` (no idle timeout: load
     /// generators sit quietly when told to).
-    static func open(to address: SocketAddress, seed: UInt64, delegate: any WebSocketClientDelegate, on loop: EventLoop) -> WebSocketClient {
+    /// `source` binds the connection to a local address first (loadgen spreads its
+    /// connections over 127.0.0.0/8).
+    static func open(to address: SocketAddress, from source: SocketAddress? = nil, seed: UInt64, delegate: any WebSocketClientDelegate,
+                     on loop: EventLoop) -> WebSocketClient {
         let client = WebSocketClient(address: address, seed: seed)
         client.delegate = delegate
-        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), handler: client)
+        _ = TCPConnection.connect(to: address, on: loop, options: ConnectionOptions(idleTimeout: 0), from: source, handler: client)
         return client
     }
 

@@ -94,9 +94,11 @@ enum WireScenario {
       --warmup S          unmeasured time before it (default 1)
       --loops N           client event loops (default 1)
       --server-loops N    event loops of the started echo server (default 1)
+      --slo LIST          objectives on the round-trip time, e.g. p99<1ms
       --report FILE       write the JSON report to FILE
 
-    Exit status 1 when any frame came back out of order, corrupt, or a connection dropped.
+    Exit status 1 when any frame came back out of order, corrupt, or a connection dropped,
+    or an --slo is missed.
     """
 
     struct Snapshot: Sendable {
@@ -124,11 +126,13 @@ enum WireScenario {
         var loadgenCPUSeconds: Double
         var serverCPUSeconds: Double?
         var serverPid: Int32?
+        var slo: [SLOResult]
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
         let arguments = try Arguments(raw, known: ["target", "connections", "in-flight", "size", "seconds", "warmup", "loops",
-                                                   "server-loops", "report"])
+                                                   "server-loops", "slo", "report"])
+        let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -140,7 +144,7 @@ enum WireScenario {
         let warmup = try arguments.double("warmup", default: 1)
         let loopCount = try arguments.int("loops", default: 1, range: 1...64)
         let serverLoops = try arguments.int("server-loops", default: 1, range: 1...64)
-        BenchCluster.raiseFileLimit()
+        ProcessResources.raiseOpenFileLimit()
 
         let (target, child) = try ServerProcess.target(arguments) { try startEchoServer(loops: serverLoops) }
         defer { child?.terminate() }
@@ -179,7 +183,14 @@ enum WireScenario {
         let cpuBefore = ProcessStats.ownCPUSeconds()
         let serverCPUBefore = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }
         let start = MonotonicClock.now()
-        Thread.sleep(forTimeInterval: seconds)
+        try ProgressLine.sleep(seconds) {
+            var roundTrips: UInt64 = 0
+            for (index, loop) in group.loops.enumerated() {
+                let stats = statsPerLoop[index]
+                roundTrips += try loop.submitAndWait { stats.value.snapshot.roundTrips }
+            }
+            return "\(roundTrips) round trips"
+        }
         var total = Snapshot(histogram: Histogram(), roundTrips: 0, outOfOrder: 0, corrupt: 0, closedUnexpectedly: 0)
         for (index, loop) in group.loops.enumerated() {
             let stats = statsPerLoop[index]
@@ -210,7 +221,8 @@ enum WireScenario {
                             corrupt: total.corrupt, closedUnexpectedly: total.closedUnexpectedly,
                             loadgenCPUSeconds: (cpuUsed * 100).rounded() / 100,
                             serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 },
-                            serverPid: child?.processIdentifier)
+                            serverPid: child?.processIdentifier,
+                            slo: SLOResult.check(objectives, against: total.histogram, what: "round-trip time"))
         let latency = report.latencyMicroseconds
         print(String(format: "%d conn x %d in flight, %d B: %.0f round trips/s; RTT us p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f",
                      connections, inFlight, size, rate, latency.p50, latency.p90, latency.p99, latency.p999, latency.max))
@@ -218,7 +230,7 @@ enum WireScenario {
                      cpuUsed, serverCPU.map { String(format: "%.2f s", $0) } ?? "n/a", elapsed,
                      total.outOfOrder, total.corrupt, total.closedUnexpectedly))
         try writeReport(report, to: arguments.string("report"))
-        return total.outOfOrder == 0 && total.corrupt == 0 && total.closedUnexpectedly == 0 ? 0 : 1
+        return total.outOfOrder == 0 && total.corrupt == 0 && total.closedUnexpectedly == 0 && report.slo.allSatisfy(\.met) ? 0 : 1
     }
 
     /// Starts `loadgen echo` on an ephemeral loopback port and returns it with its address.

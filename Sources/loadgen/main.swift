@@ -13,6 +13,7 @@ scenarios:
   log     durable appends per second and append-to-ack latency
   chat    visitors and operators chatting over WebSocket, verified exactly-once in order
   burst   many more chat starts than operator capacity: FIFO and position accuracy
+  idle    many idle visitor connections held open: gateway memory per connection
 """
 
 // A parent (a test runner, a shell script) may have started us with signals blocked; the
@@ -34,6 +35,8 @@ do {
     case "log": status = try LogScenario.run(rest)
     case "chat": status = try ChatScenario.run(rest)
     case "burst": status = try BurstScenario.run(rest)
+    case "idle": status = try IdleScenario.run(rest)
+    case "idle-worker": status = try IdleScenario.runWorker(rest)
     case "--help", "-h", "help":
         print(usage)
         status = 0

@@ -316,6 +316,9 @@ func runDev(_ raw: [String]) -> Never {
 var stopSet = stopSignals()
 pthread_sigmask(SIG_SETMASK, &stopSet, nil)
 
+// Every connection is a file: allow as many as the system lets this process have.
+ProcessResources.raiseOpenFileLimit()
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "dev": runDev(Array(arguments.dropFirst()))

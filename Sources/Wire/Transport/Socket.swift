@@ -28,6 +28,20 @@ enum Socket {
         setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
     }
 
+    /// Binds an outgoing socket to a local address (its port picked at connect). A load
+    /// generator spreads its connections over many loopback addresses this way, since one
+    /// source address has only ~28,000 ephemeral ports towards one server.
+    static func bindSource(_ fd: Int32, _ source: SocketAddress) throws(SocketError) {
+        // IP_BIND_ADDRESS_NO_PORT (24): choose the port at connect, so ports are shared
+        // between different destinations instead of reserved at bind.
+        setOption(fd, level: Int32(IPPROTO_IP), name: 24, value: 1)
+        guard source.withSockAddr({ bind(fd, $0, $1) }) == 0 else {
+            let error = sb_errno()
+            close(fd)
+            throw SocketError(operation: "bind \(source)", errno: error)
+        }
+    }
+
     static func pendingError(_ fd: Int32) -> Int32 {
         var value: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)

@@ -107,11 +107,12 @@ public final class TCPConnection: Selectable {
     /// Starts connecting to `address`; the handler hears `connectionDidOpen` or
     /// `connectionDidClose(.systemError("connect", ...))`. Call on `loop`.
     public static func connect(to address: SocketAddress, on loop: EventLoop, options: ConnectionOptions = ConnectionOptions(),
-                               handler: any ConnectionHandler) -> TCPConnection {
+                               from source: SocketAddress? = nil, handler: any ConnectionHandler) -> TCPConnection {
         loop.assertInLoop()
         let fd: Int32
         do {
             fd = try Socket.makeTCP()
+            if let source { try Socket.bindSource(fd, source) }
         } catch {
             let failed = TCPConnection(fd: -1, loop: loop, options: options, state: .closed, remote: address)
             loop.execute { [failed = UncheckedBox(failed), handler = UncheckedBox(handler)] in
