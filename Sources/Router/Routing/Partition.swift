@@ -521,11 +521,14 @@ public struct Partition: Sendable {
 
     private mutating func appendEvent(_ id: ConversationID, author: Author, kind: EventKind, clientMessageID: String?,
                                       now: Instant, _ actions: inout [Action]) -> UInt64 {
-        let conversation = conversations[id]!
-        let event = ConversationEvent(sequence: conversation.nextSequence, time: now, author: author, kind: kind)
+        // Read the few fields needed, not the whole conversation: a copy held across the
+        // append would share its event array and make the append copy it (every event,
+        // every time — quadratic in the conversation's length).
+        let (sequence, holder, state) = conversations[id].map { ($0.nextSequence, $0.assignedOperator, $0.state) }!
+        let event = ConversationEvent(sequence: sequence, time: now, author: author, kind: kind)
         commit(.event(id, event, clientMessageID: clientMessageID), &actions)
         actions.append(.toVisitor(id, .event(event)))
-        if let op = conversation.assignedOperator, conversation.state == .active || conversation.state == .offered {
+        if let op = holder, state == .active || state == .offered {
             actions.append(.toOperator(op, .event(id, event)))
         }
         return event.sequence
