@@ -9,6 +9,14 @@ import Testing
             .appendingPathComponent(".build/debug")
     }
 
+    private func report(_ arguments: [String]) throws -> (status: Int32, json: [String: Any]) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let status = try run(arguments + ["--report", file.path])
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] ?? [:]
+        return (status, json)
+    }
+
     private func run(_ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = buildDirectory.appendingPathComponent("loadgen")
@@ -34,8 +42,35 @@ import Testing
         #expect((latency["p50"] ?? 0) > 0 && (latency["p50"] ?? 0) <= (latency["p99"] ?? 0))
     }
 
+    /// At full load the generator spends less CPU per message than the servers it drives
+    /// (verification included): given the same CPU it offers more than they can take.
+    @Test func chatScenario_verifiesEveryMessage_andCostsLessCPUThanTheServer() throws {
+        let (status, json) = try report(["chat", "--conversations", "50", "--seconds", "2", "--warmup", "0.5"])
+        #expect(status == 0)
+        #expect((json["messagesDelivered"] as? Int ?? 0) > 500)
+        #expect(json["lost"] as? Int == 0 && json["duplicated"] as? Int == 0 && json["reordered"] as? Int == 0)
+        let loadgen = try #require(json["loadgenCPUSeconds"] as? Double), server = try #require(json["serverCPUSeconds"] as? Double)
+        #expect(loadgen < server, "loadgen \(loadgen) s of CPU, the server \(server) s")
+    }
+
+    @Test func idleScenario_spreadsConnectionsOverWorkersAndSourceAddresses_andReportsMemoryPerConnection() throws {
+        let (status, json) = try report(["idle", "--connections", "300", "--workers", "2", "--sources", "3", "--hold", "0.5"])
+        #expect(status == 0)
+        #expect(json["established"] as? Int == 300 && json["failed"] as? Int == 0 && json["droppedWhileHeld"] as? Int == 0)
+        #expect(json["workers"] as? Int == 2 && json["sourceAddresses"] as? Int == 3)
+        #expect((json["serverResidentBytesAfter"] as? Int ?? 0) > 0)
+    }
+
+    @Test func aMissedObjective_exitsWithStatus1_andSaysSoInTheReport() throws {
+        let (status, json) = try report(["chat", "--conversations", "5", "--seconds", "0.5", "--warmup", "0.1", "--slo", "p50<1us"])
+        #expect(status == 1)
+        let slo = try #require((json["slo"] as? [[String: Any]])?.first)
+        #expect(slo["objective"] as? String == "p50<1us" && slo["met"] as? Bool == false)
+    }
+
     @Test func unknownOption_exitsWithUsageError() throws {
         #expect(try run(["wire", "--bogus", "1"]) == 2)
         #expect(try run(["nonsense"]) == 2)
+        #expect(try run(["chat", "--slo", "p99<5parsecs"]) == 2)
     }
 }
