@@ -90,6 +90,7 @@
         el('button', { type: 'button', className: 'plain', textContent: 'Decline', onclick: () => send({ type: 'decline', conversation: m.conversation }) })));
     item.dataset.conversation = m.conversation;
     $('#offers').append(item);
+    if (m.queuedAt && m.time) item.append(el('span', { className: 'hint', textContent: `waited ${Math.round((m.time - m.queuedAt) / 1000)} s in the queue` }));
     offers.set(m.conversation, { expiresAt: Date.now() + m.expiresInSeconds * 1000, el: item, countdown });
     tickOffers();
     beep();

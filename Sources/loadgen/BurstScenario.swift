@@ -118,10 +118,16 @@ final class BurstWorld {
     let progress = Shared(BurstProgress())
     private var clients: [WebSocketClient] = []
     private var bots: [AnyObject] = []
-    /// Per conversation: when its start was accepted, when it was offered, the positions told.
+    /// Per conversation: when its start was sent (loadgen's clock, for the wait it saw).
     var startedAt: [String: UInt64] = [:]
+    /// When the operator bot received the offer (loadgen's clock).
     var offeredAt: [String: UInt64] = [:]
-    var told: [(conversation: String, position: Int, at: UInt64)] = []
+    /// The router's own times (ms since 1970, to the µs): when it queued the chat and when
+    /// it offered it. Order is checked on these: receive times on different sockets skew.
+    var routerQueuedAt: [String: Double] = [:]
+    var routerOfferedAt: [String: Double] = [:]
+    /// Positions told, with the router's time of telling.
+    var told: [(conversation: String, position: Int, at: Double)] = []
     var missed = 0
     var errors: [String: Int] = [:]
 
@@ -146,9 +152,11 @@ final class BurstWorld {
         }
     }
 
-    func offered(_ conversation: String) {
+    func offered(_ conversation: String, queuedAt: Double, at time: Double) {
         guard offeredAt[conversation] == nil else { return }
         offeredAt[conversation] = MonotonicClock.now()
+        routerQueuedAt[conversation] = queuedAt
+        routerOfferedAt[conversation] = time
         progress.update { $0.served += 1 }
     }
 
@@ -156,23 +164,27 @@ final class BurstWorld {
                       missed: Int, errors: [String: Int]) {
         var waits = Histogram()
         for (id, offered) in offeredAt { if let started = startedAt[id] { waits.record(offered &- started) } }
-        // FIFO: sort by offer time; count later-started chats offered before earlier ones.
-        let served = offeredAt.compactMap { id, offered in startedAt[id].map { (id: id, started: $0, offered: offered) } }
-            .sorted { $0.offered < $1.offered }
+        // FIFO, on the router's clock: a chat offered after another must not have joined
+        // the queue before it (all of one priority and department here).
+        let served = routerOfferedAt.compactMap { id, offered in routerQueuedAt[id].map { (id: id, queued: $0, offered: offered) } }
+            .sorted { ($0.offered, $0.queued) < ($1.offered, $1.queued) }
         var violations = 0
-        var latestStart: UInt64 = 0
+        var latestQueued = -Double.infinity
         for chat in served {
-            if latestStart > chat.started + 5_000_000 { violations += 1 }
-            latestStart = max(latestStart, chat.started)
+            if latestQueued > chat.queued { violations += 1 }
+            latestQueued = max(latestQueued, chat.queued)
         }
-        // Positions: the last one told before being offered, checked against what happened.
-        var last: [String: (position: Int, at: UInt64)] = [:]
-        for entry in told where entry.at < (offeredAt[entry.conversation] ?? .max) { last[entry.conversation] = (entry.position, entry.at) }
+        // Positions: the last one told before the offer; position p is exact when p - 1
+        // chats were offered after the telling and before this one (router times).
+        var last: [String: (position: Int, at: Double)] = [:]
+        for entry in told where entry.at < (routerOfferedAt[entry.conversation] ?? .infinity) {
+            last[entry.conversation] = (entry.position, entry.at)
+        }
         let offerTimes = served.map(\.offered)
         var exact = 0
         var error = 0.0
         for (id, report) in last {
-            guard let mine = offeredAt[id] else { continue }
+            guard let mine = routerOfferedAt[id] else { continue }
             let between = offerTimes.filter { $0 > report.at && $0 < mine }.count
             if between == report.position - 1 { exact += 1 }
             error += Double(abs(between - (report.position - 1)))
@@ -198,8 +210,11 @@ final class BurstOperator: WebSocketClientDelegate {
             online = true
             world.progress.update { $0.operatorsOnline += 1 }
         case "offer":
-            guard let id = json["conversation"] as? String else { return }
-            world.offered(id)
+            guard let id = json["conversation"] as? String, let queuedAt = json["queuedAt"] as? Double, let time = json["time"] as? Double else {
+                world.errors["offer_without_times", default: 0] += 1
+                return
+            }
+            world.offered(id, queuedAt: queuedAt, at: time)
             client.send(["type": "accept", "conversation": id])
             world.loop.scheduleTimer(at: world.loop.now + world.handle) { [weak client] in
                 client?.send(["type": "end", "conversation": id])
@@ -234,8 +249,8 @@ final class BurstVisitor: WebSocketClientDelegate {
             conversation = id
             world.startedAt[id] = sentAt
         case "queued":
-            guard let id = conversation, let position = json["position"] as? Int else { return }
-            world.told.append((id, position, MonotonicClock.now()))
+            guard let id = conversation, let position = json["position"] as? Int, let time = json["time"] as? Double else { return }
+            world.told.append((id, position, time))
         case "error":
             world.errors[json["code"] as? String ?? "?", default: 0] += 1
         default:

@@ -127,8 +127,11 @@ import Wire
 
     @Test func serverEvents_encodeAsDocumented() {
         func text(_ event: ServerEvent) -> String { String(decoding: event.json(), as: UTF8.self) }
-        #expect(text(.queued(conversation: "c1", position: 2, estimatedWaitSeconds: 90))
-                == #"{"conversation":"c1","estimatedWaitSeconds":90,"position":2,"type":"queued"}"#)
+        #expect(text(.queued(conversation: "c1", position: 2, estimatedWaitSeconds: 90, time: 1_700_000_000_000.125))
+                == #"{"conversation":"c1","estimatedWaitSeconds":90,"position":2,"time":1700000000000.125,"type":"queued"}"#)
+        #expect(text(.offer(conversation: "c1", visitor: "v", visitorName: nil, department: "sales", expiresInSeconds: 10,
+                            queuedAt: 1_700_000_000_000.5, time: 1_700_000_001_000))
+                == #"{"conversation":"c1","department":"sales","expiresInSeconds":10,"queuedAt":1700000000000.5,"time":1700000001000.0,"type":"offer","visitor":"v"}"#)
         #expect(text(.event(conversation: "c1", sequence: 3, time: 1_700_000_000_000, author: .operator(id: "anna", name: "Anna"),
                             kind: .message, text: "Hi"))
                 == #"{"author":{"id":"anna","kind":"operator","name":"Anna"},"conversation":"c1","sequence":3,"text":"Hi","time":1700000000000,"type":"message"}"#)

@@ -111,7 +111,10 @@ public final class RouterNode {
         var effects: [RouterEffect] = []
         let result: T
         do {
-            result = try command(&core, loop.now, &effects)
+            // A fresh clock read, not the loop's cached time: commands handled in one loop
+            // turn (chat starts from many visitors) get distinct, ordered times, so queue
+            // order follows arrival order rather than a tie-break.
+            result = try command(&core, MonotonicClock.now(), &effects)
         } catch {
             reply(.failure(error))
             return

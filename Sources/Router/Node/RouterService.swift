@@ -523,7 +523,8 @@ public final class RouterService: RouterNodeDelegate {
     public func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
         let id = conversation.raw
         let (sequence, event): (UInt64, ServerEvent) = switch notice {
-        case .queued(let position, let wait): (0, .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000)))
+        case .queued(let position, let wait):
+            (0, .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000), time: wallMilliseconds(MonotonicClock.now())))
         case .assigned(let op, let name): (0, .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name))
         case .event(let stored): (stored.sequence, serverEvent(conversation, stored))
         case .transferred(.operator(let op)): (0, .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil))
@@ -540,7 +541,8 @@ public final class RouterService: RouterNodeDelegate {
         let event: ServerEvent = switch notice {
         case .offer(let id, let visitor, let skill, let expiresAt):
             .offer(conversation: id.raw, visitor: visitor.raw, visitorName: node.core.conversation(id)?.visitorProfile["name"], department: skill.raw,
-                   expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000))
+                   expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000),
+                   queuedAt: wallMilliseconds(node.core.conversation(id)?.queuedAt ?? node.loop.now), time: wallMilliseconds(MonotonicClock.now()))
         case .offerWithdrawn(let id, let reason): .offerWithdrawn(conversation: id.raw, reason: reason)
         case .event(let id, let stored): serverEvent(id, stored)
         case .ended(let id): .ended(conversation: id.raw)
@@ -581,6 +583,13 @@ public final class RouterService: RouterNodeDelegate {
         }
         return .event(conversation: conversation.raw, sequence: Int64(event.sequence), time: Int64(event.time / 1_000_000) + wallClockOffsetMs,
                       author: author, kind: kind, text: text, attachment: attachment)
+    }
+
+    /// A router instant as wall-clock milliseconds since 1970, to the microsecond. Notices
+    /// that tell order (offers, queue positions) read the clock afresh rather than the
+    /// loop's cached time, so two of them released in one loop turn are still ordered.
+    func wallMilliseconds(_ instant: Instant) -> Double {
+        (Double(instant) / 1000).rounded() / 1000 + Double(wallClockOffsetMs)
     }
 
     /// A session id unique across gateways (each gateway numbers its own sessions).

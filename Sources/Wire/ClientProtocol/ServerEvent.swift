@@ -9,8 +9,9 @@ public enum ServerEvent: Equatable, Sendable {
     case welcome(role: String, site: String, id: String, token: String?)
     /// A command was done (and is durable); `sequence` when it stored an event.
     case accepted(requestID: String?, conversation: String?, sequence: Int64?)
-    /// Still waiting: place in line (1 = next) and estimated wait.
-    case queued(conversation: String, position: Int, estimatedWaitSeconds: Int)
+    /// Still waiting: place in line (1 = next) and estimated wait, as of `time` (ms since
+    /// 1970, to the microsecond).
+    case queued(conversation: String, position: Int, estimatedWaitSeconds: Int, time: Double)
     /// An operator took the chat.
     case assigned(conversation: String, operatorID: String, operatorName: String)
     /// A stored event: a message, a notice or an attachment (then `text` is its file name).
@@ -30,8 +31,9 @@ public enum ServerEvent: Equatable, Sendable {
     /// Nobody took the chat within the site's wait limit.
     case missed(conversation: String)
     /// (Operators) a chat is offered until `expiresInSeconds` from now; the visitor's name
-    /// when known.
-    case offer(conversation: String, visitor: String, visitorName: String?, department: String, expiresInSeconds: Int)
+    /// when known; when it joined the queue and when it was offered (ms since 1970, to the
+    /// microsecond: the console shows the wait, and loadgen checks the queue's order).
+    case offer(conversation: String, visitor: String, visitorName: String?, department: String, expiresInSeconds: Int, queuedAt: Double, time: Double)
     /// (Operators) an offer is gone.
     case offerWithdrawn(conversation: String, reason: String)
     /// (Operators) the status was changed for them.
@@ -88,8 +90,8 @@ public enum ServerEvent: Equatable, Sendable {
             o["requestId"] = requestID
             o["conversation"] = conversation
             o["sequence"] = sequence
-        case .queued(let conversation, let position, let wait):
-            o = ["type": "queued", "conversation": conversation, "position": position, "estimatedWaitSeconds": wait]
+        case .queued(let conversation, let position, let wait, let time):
+            o = ["type": "queued", "conversation": conversation, "position": position, "estimatedWaitSeconds": wait, "time": time]
         case .assigned(let conversation, let id, let name):
             o = ["type": "assigned", "conversation": conversation, "operator": ["id": id, "name": name]]
         case .event(let conversation, let sequence, let time, let author, let kind, let text, let attachment):
@@ -112,8 +114,9 @@ public enum ServerEvent: Equatable, Sendable {
             o = ["type": "offline", "conversation": conversation]
         case .missed(let conversation):
             o = ["type": "missed", "conversation": conversation]
-        case .offer(let conversation, let visitor, let name, let department, let expires):
-            o = ["type": "offer", "conversation": conversation, "visitor": visitor, "department": department, "expiresInSeconds": expires]
+        case .offer(let conversation, let visitor, let name, let department, let expires, let queuedAt, let time):
+            o = ["type": "offer", "conversation": conversation, "visitor": visitor, "department": department, "expiresInSeconds": expires,
+                 "queuedAt": queuedAt, "time": time]
             o["visitorName"] = name
         case .offerWithdrawn(let conversation, let reason):
             o = ["type": "offerWithdrawn", "conversation": conversation, "reason": reason]
