@@ -15,6 +15,19 @@ enum ServerProcess {
         return (address, process)
     }
 
+    /// The addresses from `--target HOST:PORT[,HOST:PORT…]`, or one server started by `start`.
+    static func targets(_ arguments: Arguments, orStart start: () throws -> (Process, SocketAddress)) throws -> ([SocketAddress], Process?) {
+        if let text = arguments.string("target") {
+            let addresses = try text.split(separator: ",").map {
+                guard let address = SocketAddress(String($0)) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT[,HOST:PORT…]") }
+                return address
+            }
+            return (addresses, nil)
+        }
+        let (process, address) = try start()
+        return ([address], process)
+    }
+
     /// Starts `executable` with `arguments` and reads its output until `marker`, which the
     /// server prints right before the HOST:PORT it listens on.
     static func start(_ executable: URL, _ arguments: [String], addressAfter marker: String) throws -> (Process, SocketAddress) {

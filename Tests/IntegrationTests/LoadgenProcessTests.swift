@@ -53,6 +53,18 @@ import Testing
         #expect(loadgen < server, "loadgen \(loadgen) s of CPU, the server \(server) s")
     }
 
+    @Test func chatScenario_withChatsThatEndAndRestart_measuresStartToOfferAndFirstReply() throws {
+        let (status, json) = try report(["chat", "--conversations", "20", "--duration", "2", "--warmup", "0.3", "--messages-per-chat", "5",
+                                         "--accept-delay-ms", "20"])
+        #expect(status == 0)
+        #expect((json["chatsStarted"] as? Int ?? 0) > 20, "chats ended and new ones started")
+        #expect(json["lost"] as? Int == 0 && json["duplicated"] as? Int == 0 && json["reordered"] as? Int == 0)
+        let offer = try #require(json["startToOfferMicroseconds"] as? [String: Double])
+        let reply = try #require(json["startToFirstReplyMicroseconds"] as? [String: Double])
+        #expect((reply["p50"] ?? 0) >= 20_000, "the first reply comes after the 20 ms accept delay")
+        #expect((offer["p50"] ?? 0) > 0 && (offer["p50"] ?? 0) < (reply["p50"] ?? 0))
+    }
+
     @Test func idleScenario_spreadsConnectionsOverWorkersAndSourceAddresses_andReportsMemoryPerConnection() throws {
         let (status, json) = try report(["idle", "--connections", "300", "--workers", "2", "--sources", "3", "--hold", "0.5"])
         #expect(status == 0)
