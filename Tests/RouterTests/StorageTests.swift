@@ -259,10 +259,29 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         let reopened = try TranscriptStore(directory: dir.path)
         #expect(reopened.count == closed.count)
         for conversation in closed { #expect(try reopened.transcript(conversation.id) == conversation) }
-        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(29 * 86_400)).isEmpty)
-        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(31 * 86_400)) == [TranscriptStore.dayFile(for: day)])
+        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(29 * 86_400)).files.isEmpty)
+        #expect(reopened.purge(retentionDays: 30, now: day.addingTimeInterval(31 * 86_400)).files == [TranscriptStore.dayFile(for: day)])
         #expect(reopened.count == 0)
         #expect(try reopened.transcript(closed[0].id) == nil)
+    }
+
+    @Test func expiredTranscripts_nameTheirAttachments_soTheFilesGoToo() throws {
+        var h = Harness()
+        try h.online("anna")
+        let id = try h.start("v1", "sales")
+        try h.accept(id, "anna")
+        let file = AttachmentFile(id: String(repeating: "0a", count: 16), name: "photo.jpg", contentType: "image/jpeg", size: 3)
+        _ = try h.run { (core, now, effects) throws(RouterError) in
+            try core.sendAttachment(id, author: .visitor, clientMessageID: "f", file: file, now: now, into: &effects)
+        }
+        try h.end(id, "anna")
+        let dir = TempDirectory()
+        let day = Date(timeIntervalSince1970: 1_790_000_000)
+        let store = try TranscriptStore(directory: dir.path)
+        try store.store(h.core.evictClosed(), on: day)
+        let early = store.purge(retentionDays: 30, now: day.addingTimeInterval(29 * 86_400))
+        #expect(early.files.isEmpty && early.attachmentIDs.isEmpty)
+        #expect(store.purge(retentionDays: 30, now: day.addingTimeInterval(31 * 86_400)).attachmentIDs == [file.id])
     }
 
     @Test func aTranscriptWriteCutShort_isDropped_andLaterStoresStayReadable() throws {

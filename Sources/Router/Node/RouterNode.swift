@@ -130,13 +130,13 @@ public final class RouterNode {
         loop.assertInLoop()
         let closed = core.evictClosed()
         let snapshot = core.snapshot().map { PartitionRecordCodec.encode($0.record, partition: $0.partition) }
-        let (transcripts, retention) = (self.transcripts, transcriptRetentionDays)
+        let (transcripts, retention, attachments) = (self.transcripts, transcriptRetentionDays, self.attachments)
         let box = UncheckedBox(reply)
         let loop = self.loop
         log.compact(snapshot: snapshot, beforeDropping: {
             let now = Date()
             try transcripts.store(closed, on: now)
-            transcripts.purge(retentionDays: retention, now: now)
+            attachments.delete(transcripts.purge(retentionDays: retention, now: now).attachmentIDs)
         }, completion: { result in
             loop.execute { box.value(result.map { closed.count }) }
         })

@@ -5,7 +5,8 @@ import Glibc
 /// data directory, named by a random id. A file is durable (data and directory entry
 /// synced) before the conversation's log records it, so an acknowledged attachment always
 /// has its bytes. Who may read one is decided by the caller from the conversation.
-public final class AttachmentStore {
+/// Immutable apart from the files: the log writer deletes expired ones from its thread.
+public final class AttachmentStore: Sendable {
     private let directory: String
 
     /// Opens (creating) `directory`.

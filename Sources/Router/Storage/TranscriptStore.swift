@@ -70,14 +70,31 @@ public final class TranscriptStore: Sendable {
     /// How many conversations are stored.
     public var count: Int { index.withLock { $0.count } }
 
-    /// Deletes the day files older than `retentionDays` before `date`; returns their names.
+    /// What `purge` removed.
+    public struct Purged: Equatable, Sendable {
+        /// The day files deleted.
+        public var files: [String]
+        /// The attachments their conversations referred to (now to be deleted too).
+        public var attachmentIDs: [String]
+    }
+
+    /// Deletes the day files older than `retentionDays` before `date`, and says which files
+    /// went and which attachments belonged to their conversations.
     @discardableResult
-    public func purge(retentionDays: Int, now date: Date) -> [String] {
+    public func purge(retentionDays: Int, now date: Date) -> Purged {
         let cutoff = Self.dayFile(for: date.addingTimeInterval(-Double(retentionDays) * 86_400))
         let expired = dayFiles().filter { $0 < cutoff }
-        for file in expired { unlink(directory + "/" + file) }
+        var attachmentIDs: [String] = []
+        for file in expired {
+            // A damaged day file still goes; its attachments are then left behind (logged by
+            // nobody, harmless: they are only ever served through a conversation).
+            for case .event(_, let event, _) in (try? Self.records(in: directory + "/" + file).records) ?? [] {
+                if case .attachment(let attachment) = event.kind { attachmentIDs.append(attachment.id) }
+            }
+            unlink(directory + "/" + file)
+        }
         index.withLock { index in index = index.filter { !expired.contains($0.value) } }
-        return expired
+        return Purged(files: expired, attachmentIDs: attachmentIDs)
     }
 
     /// Type byte of the outer record holding one conversation.
