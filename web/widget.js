@@ -303,11 +303,28 @@
   }
 
   $('.attach').addEventListener('click', () => $('.file').click());
+  const maxUpload = 512 * 1024;
+  /** A photo from a phone is often several MB: shrink it (JPEG, at most 1600 px) to fit. */
+  async function shrink(file) {
+    if (file.size <= maxUpload || !/^image\/(png|jpeg|webp)$/.test(file.type)) return file;
+    const image = await createImageBitmap(file);
+    const scale = Math.min(1, 1600 / Math.max(image.width, image.height));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.round(image.width * scale);
+    canvas.height = Math.round(image.height * scale);
+    canvas.getContext('2d').drawImage(image, 0, 0, canvas.width, canvas.height);
+    for (const quality of [0.85, 0.7, 0.5, 0.35]) {
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+      if (blob && blob.size <= maxUpload) return new File([blob], file.name.replace(/\.\w+$/, '') + '.jpg', { type: 'image/jpeg' });
+    }
+    return file;
+  }
   $('.file').addEventListener('change', async () => {
-    const file = $('.file').files[0];
+    let file = $('.file').files[0];
     $('.file').value = '';
     if (!file || !state.conversation) return;
-    if (file.size > 512 * 1024) { system(`${file.name} is larger than 512 KiB and was not sent.`); return; }
+    file = await shrink(file).catch(() => file);
+    if (file.size > maxUpload) { system(`${file.name} is larger than 512 KiB and was not sent.`); return; }
     const note = system(`Sending ${file.name}…`);
     try {
       const response = await fetch(`${httpBase}/api/attachments/${encodeURIComponent(state.conversation)}`, {

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -35,6 +36,15 @@ TIMEOUT = 15
 # A 1x1 PNG, the "screenshot" the shopper attaches.
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2a4f2d50000000049454e44ae426082")
+
+
+def noisy_png(width, height):
+    """A PNG that does not compress (random pixels): a phone photo's size in a test."""
+    def chunk(kind, data):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    rows = b"".join(b"\0" + os.urandom(width * 3) for _ in range(height))
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
 
 
 def check(condition, what):
@@ -256,6 +266,13 @@ def main():
         wait(operator, lambda d: d.find_elements(By.CSS_SELECTOR, ".chat:not([hidden]) .msg img[alt='screenshot.png']"), "the operator sees the attached image")
         wait(shopper, lambda d: d.execute_script("return !!document.getElementById('switchboard-widget').shadowRoot.querySelector('.msg img')"),
              "the shopper sees the image preview")
+        big = os.path.join(data, "photo.png")
+        with open(big, "wb") as f:
+            f.write(noisy_png(1200, 900))
+        check(os.path.getsize(big) > 3 * 512 * 1024, "the test photo is well over the 512 KiB limit")
+        widget(shopper, ".file").send_keys(big)
+        wait(operator, lambda d: d.find_elements(By.CSS_SELECTOR, ".chat:not([hidden]) .msg img[alt='photo.jpg']"),
+             "a large photo is shrunk to fit the limit and arrives as an image")
 
         # Reload mid-chat: the same conversation, every message once and in order.
         shopper.refresh()
