@@ -163,6 +163,15 @@ def console_log_texts(driver):
     return driver.execute_script("return [...document.querySelectorAll('.chat:not([hidden]) .msg')].map(e => e.firstChild.textContent)")
 
 
+UNLABELLED = """
+const root = arguments[0] === 'widget' ? document.getElementById('switchboard-widget').shadowRoot : document;
+const name = (el) => el.getAttribute('aria-label') || el.closest('label') || (el.id && root.querySelector(`label[for="${el.id}"]`))
+  || (el.tagName === 'BUTTON' && el.textContent.trim());
+return [...root.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => el.type !== 'hidden' && !name(el)).map((el) => el.outerHTML.slice(0, 80));
+"""
+
+
 def login(driver, base, page, operator, password):
     driver.get(f"{base}/{page}")
     driver.find_element(By.NAME, "operator").send_keys(operator)
@@ -217,6 +226,10 @@ def main():
         Select(widget(shopper, "select[name=department]")).select_by_value("billing")
         widget(shopper, "textarea[name=question]").send_keys("Was I charged twice for my kettle?")
         shot(shopper, "widget-prechat-form")
+        check(shopper.execute_script(UNLABELLED, "widget") == [], "every control of the widget has a label a screen reader can say")
+        widget(shopper, "textarea[name=question]").send_keys(Keys.SHIFT + Keys.TAB)
+        check(shopper.execute_script("return document.getElementById('switchboard-widget').shadowRoot.activeElement.name") == "department",
+              "the form is keyboard-navigable (Shift+Tab from the question reaches the department)")
         widget(shopper, ".start").click()
         wait(shopper, lambda d: widget(d, ".chat").is_displayed(), "the chat view opens")
         wait(shopper, lambda d: "Was I charged twice for my kettle?" in widget_all_text(d, ".msg"), "the question is the first message")
@@ -229,6 +242,7 @@ def main():
         operator.find_element(By.CSS_SELECTOR, "#offers button").click()
         wait(operator, lambda d: "Was I charged twice for my kettle?" in console_log_texts(d), "the accepted chat shows the visitor's question")
         wait(operator, lambda d: "€119.80" in d.find_element(By.ID, "visitor-info").text, "the visitor panel shows the cart value")
+        check(operator.execute_script(UNLABELLED, "console") == [], "every control of the console has a label")
         check("maria@example.com" in operator.find_element(By.ID, "visitor-info").text, "the visitor panel shows the e-mail")
         check("Copper kettle" in operator.find_element(By.ID, "visitor-info").text, "the visitor panel shows the pages visited")
         wait(shopper, lambda d: "Carl" in widget(d, ".status").text, "the shopper sees who took the chat")

@@ -51,9 +51,8 @@ public final class RouterService: RouterNodeDelegate {
     public private(set) var metrics = RouterMetrics()
     /// Who is on each site now (live only).
     private var tracker = VisitorTracker()
-    /// Visitor widget sessions, by gateway and session id (to mark visitors gone).
-    private var visitorSessions: [ObjectIdentifier: Set<UInt64>] = [:]
-    /// Open widget sessions of each visitor (where invitations go), and the way back.
+    /// Open widget sessions of each visitor (where invitations go), and the way back (to
+    /// mark visitors gone when their sessions close).
     var sessionsOfVisitor: [SiteID: [VisitorID: Set<SessionRef>]] = [:]
     private var visitorOfSession: [SessionRef: (SiteID, VisitorID)] = [:]
     /// Widget sessions that follow their site's departments' availability.
@@ -112,7 +111,7 @@ public final class RouterService: RouterNodeDelegate {
         peers[id] = nil
         for key in conversationWatchers.keys { conversationWatchers[key]?.remove(id) }
         for (_, op) in operatorSessions.removeValue(forKey: id) ?? [:] { disconnect(op) }
-        for session in visitorSessions.removeValue(forKey: id) ?? [] { visitorSessionClosed(SessionRef(peer: id, session: session)) }
+        for ref in visitorOfSession.keys where ref.peer == id { visitorSessionClosed(ref) }
         for site in availabilityWatchers.keys { availabilityWatchers[site] = availabilityWatchers[site]?.filter { $0.peer != id } }
         for key in operatorWatchers.keys { operatorWatchers[key]?.remove(id) }
     }
@@ -147,7 +146,7 @@ public final class RouterService: RouterNodeDelegate {
         case .sessionClosed(let sessionID):
             if let op = operatorSessions[ObjectIdentifier(peer)]?.removeValue(forKey: sessionID) { disconnect(op) }
             let ref = SessionRef(peer: ObjectIdentifier(peer), session: sessionID)
-            if visitorSessions[ref.peer]?.remove(sessionID) != nil { visitorSessionClosed(ref) }
+            visitorSessionClosed(ref)
             for site in availabilityWatchers.keys { availabilityWatchers[site]?.remove(ref) }
         default:
             break  // nothing else is meaningful from a gateway; the frame is ignored
@@ -162,14 +161,13 @@ public final class RouterService: RouterNodeDelegate {
 
     /// A visitor's widget is known from its first page view, cart or departments request.
     private func visitorSessionOpened(_ ref: SessionRef, site: SiteID, visitor: VisitorID) {
-        visitorSessions[ref.peer, default: []].insert(ref.session)
         sessionsOfVisitor[site, default: [:]][visitor, default: []].insert(ref)
         visitorOfSession[ref] = (site, visitor)
     }
 
     private func visitorSessionClosed(_ ref: SessionRef) {
-        tracker.sessionClosed(Self.globalSession(ref.peer, ref.session), now: node.loop.now)
         guard let (site, visitor) = visitorOfSession.removeValue(forKey: ref) else { return }
+        tracker.sessionClosed(Self.globalSession(ref.peer, ref.session), now: node.loop.now)
         sessionsOfVisitor[site]?[visitor]?.remove(ref)
         if sessionsOfVisitor[site]?[visitor]?.isEmpty == true { sessionsOfVisitor[site]?[visitor] = nil }
     }
