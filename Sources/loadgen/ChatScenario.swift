@@ -30,6 +30,9 @@ enum ChatScenario {
       --seconds S             measuring time (default 5); --duration is the same
       --warmup S              time after all chats are accepted, before measuring (default 1)
       --fsync POLICY          for the started routerd: always | interval | none (default always)
+      --token-secret S        with --target: sign the operators' tokens with the site's secret
+                              instead of the dev login, for operators load-0 … load-(N/10 - 1)
+                              of --site (default shop), who must be in the router's config
       --slo LIST              objectives on the delivery latency, e.g. p99<3ms,p99.9<10ms
       --report FILE           write the JSON report to FILE
 
@@ -68,7 +71,7 @@ enum ChatScenario {
 
     static func run(_ raw: [String]) throws -> Int32 {
         let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "rate", "messages-per-chat", "accept-delay-ms",
-                                                   "seconds", "warmup", "fsync", "slo", "report"])
+                                                   "seconds", "warmup", "fsync", "slo", "token-secret", "site", "report"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -88,7 +91,9 @@ enum ChatScenario {
         let (targets, child) = try ServerProcess.targets(arguments) { try startRouterd(loadOperators: operatorCount, fsync: fsync) }
         defer { child?.terminate() }
         // Every gateway of a cluster knows the site's secret: one login serves them all.
-        let tokens = try loadOperatorTokens(count: operatorCount, at: targets[0])
+        let tokens = try arguments.string("token-secret").map { secret in
+            (0..<operatorCount).map { OperatorToken.mint(site: arguments.string("site") ?? "shop", operator: "load-\($0)", secret: Array(secret.utf8)) }
+        } ?? loadOperatorTokens(count: operatorCount, at: targets[0])
 
         let group = EventLoopGroup(loopCount: 1, name: "loadgen")
         let loop = group.loops[0]
@@ -179,3 +184,15 @@ enum ChatScenario {
     }
 }
 
+/// An operator's access token as a shop's backend would sign it (JWT, HS256 over the site's
+/// secret; docs/client-protocol.md), for load tests against clusters without the dev login.
+enum OperatorToken {
+    static func mint(site: String, operator op: String, secret: [UInt8], lifetimeSeconds: Int64 = 3600) -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        let header = Base64.encodeURL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let claims: [String: Any] = ["sub": op, "site": site, "role": "operator", "iat": now, "exp": now + lifetimeSeconds]
+        let payload = Base64.encodeURL(JSONText.serialize(claims))
+        let signature = HMACSHA256.authenticate(message: Array("\(header).\(payload)".utf8), key: secret)
+        return "\(header).\(payload).\(Base64.encodeURL(signature))"
+    }
+}

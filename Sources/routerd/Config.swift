@@ -182,8 +182,10 @@ struct GatewayConfig {
     var siteSecrets: [String: [UInt8]]
     var trustedProxies: Set<String>
     var web: String?
+    /// Chat messages a browser may send per second (bursts of twice that), default 20.
+    var messageRate: Int
 
-    static let keys = NodeIdentity.keys.union(["listen", "router", "sites", "trustedProxies", "web"])
+    static let keys = NodeIdentity.keys.union(["listen", "router", "sites", "trustedProxies", "web", "messageRate"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
@@ -200,6 +202,7 @@ struct GatewayConfig {
         siteSecrets = secrets
         trustedProxies = Set(try root.strings("trustedProxies"))
         web = try root.optionalString("web")
+        messageRate = try root.int("messageRate", default: 20, range: 1...1_000_000)
     }
 }
 

@@ -26,12 +26,13 @@ configuration stops the start with a message naming the field.
 """
 
 let gatewayUsage = """
-routerd gateway --config FILE [--listen HOST:PORT] [--router HOST:PORT]
+routerd gateway --config FILE [--listen HOST:PORT] [--router HOST:PORT] [--messageRate N]
 
 Runs a gateway from a JSON configuration file (docs/operations.md): nodeId, cluster,
 clusterSecret, listen (HTTP, default 127.0.0.1:8080), router (default 127.0.0.1:7400),
-sites (id and token secret of each), trustedProxies, web. Flags and SWITCHBOARD_<SETTING>
-environment variables override the file.
+sites (id and token secret of each), trustedProxies, web, messageRate (chat messages a
+browser may send per second, bursts of twice that; default 20). Flags and
+SWITCHBOARD_<SETTING> environment variables override the file.
 """
 
 let devUsage = """
@@ -198,10 +199,10 @@ func runRouter(_ raw: [String]) -> Never {
 
 func runGateway(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, gatewayUsage)
-    let values = options(raw, known: ["config", "listen", "router"])
+    let values = options(raw, known: ["config", "listen", "router", "messageRate"])
     let config: GatewayConfig
     do {
-        config = try GatewayConfig(loadConfig(values, keys: GatewayConfig.keys))
+        config = try GatewayConfig(loadConfig(values, keys: GatewayConfig.keys, numeric: ["messageRate"]))
     } catch {
         fail("\(error)")
     }
@@ -209,6 +210,8 @@ func runGateway(_ raw: [String]) -> Never {
     var configuration = GatewayConfiguration(siteSecrets: config.siteSecrets, router: config.router, wire: wire)
     configuration.staticDirectory = config.web
     configuration.http.trustedProxies = config.trustedProxies
+    configuration.http.messagesPerSecond = Double(config.messageRate)
+    configuration.http.messageBurst = Double(config.messageRate) * 2
     let group = EventLoopGroup(loopCount: 1, name: "gateway")
     let gateway: GatewayServer
     do {
