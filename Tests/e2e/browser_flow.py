@@ -186,7 +186,7 @@ def main():
     server, base = start_routerd(data)
     host, port = base[len("http://"):].split(":")
     proxy = CuttableProxy((host, int(port)))
-    shopper = operator = phone = None
+    shopper = operator = phone = second = None
     try:
         shopper = browser(1280, 900)
         operator = browser(1400, 900)
@@ -321,6 +321,29 @@ def main():
         shot(shopper, "widget-after-reload")
         shot(operator, "console-chat")
 
+        # A second shopper: two chats in tabs; news in the other tab shows as an unread count.
+        second = browser(1000, 800)
+        second.get(f"{base}/shop/chair.html")
+        wait(second, lambda d: widget(d, ".launcher") is not None, "the second shopper's widget loads")
+        widget(second, ".launcher").click()
+        wait(second, lambda d: widget(d, "select[name=department] option") is not None, "departments listed for the second shopper")
+        widget(second, "input[name=name]").send_keys("Jonas")
+        Select(widget(second, "select[name=department]")).select_by_value("billing")
+        widget(second, "textarea[name=question]").send_keys("Can I pay by invoice?")
+        widget(second, ".start").click()
+        wait(operator, lambda d: "Jonas" in d.find_element(By.ID, "offers").text, "the second offer arrives")
+        operator.find_element(By.CSS_SELECTOR, "#offers button").click()
+        wait(operator, lambda d: "Can I pay by invoice?" in console_log_texts(d), "the second chat opens in its own tab")
+        check(len(operator.find_elements(By.CSS_SELECTOR, "#tabs [role=tab]")) == 2, "two chats, two tabs")
+        widget(shopper, ".text").send_keys("One more thing." + Keys.ENTER)
+        wait(operator, lambda d: d.find_element(By.CSS_SELECTOR, "#tabs [role=tab]:first-child .unread").text == "1",
+             "a message in the other chat shows as 1 unread on its tab")
+        check(operator.title.startswith("(1) "), f"the title counts the unread message: {operator.title!r}")
+        shot(operator, "console-two-tabs")
+        operator.find_element(By.CSS_SELECTOR, "#tabs [role=tab]:first-child").click()
+        wait(operator, lambda d: not d.find_elements(By.CSS_SELECTOR, "#tabs [role=tab]:first-child .unread"), "opening the tab clears its count")
+        check("One more thing." in console_log_texts(operator), "the first chat shows the new message")
+
         # The operator ends the chat while the shopper is away again; they learn it on return.
         proxy.cut(hold=True)
         wait(shopper, lambda d: "reconnecting" in widget(d, ".status").text, "the widget notices the second outage")
@@ -382,7 +405,7 @@ def main():
 
         print(f"browser flow passed; screenshots in {SHOTS}")
     finally:
-        for driver in (shopper, operator, phone):
+        for driver in (shopper, operator, phone, second):
             if driver:
                 driver.quit()
         server.send_signal(signal.SIGTERM)
