@@ -8,7 +8,8 @@ enum ChatScenario {
     static let usage = """
     loadgen chat: visitors and operators chat through gateways; verified and measured.
 
-    Each of --conversations visitors opens a WebSocket and starts a chat in sales; an
+    Each of --conversations visitors opens a WebSocket and starts a chat (in the departments
+    in turn); an
     operator accepts it (after --accept-delay-ms). Then both sides write: in a closed loop
     each side keeps --in-flight messages outstanding, the next one sent when one is
     acknowledged (durably, by the router); with --rate the load is an open loop instead:
@@ -27,6 +28,8 @@ enum ChatScenario {
       --rate R                open loop: R messages/s in all, paced every millisecond
       --messages-per-chat N   visitor messages before the chat ends and a new one starts (default 0: never)
       --accept-delay-ms D     operators accept offers after D ms (default 0)
+      --departments LIST      departments the visitors ask for, in turn (default sales,billing,support;
+                              the load operators must have these skills)
       --seconds S             measuring time (default 5); --duration is the same
       --warmup S              time after all chats are accepted, before measuring (default 1)
       --fsync POLICY          for the started routerd: always | interval | none (default always)
@@ -71,7 +74,7 @@ enum ChatScenario {
 
     static func run(_ raw: [String]) throws -> Int32 {
         let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "rate", "messages-per-chat", "accept-delay-ms",
-                                                   "seconds", "warmup", "fsync", "slo", "token-secret", "site", "report"])
+                                                   "seconds", "warmup", "fsync", "slo", "token-secret", "site", "departments", "report"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -85,6 +88,8 @@ enum ChatScenario {
         let fsync = arguments.string("fsync") ?? "always"
         let rate = arguments.string("rate") == nil ? nil : try arguments.double("rate", default: 1)
         let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
+        let departments = (arguments.string("departments") ?? "sales,billing,support").split(separator: ",").map(String.init)
+        guard !departments.isEmpty else { throw Arguments.Failure(description: "--departments must name at least one") }
         ProcessResources.raiseOpenFileLimit()
         let operatorCount = (conversations + 9) / 10
 
@@ -99,7 +104,7 @@ enum ChatScenario {
         let loop = group.loops[0]
         let world = try loop.submitAndWait {
             UncheckedBox(ChatWorld(loop: loop, inFlight: rate == nil ? inFlight : 0, messagesPerChat: messagesPerChat,
-                                   acceptDelay: UInt64(acceptDelay) * 1_000_000))
+                                   acceptDelay: UInt64(acceptDelay) * 1_000_000, departments: departments))
         }
         let progress = world.value.progress
         try loop.submitAndWait {

@@ -45,6 +45,8 @@ final class ChatWorld {
     let messagesPerChat: Int
     /// How long operators wait before accepting an offer.
     let acceptDelay: UInt64
+    /// The departments visitors ask for, in turn (each visitor's chats rotate through them).
+    let departments: [String]
     let progress = Shared(ChatProgress())
     private(set) var sending = true
     private var operators: [OperatorBot] = []
@@ -69,8 +71,8 @@ final class ChatWorld {
     /// Messages refused because their chat had just ended (never acknowledged, so not lost).
     private(set) var refusedAtChatEnd = 0
 
-    init(loop: EventLoop, inFlight: Int, messagesPerChat: Int, acceptDelay: UInt64) {
-        (self.loop, self.inFlight, self.messagesPerChat, self.acceptDelay) = (loop, inFlight, messagesPerChat, acceptDelay)
+    init(loop: EventLoop, inFlight: Int, messagesPerChat: Int, acceptDelay: UInt64, departments: [String]) {
+        (self.loop, self.inFlight, self.messagesPerChat, self.acceptDelay, self.departments) = (loop, inFlight, messagesPerChat, acceptDelay, departments)
     }
 
     func addOperator(token: String, address: SocketAddress, seed: UInt64) {
@@ -80,7 +82,7 @@ final class ChatWorld {
     }
 
     func addVisitor(address: SocketAddress, seed: UInt64) {
-        let bot = VisitorBot(world: self, address: address, seed: seed)
+        let bot = VisitorBot(world: self, address: address, seed: seed, firstDepartment: visitors.count)
         visitors.append(bot)
         bot.connect(loop: loop)
     }
@@ -358,9 +360,10 @@ final class VisitorBot: WebSocketClientDelegate {
     private(set) var conversation: String?
     private var chats = 0
     private var startSentAt: UInt64 = 0
+    private let firstDepartment: Int
 
-    init(world: ChatWorld, address: SocketAddress, seed: UInt64) {
-        (self.world, self.address, self.seed) = (world, address, seed)
+    init(world: ChatWorld, address: SocketAddress, seed: UInt64, firstDepartment: Int) {
+        (self.world, self.address, self.seed, self.firstDepartment) = (world, address, seed, firstDepartment)
     }
 
     func connect(loop: EventLoop) {
@@ -375,7 +378,8 @@ final class VisitorBot: WebSocketClientDelegate {
         chats += 1
         conversation = nil
         startSentAt = MonotonicClock.now()
-        client.send(["type": "start", "requestId": "chat-\(chats)", "department": "sales"])
+        let department = world.departments[(firstDepartment + chats - 1) % world.departments.count]
+        client.send(["type": "start", "requestId": "chat-\(chats)", "department": department])
     }
 
     /// Ends the current chat (its last message was acknowledged).
