@@ -61,6 +61,8 @@ public final class RouterService: RouterNodeDelegate {
     var publishedAvailability: [SiteID: [ServerEvent.Department]] = [:]
     /// Wall-clock milliseconds minus monotonic milliseconds, for event times clients can show.
     let wallClockOffsetMs: Int64
+    /// The last stored event written as JSON (see `storedEventJSON`).
+    private var lastEventJSON: (id: ConversationID, sequence: UInt64, body: [UInt8])?
 
     /// One browser session: a gateway link and the gateway's session id.
     struct SessionRef: Hashable {
@@ -520,11 +522,15 @@ public final class RouterService: RouterNodeDelegate {
 
     public func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
         let id = conversation.raw
+        if case .event(let stored) = notice {
+            pushConversation(conversation, sequence: stored.sequence, json: storedEventJSON(conversation, stored))
+            return
+        }
         let (sequence, event): (UInt64, ServerEvent) = switch notice {
         case .queued(let position, let wait):
             (0, .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000), time: wallMilliseconds(MonotonicClock.now())))
         case .assigned(let op, let name): (0, .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name))
-        case .event(let stored): (stored.sequence, serverEvent(conversation, stored))
+        case .event(let stored): (stored.sequence, serverEvent(conversation, stored))  // (sent above)
         case .transferred(.operator(let op)): (0, .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil))
         case .transferred(.department(let skill)): (0, .transferred(conversation: id, toOperator: nil, toDepartment: skill.raw))
         case .operatorLeft: (0, .operatorLeft(conversation: id))
@@ -536,13 +542,17 @@ public final class RouterService: RouterNodeDelegate {
     }
 
     public func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
+        if case .event(let id, let stored) = notice {
+            pushOperator(op, json: storedEventJSON(id, stored))
+            return
+        }
         let event: ServerEvent = switch notice {
         case .offer(let id, let visitor, let skill, let expiresAt):
             .offer(conversation: id.raw, visitor: visitor.raw, visitorName: node.core.conversation(id)?.visitorProfile["name"], department: skill.raw,
                    expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000),
                    queuedAt: wallMilliseconds(node.core.conversation(id)?.queuedAt ?? node.loop.now), time: wallMilliseconds(MonotonicClock.now()))
         case .offerWithdrawn(let id, let reason): .offerWithdrawn(conversation: id.raw, reason: reason)
-        case .event(let id, let stored): serverEvent(id, stored)
+        case .event(let id, let stored): serverEvent(id, stored)  // (sent above)
         case .ended(let id): .ended(conversation: id.raw)
         case .statusChanged(let status, let reason): .statusChanged(status: status.rawValue, reason: reason)
         }
@@ -551,19 +561,37 @@ public final class RouterService: RouterNodeDelegate {
     }
 
     func pushConversation(_ id: ConversationID, sequence: UInt64, _ event: ServerEvent) {
+        pushConversation(id, sequence: sequence, json: event.json())
+    }
+
+    /// Sends JSON to the gateways watching the conversation (made only if there are any).
+    private func pushConversation(_ id: ConversationID, sequence: UInt64, json body: @autoclosure () -> [UInt8]) {
         guard let watchers = conversationWatchers[id], !watchers.isEmpty else { return }
-        let body = event.json()
+        let body = body()
         for peerID in watchers {
             try? peers[peerID]?.send(.conversationEvent(conversationID: id.raw, sequence: sequence, body: body))
         }
     }
 
     private func pushOperator(_ op: OperatorID, _ event: ServerEvent) {
+        pushOperator(op, json: event.json())
+    }
+
+    private func pushOperator(_ op: OperatorID, json body: @autoclosure () -> [UInt8]) {
         guard let watchers = operatorWatchers[op], !watchers.isEmpty else { return }
-        let body = event.json()
+        let body = body()
         for peerID in watchers {
             try? peers[peerID]?.send(.operatorEvent(operatorID: op.raw, body: body))
         }
+    }
+
+    /// A stored event's JSON. Each goes to the visitor's side and then to the operator's:
+    /// the second asks for the same event, so the last one is kept.
+    private func storedEventJSON(_ id: ConversationID, _ stored: ConversationEvent) -> [UInt8] {
+        if let last = lastEventJSON, last.id == id, last.sequence == stored.sequence { return last.body }
+        let body = serverEvent(id, stored).json()
+        lastEventJSON = (id, stored.sequence, body)
+        return body
     }
 
     func serverEvent(_ conversation: ConversationID, _ event: ConversationEvent) -> ServerEvent {
