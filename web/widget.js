@@ -487,6 +487,8 @@
 
   function suggestPage(url) {
     const target = new URL(url, location.href);
+    // Only pages of this shop: an operator account must not be able to send shoppers elsewhere.
+    if (target.origin !== location.origin) { system('The operator suggested a page outside this shop; it was not opened.'); return; }
     const box = document.createElement('div');
     box.className = 'suggest';
     box.innerHTML = '<span></span><div class="row"><button class="primary go" type="button">Open the page</button><button class="secondary no" type="button">No, thanks</button></div>';
