@@ -33,11 +33,20 @@ static inline int sb_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
     return epoll_ctl(epfd, op, fd, &ev);
 }
 
-/// epoll_wait into an unpacked array (at most 256 events per call).
-static inline int sb_epoll_wait(int epfd, sb_epoll_ready *out, int max, int timeout_ms) {
+/// Waits for readiness into an unpacked array (at most 256 events per call), at most
+/// `timeout_ns` nanoseconds (-1: no limit). epoll_pwait2 (Linux 5.11) keeps timers precise
+/// to the microsecond; on older kernels epoll_wait's milliseconds, rounded up.
+static inline int sb_epoll_wait(int epfd, sb_epoll_ready *out, int max, long long timeout_ns) {
     struct epoll_event evs[256];
     if (max > 256) max = 256;
-    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    int n;
+    if (timeout_ns < 0) {
+        n = epoll_wait(epfd, evs, max, -1);
+    } else {
+        struct timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
+        n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+        if (n < 0 && errno == ENOSYS) n = epoll_wait(epfd, evs, max, (int)((timeout_ns + 999999LL) / 1000000LL));
+    }
     for (int i = 0; i < n; i++) {
         out[i].events = evs[i].events;
         out[i].fd = evs[i].data.fd;

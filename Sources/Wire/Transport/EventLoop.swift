@@ -175,7 +175,7 @@ public final class EventLoop: @unchecked Sendable {
         let events = UnsafeMutablePointer<sb_epoll_ready>.allocate(capacity: 256)
         defer { events.deallocate() }
         while running {
-            let count = sb_epoll_wait(epollFD, events, 256, waitTimeoutMilliseconds())
+            let count = sb_epoll_wait(epollFD, events, 256, waitTimeoutNanoseconds())
             now = MonotonicClock.now()
             if count > 0 {
                 for index in 0..<Int(count) {
@@ -194,13 +194,15 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func waitTimeoutMilliseconds() -> Int32 {
+    /// How long the next wait may last: 0 with work pending, until the next timer, or -1.
+    /// (In nanoseconds: a load generator pacing every millisecond must not wake up to a
+    /// millisecond late, as whole-millisecond epoll timeouts made it.)
+    private func waitTimeoutNanoseconds() -> Int64 {
         if !pendingFlush.isEmpty || inbox.withLock({ !$0.isEmpty }) { return 0 }
         guard let deadline = timers.nextDeadline else { return -1 }
         let current = MonotonicClock.now()
         guard deadline > current else { return 0 }
-        // Round up: waking a little late is fine, waking early just spins once more.
-        return Int32(clamping: (deadline - current + 999_999) / 1_000_000)
+        return Int64(clamping: deadline - current)
     }
 
     private func runInbox() {
