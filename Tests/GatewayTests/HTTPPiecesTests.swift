@@ -25,9 +25,9 @@ import Wire
     let directory: String = {
         let path = NSTemporaryDirectory() + "switchboard-static-\(getpid())"
         try? FileManager.default.createDirectory(atPath: path + "/js", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path + "/index.html", contents: Data("<h1>shop</h1>".utf8))
-        FileManager.default.createFile(atPath: path + "/js/widget.js", contents: Data("//".utf8))
-        FileManager.default.createFile(atPath: path + "/.secret", contents: Data("x".utf8))
+        for (file, text) in [("/index.html", "<h1>shop</h1>"), ("/js/widget.js", "//"), ("/.secret", "x")] {
+            #expect(FileManager.default.createFile(atPath: path + file, contents: Data(text.utf8)), "fixture \(file)")
+        }
         return path
     }()
 
