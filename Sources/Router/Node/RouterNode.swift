@@ -111,10 +111,7 @@ public final class RouterNode {
         var effects: [RouterEffect] = []
         let result: T
         do {
-            // A fresh clock read, not the loop's cached time: commands handled in one loop
-            // turn (chat starts from many visitors) get distinct, ordered times, so queue
-            // order follows arrival order rather than a tie-break.
-            result = try command(&core, MonotonicClock.now(), &effects)
+            result = try command(&core, coreTime(), &effects)
         } catch {
             reply(.failure(error))
             return
@@ -152,9 +149,17 @@ public final class RouterNode {
 
     // MARK: internals
 
+    /// The time every change to the core runs at: a fresh clock read rather than the loop's
+    /// cached time, so commands handled in one loop turn (chat starts from many visitors)
+    /// get distinct, ordered times and queue order follows arrival order, and so the core
+    /// never sees time go back between a command and a timer of the same turn.
+    private func coreTime() -> Instant {
+        max(loop.now, MonotonicClock.now())
+    }
+
     private func step(_ body: (inout RouterCore, Instant, inout [RouterEffect]) -> Void) {
         var effects: [RouterEffect] = []
-        body(&core, loop.now, &effects)
+        body(&core, coreTime(), &effects)
         enqueue(effects, reply: nil)
     }
 
