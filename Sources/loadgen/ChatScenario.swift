@@ -194,10 +194,7 @@ enum ChatScenario {
 enum OperatorToken {
     static func mint(site: String, operator op: String, secret: [UInt8], lifetimeSeconds: Int64 = 3600) -> String {
         let now = Int64(Date().timeIntervalSince1970)
-        let header = Base64.encodeURL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
         let claims: [String: Any] = ["sub": op, "site": site, "role": "operator", "iat": now, "exp": now + lifetimeSeconds]
-        let payload = Base64.encodeURL(JSONText.serialize(claims))
-        let signature = HMACSHA256.authenticate(message: Array("\(header).\(payload)".utf8), key: secret)
-        return "\(header).\(payload).\(Base64.encodeURL(signature))"
+        return HS256Token.sign(payload: JSONText.serialize(claims), secret: secret)
     }
 }

@@ -60,10 +60,7 @@ public enum AccessToken {
     public static func sign(_ claims: AccessClaims, secret: [UInt8]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let header = Base64.encodeURL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-        let payload = Base64.encodeURL(Array((try? encoder.encode(claims)) ?? Data()))
-        let signature = HMACSHA256.authenticate(message: Array("\(header).\(payload)".utf8), key: secret)
-        return "\(header).\(payload).\(Base64.encodeURL(signature))"
+        return HS256Token.sign(payload: Array((try? encoder.encode(claims)) ?? Data()), secret: secret)
     }
 
     /// Checks the algorithm and the signature and returns the raw JSON payload's bytes; the
@@ -78,7 +75,7 @@ public enum AccessToken {
         guard let algorithm = header["alg"] as? String, algorithm == "HS256" else {
             throw .unsupportedAlgorithm(header["alg"] as? String ?? "missing")
         }
-        let expected = HMACSHA256.authenticate(message: Array("\(parts[0]).\(parts[1])".utf8), key: secret)
+        let expected = HS256Token.signature(of: "\(parts[0]).\(parts[1])", secret: secret)
         guard HMACSHA256.constantTimeEquals(signature, expected) else { throw .badSignature }
         return payload
     }
