@@ -72,20 +72,10 @@ final class ClientSession: WebSocketHandler {
             send(.error(code: "unauthorized", message: "token refused: \(error)", requestID: nil))
             connection?.closeWebSocket(code: 1008, reason: "unauthorized")
         case .success(let (claims, minted)):
-            let role: Principal.Role = switch claims.role {
-            case .visitor: .visitor
-            case .operator: .operator
-            case .admin: .admin
-            }
-            var attributes: [String: String] = [:]
-            attributes["name"] = claims.name
-            attributes["email"] = claims.email
-            attributes["customerId"] = claims.customerId
-            attributes["order"] = claims.order
-            let principal = Principal(site: claims.site, role: role, id: claims.sub, attributes: attributes)
+            let principal = claims.principal
             self.principal = principal
             send(.welcome(role: claims.role.rawValue, site: claims.site, id: claims.sub, token: minted))
-            if role != .visitor {
+            if principal.role != .visitor {
                 // The router counts the console as connected and sends this operator's events here.
                 app.registerOperator("\(claims.site)/\(claims.sub)", session: id)
                 app.forward(Array(#"{"type":"hello","token":"verified"}"#.utf8), from: self, principal: principal, watchReply: false)

@@ -225,8 +225,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         default:
             return .respond(.text(404, "not found"))
         }
-        return forwardHTTP(JSONText.serialize(command), principal: Principal(site: claims.site, role: .admin, id: claims.sub),
-                           format: format, connection: connection)
+        return forwardHTTP(JSONText.serialize(command), principal: claims.principal, format: format, connection: connection)
     }
 
     /// Headers that let a shop's page (another origin) use the attachment API: it is
@@ -268,13 +267,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         default:
             return .respond(.text(404, "not found"))
         }
-        let role: Principal.Role = switch claims.role {
-        case .visitor: .visitor
-        case .operator: .operator
-        case .admin: .admin
-        }
-        return forwardHTTP(JSONText.serialize(command), principal: Principal(site: claims.site, role: role, id: claims.sub), format: format,
-                           connection: connection)
+        return forwardHTTP(JSONText.serialize(command), principal: claims.principal, format: format, connection: connection)
     }
 
     /// Sends an HTTP request's command to the router; the reply answers the request.

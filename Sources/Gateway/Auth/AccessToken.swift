@@ -98,3 +98,21 @@ public enum AccessToken {
         return claims
     }
 }
+
+extension AccessClaims {
+    /// Who the router is told a verified token's bearer is: site, role and id, and the
+    /// identity a shop signed for a visitor.
+    var principal: Principal {
+        let role: Principal.Role = switch self.role {
+        case .visitor: .visitor
+        case .operator: .operator
+        case .admin: .admin
+        }
+        var attributes: [String: String] = [:]
+        attributes["name"] = name
+        attributes["email"] = email
+        attributes["customerId"] = customerId
+        attributes["order"] = order
+        return Principal(site: site, role: role, id: sub, attributes: attributes)
+    }
+}
