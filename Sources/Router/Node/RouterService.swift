@@ -521,43 +521,47 @@ public final class RouterService: RouterNodeDelegate {
     // MARK: events out
 
     public func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
-        let id = conversation.raw
-        if case .event(let stored) = notice {
-            pushConversation(conversation, sequence: stored.sequence, json: storedEventJSON(conversation, stored))
-            return
-        }
-        let (sequence, event): (UInt64, ServerEvent) = switch notice {
-        case .queued(let position, let wait):
-            (0, .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000), time: wallMilliseconds(MonotonicClock.now())))
-        case .assigned(let op, let name): (0, .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name))
-        case .event(let stored): (stored.sequence, serverEvent(conversation, stored))  // (sent above)
-        case .transferred(.operator(let op)): (0, .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil))
-        case .transferred(.department(let skill)): (0, .transferred(conversation: id, toOperator: nil, toDepartment: skill.raw))
-        case .operatorLeft: (0, .operatorLeft(conversation: id))
-        case .ended: (0, .ended(conversation: id))
-        case .offline: (0, .offline(conversation: id))
-        case .missed: (0, .missed(conversation: id))
-        }
-        pushConversation(conversation, sequence: sequence, event)
+        let sequence: UInt64 = if case .event(let stored) = notice { stored.sequence } else { 0 }
+        pushConversation(conversation, sequence: sequence, json: json(of: notice, conversation))
     }
 
     public func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
-        if case .event(let id, let stored) = notice {
-            pushOperator(op, json: storedEventJSON(id, stored))
-            return
-        }
-        let event: ServerEvent = switch notice {
-        case .offer(let id, let visitor, let skill, let expiresAt):
-            .offer(conversation: id.raw, visitor: visitor.raw, visitorName: node.core.conversation(id)?.visitorProfile["name"], department: skill.raw,
-                   expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000),
-                   queuedAt: wallMilliseconds(node.core.conversation(id)?.queuedAt ?? node.loop.now), time: wallMilliseconds(MonotonicClock.now()))
-        case .offerWithdrawn(let id, let reason): .offerWithdrawn(conversation: id.raw, reason: reason)
-        case .event(let id, let stored): serverEvent(id, stored)  // (sent above)
-        case .ended(let id): .ended(conversation: id.raw)
-        case .statusChanged(let status, let reason): .statusChanged(status: status.rawValue, reason: reason)
-        }
-        pushOperator(op, event)
+        pushOperator(op, json: json(of: notice))
         if case .statusChanged = notice, let site = node.core.homes[op]?.profile.site { refreshAvailability(of: site) }
+    }
+
+    private func json(of notice: VisitorNotice, _ conversation: ConversationID) -> [UInt8] {
+        let id = conversation.raw
+        let event: ServerEvent
+        switch notice {
+        case .event(let stored): return storedEventJSON(conversation, stored)
+        case .queued(let position, let wait):
+            event = .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000),
+                            time: wallMilliseconds(MonotonicClock.now()))
+        case .assigned(let op, let name): event = .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name)
+        case .transferred(.operator(let op)): event = .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil)
+        case .transferred(.department(let skill)): event = .transferred(conversation: id, toOperator: nil, toDepartment: skill.raw)
+        case .operatorLeft: event = .operatorLeft(conversation: id)
+        case .ended: event = .ended(conversation: id)
+        case .offline: event = .offline(conversation: id)
+        case .missed: event = .missed(conversation: id)
+        }
+        return event.json()
+    }
+
+    private func json(of notice: OperatorNotice) -> [UInt8] {
+        let event: ServerEvent
+        switch notice {
+        case .event(let id, let stored): return storedEventJSON(id, stored)
+        case .offer(let id, let visitor, let skill, let expiresAt):
+            event = .offer(conversation: id.raw, visitor: visitor.raw, visitorName: node.core.conversation(id)?.visitorProfile["name"],
+                           department: skill.raw, expiresInSeconds: Int((expiresAt &- min(expiresAt, node.loop.now)) / 1_000_000_000),
+                           queuedAt: wallMilliseconds(node.core.conversation(id)?.queuedAt ?? node.loop.now), time: wallMilliseconds(MonotonicClock.now()))
+        case .offerWithdrawn(let id, let reason): event = .offerWithdrawn(conversation: id.raw, reason: reason)
+        case .ended(let id): event = .ended(conversation: id.raw)
+        case .statusChanged(let status, let reason): event = .statusChanged(status: status.rawValue, reason: reason)
+        }
+        return event.json()
     }
 
     func pushConversation(_ id: ConversationID, sequence: UInt64, _ event: ServerEvent) {
