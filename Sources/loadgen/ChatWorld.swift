@@ -165,7 +165,9 @@ final class ChatWorld {
         streams[key]?.acknowledged += 1
         ack.record(MonotonicClock.now() &- sent)
         if side == .visitor, messagesPerChat > 0, streams[key]!.acknowledged >= messagesPerChat, streams[key]?.closing != true {
-            visitorBot(for: client)?.leave(key.conversation)
+            // The chat has had its messages: the visitor leaves (and starts anew once it ended).
+            sideClosing(key.conversation, .visitor)
+            client.send(["type": "leave", "conversation": key.conversation])
             return
         }
         if sending && inFlight > 0 && streams[key]?.closing != true { send(key, on: client) }
@@ -246,6 +248,22 @@ final class ChatWorld {
 
     func error(_ code: String) { errors[code, default: 0] += 1 }
 
+    /// A bot's `error` message: the refusal of one of its sends (named by its client
+    /// message id), or else an error to count.
+    func refused(_ json: [String: Any], side: Side, on client: WebSocketClient) {
+        let code = json["code"] as? String ?? "?"
+        if let messageID = json["requestId"] as? String, messageID.contains("@") {
+            answered(messageID, side: side, refusal: code, on: client)
+        } else {
+            error(code)
+        }
+    }
+
+    /// A bot's connection closed: an error unless the run is over.
+    func connectionClosed() {
+        if sending { error("connection_closed") }
+    }
+
     /// Acknowledged messages the other side has not received (yet).
     var undelivered: Int {
         streams.values.reduce(0) { $0 + max(0, $1.acknowledged - $1.expected) }
@@ -264,10 +282,6 @@ final class ChatWorld {
         }
         return Result(delivered: delivered, lost: undelivered, duplicated: duplicated, reordered: reordered, errors: errors,
                       delivery: delivery, ack: ack, startToOffer: startToOffer, startToFirstReply: startToFirstReply)
-    }
-
-    private func visitorBot(for client: WebSocketClient) -> VisitorBot? {
-        client.delegate as? VisitorBot
     }
 
     func closeAll() {
@@ -334,19 +348,14 @@ final class OperatorBot: WebSocketClientDelegate {
         case "ended":
             if let conversation = json["conversation"] as? String { world.sideClosing(conversation, .operator) }
         case "error":
-            let code = json["code"] as? String ?? "?"
-            if let messageID = json["requestId"] as? String {
-                world.answered(messageID, side: .operator, refusal: code, on: client)
-            } else {
-                world.error(code)
-            }
+            world.refused(json, side: .operator, on: client)
         default:
             break
         }
     }
 
     func webSocketDidClose(_ client: WebSocketClient) {
-        if world.sending { world.error("connection_closed") }
+        world.connectionClosed()
     }
 }
 
@@ -382,12 +391,6 @@ final class VisitorBot: WebSocketClientDelegate {
         client.send(["type": "start", "requestId": "chat-\(chats)", "department": department])
     }
 
-    /// Ends the current chat (its last message was acknowledged).
-    func leave(_ id: String) {
-        world.sideClosing(id, .visitor)
-        client?.send(["type": "leave", "conversation": id])
-    }
-
     func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
         switch json["type"] as? String {
         case "welcome":
@@ -411,18 +414,13 @@ final class VisitorBot: WebSocketClientDelegate {
             guard let id = json["conversation"] as? String, id == conversation else { return }
             if world.sending { start(client) }
         case "error":
-            let code = json["code"] as? String ?? "?"
-            if let request = json["requestId"] as? String, request.contains("@") {
-                world.answered(request, side: .visitor, refusal: code, on: client)
-            } else {
-                world.error(code)
-            }
+            world.refused(json, side: .visitor, on: client)
         default:
             break
         }
     }
 
     func webSocketDidClose(_ client: WebSocketClient) {
-        if world.sending { world.error("connection_closed") }
+        world.connectionClosed()
     }
 }

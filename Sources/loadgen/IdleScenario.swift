@@ -65,18 +65,7 @@ enum IdleScenario {
             throw Arguments.Failure(description: "--workers \(workers) would put \(connections / workers) connections in one process; the limit is 20,000 files")
         }
 
-        let started: Process?
-        let targets: [SocketAddress]
-        if let text = arguments.string("target") {
-            targets = try text.split(separator: ",").map {
-                guard let address = SocketAddress(String($0)) else { throw Arguments.Failure(description: "--target must be HOST:PORT[,HOST:PORT…]") }
-                return address
-            }
-            started = nil
-        } else {
-            let (process, address) = try ChatScenario.startRouterd(loadOperators: 0, fsync: "always")
-            (started, targets) = (process, [address])
-        }
+        let (targets, started) = try ServerProcess.targets(arguments) { try ChatScenario.startRouterd(loadOperators: 0, fsync: "always") }
         defer { started?.terminate() }
         let pids = try arguments.string("pid").map { text in
             try text.split(separator: ",").map {

@@ -4,17 +4,6 @@ import Wire
 /// A server the load generator starts for itself (an echo server, `routerd dev`) and stops
 /// at the end, unless the user named one with `--target`.
 enum ServerProcess {
-    /// The address from `--target`, or a server started by `start` (then returned too, to
-    /// be terminated when the scenario ends).
-    static func target(_ arguments: Arguments, orStart start: () throws -> (Process, SocketAddress)) throws -> (SocketAddress, Process?) {
-        if let text = arguments.string("target") {
-            guard let address = SocketAddress(text) else { throw Arguments.Failure(description: "--target must be IPv4 HOST:PORT") }
-            return (address, nil)
-        }
-        let (process, address) = try start()
-        return (address, process)
-    }
-
     /// The addresses from `--target HOST:PORT[,HOST:PORT…]`, or one server started by `start`.
     static func targets(_ arguments: Arguments, orStart start: () throws -> (Process, SocketAddress)) throws -> ([SocketAddress], Process?) {
         if let text = arguments.string("target") {

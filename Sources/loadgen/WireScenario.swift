@@ -146,7 +146,8 @@ enum WireScenario {
         let serverLoops = try arguments.int("server-loops", default: 1, range: 1...64)
         ProcessResources.raiseOpenFileLimit()
 
-        let (target, child) = try ServerProcess.target(arguments) { try startEchoServer(loops: serverLoops) }
+        let (targets, child) = try ServerProcess.targets(arguments) { try startEchoServer(loops: serverLoops) }
+        guard targets.count == 1, let target = targets.first else { throw Arguments.Failure(description: "--target takes one echo server") }
         defer { child?.terminate() }
 
         let group = EventLoopGroup(loopCount: loopCount, name: "loadgen")
