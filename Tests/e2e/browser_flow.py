@@ -29,8 +29,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ROUTERD = os.path.join(ROOT, ".build", "debug", "routerd")
+from support import ROOT, check, start_routerd
+
 SHOTS = os.path.join(ROOT, "artifacts", "screenshots")
 TIMEOUT = 15
 # A 1x1 PNG, the "screenshot" the shopper attaches.
@@ -45,22 +45,6 @@ def noisy_png(width, height):
     rows = b"".join(b"\0" + os.urandom(width * 3) for _ in range(height))
     header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}")
-
-
-def start_routerd(data):
-    process = subprocess.Popen([ROUTERD, "dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--data", data,
-                                "--web", os.path.join(ROOT, "web")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    for line in process.stdout:
-        match = re.search(r'msg="gateway listening" http=(http://[0-9.]+:[0-9]+)', line)
-        if match:
-            return process, match.group(1)
-    raise AssertionError("routerd dev did not start")
 
 
 class CuttableProxy:
@@ -183,7 +167,8 @@ def main():
     for old in os.listdir(SHOTS):
         os.unlink(os.path.join(SHOTS, old))
     data = tempfile.mkdtemp(prefix="switchboard-browser-")
-    server, base = start_routerd(data)
+    server, address = start_routerd(data, os.path.join(ROOT, "web"))
+    base = f"http://{address}"
     host, port = base[len("http://"):].split(":")
     proxy = CuttableProxy((host, int(port)))
     shopper = operator = phone = second = None

@@ -19,26 +19,9 @@ import urllib.request
 
 import websockets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ROUTERD = os.path.join(ROOT, ".build", "debug", "routerd")
+from support import ROOT, ROUTERD, check, start_routerd
+
 TIMEOUT = 10
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}")
-
-
-def start_routerd(data):
-    process = subprocess.Popen([ROUTERD, "dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--data", data,
-                                "--web", os.path.join(ROOT, "Tests", "e2e")],
-                               stdout=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        match = re.search(r'msg="gateway listening" http=http://([0-9.]+:[0-9]+)', line)
-        if match:
-            return process, match.group(1)
-    raise AssertionError("routerd did not start")
 
 
 def http(address, method, path, body=None, headers=None, with_headers=False):
@@ -483,7 +466,7 @@ async def files_and_canned(address, admin_token, operator_token):
 
 def main():
     with tempfile.TemporaryDirectory() as data:
-        process, address = start_routerd(data)
+        process, address = start_routerd(data, os.path.join(ROOT, "Tests", "e2e"))
         try:
             check(http(address, "GET", "/healthz")[0] == 200, "/healthz answers 200")
             check(http(address, "GET", "/metrics")[1].startswith(b"# TYPE"), "/metrics speaks the Prometheus text format")
