@@ -148,13 +148,20 @@ async def chat(address):
         await console.send(json.dumps({"type": "end", "conversation": conversation}))
         await receive_until(console, lambda m: m["type"] == "accepted", "end accepted")
         await widget.send(json.dumps({"type": "hello", "token": visitor_token}))
-        await receive_until(widget, lambda m: m["type"] == "welcome", "visitor back to rate")
+        back, _ = await receive_until(widget, lambda m: m["type"] == "welcome", "visitor back to rate")
         await widget.send(json.dumps({"type": "rate", "conversation": conversation, "score": 5, "comment": "great help"}))
         rated, _ = await receive_until(widget, lambda m: m["type"] in ("accepted", "error"), "rating answered")
         check(rated["type"] == "accepted", "the visitor rates the ended chat")
         await widget.send(json.dumps({"type": "rate", "conversation": conversation, "score": 1}))
         again, _ = await receive_until(widget, lambda m: m["type"] in ("accepted", "error"), "second rating answered")
         check(again["type"] == "error", "a chat is rated only once")
+        await widget.send(json.dumps({"type": "page", "url": "https://shop.example/", "title": "Home"}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "page view accepted")
+        await console.send(json.dumps({"type": "visitors"}))
+        visitors, _ = await receive_until(console, lambda m: m["type"] == "visitors", "visitors listing")
+        me = [v for v in visitors["items"] if v["visitor"] == back["id"]]
+        check(me and me[0]["previousConversations"] == [{"conversation": conversation, "department": "sales", "state": "ended", "rating": 5}],
+              "the visitor panel lists the visitor's earlier chat with its rating")
 
     # The admin REST API (anna is an admin in the demo).
     def admin(path, token):

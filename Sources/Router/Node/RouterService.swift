@@ -467,6 +467,8 @@ public final class RouterService: RouterNodeDelegate {
             return json(["type": "operators", "items": items])
         case .visitors where isStaff:
             let open = node.core.openByVisitor[site] ?? [:]
+            // One pass over the conversations (`all` scans every partition each time it is read).
+            let closedByVisitor = Dictionary(grouping: all.filter { !$0.state.isOpen }, by: \.visitor)
             let items = tracker.visitors(of: site, now: node.loop.now).map { visitor -> [String: Any] in
                 var item: [String: Any] = ["visitor": visitor.id.raw, "online": !visitor.sessions.isEmpty, "pages": visitor.pages.count]
                 item["page"] = visitor.pages.last?.url
@@ -474,7 +476,7 @@ public final class RouterService: RouterNodeDelegate {
                 item["cartValue"] = visitor.cart?.value
                 item["cartItems"] = visitor.cart?.items
                 item["conversation"] = open[visitor.id]?.raw
-                item["previousConversations"] = all.filter { $0.visitor == visitor.id && !$0.state.isOpen }
+                item["previousConversations"] = (closedByVisitor[visitor.id] ?? [])
                     .sorted { $0.queuedAt > $1.queuedAt }.prefix(10).map { c -> [String: Any] in
                         var entry: [String: Any] = ["conversation": c.id.raw, "department": c.requirement.skill.raw, "state": c.state.rawValue]
                         entry["rating"] = c.rating?.score
