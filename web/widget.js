@@ -43,6 +43,7 @@
   const pending = new Map();      // clientMessageId -> {text, bubble}
   const queuedTracks = [];        // track() calls made before the socket was ready
   let departments = [], operatorName = '', lastReadSent = 0, typingTimer = null, typingSent = false;
+  let pendingStart = null;        // the `start` sent and not yet answered (sent again on reconnect)
 
   // ---- DOM ----
   const host = document.createElement('div');
@@ -361,7 +362,6 @@
     pendingStart = message;
     send(message);
   }
-  let pendingStart = null;
 
   $('.end').addEventListener('click', () => {
     if (state.conversation && confirm('End this chat?')) send({ type: 'leave', conversation: state.conversation });
