@@ -23,7 +23,7 @@ import time
 import zlib
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -117,7 +117,8 @@ def browser(width, height, phone=False):
 
 def wait(driver, condition, what):
     try:
-        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1).until(lambda d: condition(d))
+        # A page that reloads (a login) leaves elements found a moment before stale: look again.
+        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         shot(driver, "failed-" + re.sub(r"\W+", "-", what)[:60])
         raise AssertionError(f"timed out: {what}")
