@@ -439,9 +439,12 @@
     socket = new WebSocket(wsURL);
     socket.onopen = () => send({ type: 'hello', token: session.token });
     socket.onmessage = (e) => onMessage(JSON.parse(e.data));
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       $('#link').textContent = 'reconnecting…';
-      setTimeout(connect, retryDelay);
+      // Jitter (half to one and a half times the backoff; after a restart notice, 1012,
+      // a few seconds more), so that consoles do not all reconnect in the same instant.
+      const jittered = retryDelay / 2 + Math.random() * retryDelay;
+      setTimeout(connect, e.code === 1012 ? jittered + Math.random() * 3000 : jittered);
       retryDelay = Math.min(retryDelay * 2, 10000);
     };
   }

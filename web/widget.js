@@ -519,6 +519,13 @@
   }
 
   // ---- connection ----
+  /** The wait before reconnecting: the backoff with jitter (half to one and a half times it),
+   *  so that when a server restarts its widgets do not all come back in the same instant;
+   *  after a restart notice (1012) spread over a few seconds at first. */
+  function reconnectDelay(delay, code) {
+    const jittered = delay / 2 + Math.random() * delay;
+    return code === 1012 ? jittered + Math.random() * 3000 : jittered;
+  }
   function connect() {
     socket = new WebSocket(wsURL);
     socket.onopen = () => send(state.token ? { type: 'hello', token: state.token } : { type: 'hello', site });
@@ -527,7 +534,7 @@
       ready = false;
       if (e.code === 1008) { state.token = null; state.conversation = null; persist(); }  // token refused: start afresh
       if (state.conversation && !state.ended) statusLine.textContent = 'Connection lost; reconnecting…';
-      setTimeout(connect, retryDelay);
+      setTimeout(connect, reconnectDelay(retryDelay, e.code));
       retryDelay = Math.min(retryDelay * 2, 10000);
     };
   }

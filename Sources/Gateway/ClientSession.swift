@@ -10,14 +10,26 @@ final class ClientSession: WebSocketHandler {
     private unowned let app: GatewayApp
     private weak var connection: HTTPConnection?
     private var principal: Principal?
+    private var helloTimer: TimerID?
 
     init(id: UInt64, app: GatewayApp) {
         self.id = id
         self.app = app
     }
 
+    /// Close code for a socket that never said hello in time (private range: the widget
+    /// treats 1008 as a refused token and starts afresh; this one only reconnects).
+    static let helloTimeoutCloseCode: UInt16 = 4408
+
     func webSocketDidOpen(_ connection: HTTPConnection) {
         self.connection = connection
+        guard let loop = connection.tcp?.loop else { return }
+        helloTimer = loop.scheduleTimer(at: loop.now + app.configuration.helloTimeout) { [weak self] in
+            guard let self, self.principal == nil else { return }
+            self.helloTimer = nil
+            self.app.metrics.add("hello_timeouts_total")
+            self.connection?.closeWebSocket(code: Self.helloTimeoutCloseCode, reason: "no hello in time")
+        }
     }
 
     func webSocket(_ connection: HTTPConnection, didReceive text: String) {
@@ -54,7 +66,18 @@ final class ClientSession: WebSocketHandler {
     }
 
     func webSocketDidClose(_ connection: HTTPConnection) {
+        if let helloTimer { connection.tcp?.loop.cancelTimer(helloTimer) }
+        helloTimer = nil
         app.sessionClosed(self)
+    }
+
+    /// Whether `hello` succeeded (the router may know this session).
+    var isAuthenticated: Bool { principal != nil }
+
+    /// Closes with 1012 so that the client reconnects and resumes (the router link was
+    /// re-established and no longer knows this session).
+    func closeForResume() {
+        connection?.closeWebSocket(code: 1012, reason: "router restarted; reconnect to resume")
     }
 
     func send(_ event: ServerEvent) {

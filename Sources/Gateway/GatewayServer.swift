@@ -22,6 +22,9 @@ public struct GatewayConfiguration: Sendable {
     public var visitorTokenSeconds: Int64 = 30 * 86_400
     /// Lifetime of tokens issued by the dev password login.
     public var devLoginSeconds: Int64 = 12 * 3600
+    /// A WebSocket must say `hello` this soon after opening (default 10 s), or it is closed
+    /// with 4408: an unauthenticated socket that only answers pings held a file forever.
+    public var helloTimeout = Nanoseconds.seconds(10)
 
     /// A configuration.
     public init(siteSecrets: [String: [UInt8]], router: SocketAddress, wire: WireConfiguration) {
@@ -52,8 +55,9 @@ public final class GatewayServer: Sendable {
         let loop = group.loops[0]
         let app = try loop.submitAndWait { UncheckedBox(GatewayApp(loop: loop, configuration: configuration)) }
         self.app = app
+        let budget = SharedConnectionBudget(configuration.http)
         tcp = try TCPServer(group: group, address: address, options: configuration.http.connection) { _ in
-            HTTPConnection(handler: app.value, options: configuration.http)
+            HTTPConnection(handler: app.value, options: configuration.http, budget: budget)
         }
     }
 
@@ -74,6 +78,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     private var nextSession: UInt64 = 0
     private var nextCorrelation: UInt32 = 0
     private var sessions: [UInt64: ClientSession] = [:]
+    private var loginThrottle = LoginThrottle()
     /// Who awaits a reply from the router.
     private enum Waiter {
         /// A WebSocket session; `watch`: once accepted, it receives the conversation's events.
@@ -85,6 +90,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     private var pending: [UInt32: Waiter] = [:]
     private var conversationSessions: [String: Set<UInt64>] = [:]
     private var operatorSessions: [String: Set<UInt64>] = [:]
+    /// The keys each session is in, so a closing session leaves both maps in time
+    /// proportional to its own entries, and empty sets do not pile up per conversation.
+    private var watchedBySession: [UInt64: (conversations: Set<String>, operators: Set<String>)] = [:]
 
     init(loop: EventLoop, configuration: GatewayConfiguration) {
         self.loop = loop
@@ -118,7 +126,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             metrics.add("websocket_sessions_total")
             return .upgrade(session)
         case ("POST", "/api/login"):
-            return .respond(devLogin(request))
+            return .respond(devLogin(request, client: client))
         case (_, let path) where path.hasPrefix("/api/admin/"):
             return admin(request, path: path, connection: connection)
         case (_, let path) where path.hasPrefix("/api/attachments/"):
@@ -144,16 +152,27 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     }
 
     /// `routerd dev` only: trade a demo operator's password for an access token.
-    private func devLogin(_ request: HTTPRequest) -> HTTPResponse {
+    private func devLogin(_ request: HTTPRequest, client: String) -> HTTPResponse {
         guard !configuration.devPasswords.isEmpty else { return .text(404, "not found") }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+        guard let object = JSONParser.parse(request.body) as? [String: Any],
               let site = object["site"] as? String, let op = object["operator"] as? String, let password = object["password"] as? String else {
             return .json(400, Array(#"{"code":"bad_request","message":"send site, operator and password"}"#.utf8))
         }
-        guard let expected = configuration.devPasswords["\(site)/\(op)"], expected == password, let secret = configuration.siteSecrets[site] else {
+        let account = "\(site)/\(op)"
+        if let wait = loginThrottle.wait(account: account, address: client, now: loop.now) {
+            metrics.add("login_throttled_total")
+            let seconds = (wait + 999_999_999) / 1_000_000_000
+            return HTTPResponse(status: 429, headers: [("Content-Type", "application/json"), ("Retry-After", "\(seconds)")],
+                                body: JSONText.serialize(["code": "too_many_attempts",
+                                                          "message": "Too many wrong passwords. Try again in \(seconds) seconds."]))
+        }
+        guard let expected = configuration.devPasswords[account],
+              HMACSHA256.constantTimeEquals(Array(expected.utf8), Array(password.utf8)), let secret = configuration.siteSecrets[site] else {
             metrics.add("login_failures_total")
+            loginThrottle.failed(account: account, address: client, now: loop.now)
             return .json(401, Array(#"{"code":"unauthorized","message":"wrong operator or password"}"#.utf8))
         }
+        loginThrottle.succeeded(account: account)
         let now = Int64(Date().timeIntervalSince1970)
         let role: AccessClaims.Role = configuration.devAdmins.contains("\(site)/\(op)") ? .admin : .operator
         let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: role, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)
@@ -320,10 +339,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
                                       exp: now + configuration.visitorTokenSeconds, iat: now)
             return .success((claims, AccessToken.sign(claims, secret: secret)))
         }
-        guard let token, let claimedSite = AccessToken.unverifiedSite(token), let secret = configuration.siteSecrets[claimedSite] else {
-            return .failure(.malformed)
-        }
-        return Result { () throws(TokenError) in (try AccessToken.verify(token, secret: secret, now: now), nil) }
+        guard let token else { return .failure(.malformed) }
+        let secrets = configuration.siteSecrets
+        return Result { () throws(TokenError) in (try AccessToken.verify(token, secretOf: { secrets[$0] }, now: now), nil) }
     }
 
     /// Forwards a client's command; the reply goes back to the session.
@@ -341,18 +359,42 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
 
     func registerOperator(_ op: String, session: UInt64) {
         operatorSessions[op, default: []].insert(session)
+        watchedBySession[session, default: ([], [])].operators.insert(op)
+    }
+
+    private func watch(conversation: String, session: UInt64) {
+        conversationSessions[conversation, default: []].insert(session)
+        watchedBySession[session, default: ([], [])].conversations.insert(conversation)
     }
 
     func sessionClosed(_ session: ClientSession) {
         sessions[session.id] = nil
-        for key in conversationSessions.keys { conversationSessions[key]?.remove(session.id) }
-        for key in operatorSessions.keys { operatorSessions[key]?.remove(session.id) }
+        let watched = watchedBySession.removeValue(forKey: session.id)
+        for key in watched?.conversations ?? [] {
+            conversationSessions[key]?.remove(session.id)
+            if conversationSessions[key]?.isEmpty == true { conversationSessions[key] = nil }
+        }
+        for key in watched?.operators ?? [] {
+            operatorSessions[key]?.remove(session.id)
+            if operatorSessions[key]?.isEmpty == true { operatorSessions[key] = nil }
+        }
         try? routerPeer?.send(.sessionClosed(sessionID: session.id))
     }
 
     // MARK: router → sessions
 
-    func peerDidEstablish(_ peer: WirePeer) { routerPeer = peer }
+    /// A new link to the router. Sessions older than it were registered with a router
+    /// process that is gone (or with none, while the link was down): the router has no
+    /// subscription, no operator connection and no visitor session for them, so they would
+    /// stay open and hear nothing. They are closed with 1012 (service restart); the widget
+    /// and the console reconnect, say hello again and resume each chat from the last
+    /// sequence number they showed, so nothing is lost and nothing is shown twice.
+    func peerDidEstablish(_ peer: WirePeer) {
+        routerPeer = peer
+        let stale = sessions.values.filter(\.isAuthenticated)
+        for session in stale { session.closeForResume() }
+        metrics.add("sessions_closed_for_resume_total", stale.count)
+    }
 
     func peer(_ peer: WirePeer, didReceive header: FrameHeader, payload: UnsafeRawBufferPointer) {
         guard let message = try? WireMessage.decode(type: header.type, payload: payload) else { return }
@@ -362,7 +404,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             case .session(let sessionID, let watch)?:
                 guard let session = sessions[sessionID] else { return }
                 if watch, let conversation = Self.acceptedConversation(body) {
-                    conversationSessions[conversation, default: []].insert(sessionID)
+                    self.watch(conversation: conversation, session: sessionID)
                 }
                 session.sendRaw(body)
             case .http(let connection, let format)?:

@@ -6,10 +6,10 @@ import Wire
 enum HTTPClient {
     /// POSTs `json` and returns the JSON object answered.
     static func post(_ address: SocketAddress, path: String, json: [String: Any]) throws -> [String: Any] {
-        let body = try JSONSerialization.data(withJSONObject: json)
+        let body = JSONText.serialize(json)
         let answer = try request(address, "POST \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Type: application/json\r\n"
-                                 + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n", body: [UInt8](body))
-        guard let object = try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any] else {
+                                 + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n", body: body)
+        guard let object = JSONParser.parse(answer) as? [String: Any] else {
             throw Arguments.Failure(description: "unexpected response to POST \(path)")
         }
         return object

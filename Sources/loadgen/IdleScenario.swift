@@ -303,6 +303,8 @@ final class IdleWorkerProcess {
         let end = buffer.firstIndex(of: UInt8(ascii: "\n"))!
         let line = buffer[buffer.startIndex..<end]
         buffer = Data(buffer[(end + 1)...])
+        // The project's one strict reading first (a repeated key is refused), then the typed decode.
+        guard JSONParser.parse(Array(line)) != nil else { throw Arguments.Failure(description: "an idle worker wrote a line that is not JSON") }
         return try JSONDecoder().decode(IdleWorker.Message.self, from: Data(line))
     }
 }

@@ -9,11 +9,12 @@ struct ConfigError: Error, CustomStringConvertible {
     var description: String { "configuration: \(field) \(problem)" }
 }
 
-/// Reads a JSON configuration file into a dictionary, with errors that name the file.
+/// Reads a JSON configuration file into a dictionary, with errors that name the file. The
+/// project's strict parser: a setting given twice is an error, not a silent choice.
 func readConfigFile(_ path: String) throws -> [String: Any] {
     guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError(field: path, problem: "cannot be read") }
-    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        throw ConfigError(field: path, problem: "is not a JSON object")
+    guard let object = JSONParser.parse([UInt8](data)) as? [String: Any] else {
+        throw ConfigError(field: path, problem: "is not a JSON object (or names a setting twice)")
     }
     return object
 }
@@ -47,8 +48,12 @@ struct ConfigObject {
 
     func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let raw = values[key] else { return fallback }
-        guard let number = raw as? NSNumber, String(cString: number.objCType) != "c", let value = Int(exactly: number.doubleValue),
-              range.contains(value) else {
+        let exact: Int? = switch raw {
+        case let int as Int: int
+        case let double as Double: Int(exactly: double)
+        default: nil  // booleans and strings are not integers
+        }
+        guard let value = exact, range.contains(value) else {
             throw ConfigError(field: name(key, in: path), problem: "must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value

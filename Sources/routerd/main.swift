@@ -15,7 +15,7 @@ commands:
 """
 
 let routerUsage = """
-routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR]
+routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR] [--repair]
 
 Runs a router from a JSON configuration file (docs/operations.md): nodeId, cluster,
 clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, default
@@ -23,6 +23,11 @@ clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, 
 Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
 SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
 configuration stops the start with a message naming the field.
+
+A log damaged in the middle (not just a last write cut short) stops the start with an
+error naming the file and byte. --repair then starts anyway: it cuts the log at the
+damage and deletes later segments, losing what they held (docs/storage.md). Copy the
+data directory first.
 """
 
 let gatewayUsage = """
@@ -156,7 +161,8 @@ func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<Stri
 
 func runRouter(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, routerUsage)
-    let values = options(raw, known: ["config", "listen", "http", "data"])
+    let repair = raw.contains("--repair")
+    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data"])
     let config: RouterConfig
     do {
         config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions"]))
@@ -172,14 +178,18 @@ func runRouter(_ raw: [String]) -> Never {
     do {
         node = try loop.submitAndWait {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
-                                                       policy: config.fsync)
+                                                       policy: config.fsync, repair: repair)
             log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            if let damage = recovery.repaired { log("warn", "router log repaired: the damaged part was cut off", [("damage", "\(damage)")]) }
             try DemoSite.seedCannedResponses(node)
             return UncheckedBox(node)
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire)
         let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value, service: service.value)) }
-        health = try TCPServer(group: group, address: config.http) { _ in HTTPConnection(handler: endpoints.value, options: HTTPServerOptions()) }
+        let budget = SharedConnectionBudget(HTTPServerOptions())
+        health = try TCPServer(group: group, address: config.http) { _ in
+            HTTPConnection(handler: endpoints.value, options: HTTPServerOptions(), budget: budget)
+        }
     } catch {
         fail("cannot start: \(error)")
     }

@@ -95,7 +95,7 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         let directory = NSTemporaryDirectory() + "switchboard-compact-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let node = try loop.submitAndWait {
-            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 3).0)
+            UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 3, archiveDelay: 0).0)
         }
         try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
         try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }

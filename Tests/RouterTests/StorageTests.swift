@@ -124,14 +124,81 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         let file = URL(fileURLWithPath: dir.path + "/" + name)
         var bytes = [UInt8](try Data(contentsOf: file))
         let recordSize = LogFraming.headerSize + 40
-        bytes[recordSize * 4 + 20] ^= 0x10  // inside record 4's body
+        let record4 = LogFraming.fileHeader.count + recordSize * 4
+        bytes[record4 + 20] ^= 0x10  // inside record 4's body
         try Data(bytes).write(to: file)
-        #expect(throws: StorageError.corrupt(segment: name, offset: recordSize * 4, reason: "checksum mismatch")) {
-            _ = try SegmentedLog.open(directory: dir.path)
-        }
+        expectCorrupt(dir, segment: name, offset: record4, reason: "checksum mismatch")
         let (_, recovery) = try SegmentedLog.open(directory: dir.path, repair: true)
         #expect(recovery.records.map(\.body) == (0..<4).map { body($0) })
         #expect(recovery.repaired != nil)
+    }
+
+    private func expectCorrupt(_ dir: TempDirectory, segment: String, offset: Int, reason: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try SegmentedLog.open(directory: dir.path)
+            Issue.record("the damaged log opened", sourceLocation: sourceLocation)
+        } catch let error {
+            guard case .corrupt(let named, let at, let why) = error else {
+                Issue.record("\(error)", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(named == segment && at == offset && why.hasPrefix(reason), "\(error)", sourceLocation: sourceLocation)
+            #expect("\(error)".contains("log file \(segment) is damaged at byte \(offset)"), sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Regression (issue 10): one flipped bit in the length of a record in the middle made
+    /// its body seem to run past the end of the file, and the open "recovered" by cutting
+    /// away that record and every acknowledged record after it. Every bit of every length
+    /// byte of a middle record must now stop the open, naming the place.
+    @Test func flippedLengthBit_inTheMiddle_stopsTheOpen_insteadOfTruncating() throws {
+        let dir = TempDirectory()
+        do {
+            let (log, _) = try SegmentedLog.open(directory: dir.path)
+            for n in 0..<20 { try log.append([(type: 1, body: body(n))]) }
+            try log.sync()
+        }
+        let name = dir.segments[0]
+        let file = URL(fileURLWithPath: dir.path + "/" + name)
+        let original = [UInt8](try Data(contentsOf: file))
+        let record7 = LogFraming.fileHeader.count + (LogFraming.headerSize + 40) * 7
+        for byte in 0..<4 {
+            for bit in 0..<8 {
+                var bytes = original
+                bytes[record7 + byte] ^= UInt8(1 << bit)
+                try Data(bytes).write(to: file)
+                expectCorrupt(dir, segment: name, offset: record7, reason: "record header checksum mismatch")
+                #expect(try Data(contentsOf: file) == Data(bytes), "a refused open changes nothing on disk")
+            }
+        }
+    }
+
+    @Test func zerosAfterTheLastRecord_areATornTail_butGarbageIsDamage() throws {
+        let dir = TempDirectory()
+        do {
+            let (log, _) = try SegmentedLog.open(directory: dir.path)
+            for n in 0..<3 { try log.append([(type: 1, body: body(n))]) }
+            try log.sync()
+        }
+        let file = URL(fileURLWithPath: dir.path + "/" + dir.segments[0])
+        let original = [UInt8](try Data(contentsOf: file))
+        // Space a file system extended but never wrote (a power cut): zeros.
+        try Data(original + [UInt8](repeating: 0, count: 100)).write(to: file)
+        let (_, recovery) = try SegmentedLog.open(directory: dir.path)
+        #expect(recovery.records.count == 3 && recovery.truncatedBytes == 100)
+        // Bytes that are neither a record nor zeros: refused, not silently cut.
+        try Data(original + [UInt8](repeating: 0x5A, count: 30)).write(to: file)
+        expectCorrupt(dir, segment: dir.segments[0], offset: original.count, reason: "record header checksum mismatch")
+    }
+
+    @Test func aFileWithoutTheHeader_isRefusedByName() throws {
+        let dir = TempDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+        var writer = ByteWriter()
+        LogFraming.append(type: 1, body: body(1), to: &writer)
+        let name = "00000000000000000000.log"
+        try Data(writer.bytes).write(to: URL(fileURLWithPath: dir.path + "/" + name))
+        expectCorrupt(dir, segment: name, offset: 0, reason: "not a Switchboard log file of format 2")
     }
 }
 

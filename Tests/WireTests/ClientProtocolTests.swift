@@ -98,6 +98,16 @@ import Wire
         #expect(throws: ClientProtocolError.self) { try ClientCommand.parse(over, maxBytes: ClientCommand.maxAttachCommandBytes) }
     }
 
+    /// Regression (issue 10): an empty text reached the router and came back as
+    /// `invalid_message`; docs/client-protocol.md gives `text` 1 B to 8 KiB, an `invalid_field`.
+    @Test func emptyText_isAnInvalidField() {
+        guard case .failure(let error) = parse(#"{"type":"send","conversation":"c1","clientMessageId":"m","text":""}"#) else {
+            Issue.record("an empty text should be refused")
+            return
+        }
+        #expect(error.code == "invalid_field" && error.message.contains("text"))
+    }
+
     @Test func oversizedMessagesAndFields_areRefused() {
         let longText = String(repeating: "x", count: 8 * 1024 + 1)
         guard case .failure(let field) = parse(#"{"type":"send","conversation":"c1","clientMessageId":"m","text":"\#(longText)"}"#) else {
@@ -166,9 +176,28 @@ import Wire
     }
 
     @Test(arguments: ["", "{", "{\"a\":}", "{\"a\" 1}", "[1,]", "01", "1.", "-", "tru", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"",
-                      "{} {}", "\"\\u12\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40)])
+                      "{} {}", "\"\\u12\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
+                      // Repeated keys (issue 10): refused at any depth, whatever the values.
+                      #"{"a":1,"a":1}"#, #"{"site":"shop","x":0,"site":"other"}"#, #"{"o":{"k":[],"k":null}}"#, #"[{"a":1},{"b":2,"b":3}]"#,
+                      #"{"\u0061":1,"a":2}"#])
     func refusesInvalidDocuments(document: String) {
         #expect(JSONParser.parse(Array(document.utf8)) == nil)
+    }
+
+    @Test func equalValuesUnderDifferentKeys_areFine() {
+        #expect((JSONParser.parse(Array(#"{"a":1,"b":1,"c":{"a":1}}"#.utf8)) as? [String: Any])?.count == 3)
+    }
+
+    /// Regression (issue 10): a client message repeating a field is bad JSON, not a choice.
+    @Test func aClientMessageRepeatingAField_isBadJSON() {
+        let result = Result { () throws(ClientProtocolError) in
+            try ClientCommand.parse(Array(#"{"type":"send","conversation":"c1","clientMessageId":"m","text":"a","text":"b"}"#.utf8))
+        }
+        guard case .failure(let error) = result else {
+            Issue.record("a repeated field should be refused")
+            return
+        }
+        #expect(error.code == "bad_json")
     }
 
     static func replacingNulls(_ value: Any) -> Any {

@@ -77,6 +77,27 @@ private func parseAll(_ input: String, limits: HTTPLimits = HTTPLimits()) -> (re
         #expect(parseAll(hugeHeader).error?.status == 431)
     }
 
+    /// Regression (issue 10): "-1" trapped on a negative range and killed the process; "+5",
+    /// "-0", "0x5" and the like were read as sizes. A chunk size is hex digits only.
+    @Test(arguments: ["-1", "+5", "-0", "0x5", " 5", "5 5", "5;", "", ";x", "fffffffff", "5\t"])
+    func chunkSizeThatIsNotHexDigits_is400(size: String) {
+        let outcome = parseAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nhello\r\n0\r\n\r\n")
+        if size == "5;" || size == "5\t" {
+            #expect(outcome.error == nil && outcome.requests.first?.body == Array("hello".utf8), "\(size) is a valid size line")
+        } else {
+            #expect(outcome.error?.status == 400, "\(size)")
+            #expect(outcome.requests.isEmpty)
+        }
+    }
+
+    @Test func chunkSize_readsHexDigitsAndIgnoresExtensions() {
+        func size(_ text: String) -> Int? { HTTPRequestParser.chunkSize(Array(text.utf8)[...]) }
+        #expect(size("0") == 0 && size("a") == 10 && size("FF") == 255 && size("7fffffff") == 0x7fff_ffff)
+        #expect(size("5 ; name=value") == 5 && size("10;x") == 16)
+        #expect(size("123456789") == nil, "more than 8 digits is refused before it is multiplied")
+        #expect(size("-1") == nil && size("+5") == nil && size("") == nil && size("5x") == nil)
+    }
+
     @Test func chunkedBodyOverTheLimit_is413() {
         var limits = HTTPLimits()
         limits.bodyBytes = 8

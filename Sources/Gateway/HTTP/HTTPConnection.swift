@@ -48,6 +48,17 @@ public struct HTTPServerOptions: Sendable {
     public var trustedProxies: Set<String> = []
     /// Socket options (idle timeout: a WebSocket is pinged at a third of it).
     public var connection = ConnectionOptions(idleTimeout: Nanoseconds.seconds(60))
+    /// A request's head must be complete this long after its first byte (default 10 s);
+    /// the idle timeout alone let a client that sends a byte every few seconds stay forever.
+    public var requestHeadTimeout = Nanoseconds.seconds(10)
+    /// A request's body must be complete this long after its head (default 60 s: a 1 MiB
+    /// upload at 20 KiB/s).
+    public var requestBodyTimeout = Nanoseconds.seconds(60)
+    /// Most connections in all (default 50,000; more get 503 and are closed at once).
+    public var maxConnections = 50_000
+    /// Most connections from one client address (default 256; 0 for no limit). Trusted
+    /// proxies are not limited: each of their connections carries other clients.
+    public var maxConnectionsPerAddress = 256
     /// Defaults.
     public init() {}
 }
@@ -76,11 +87,18 @@ public final class HTTPConnection: ConnectionHandler {
     private var closeNotified = false
     /// The request whose answer is awaited (`HTTPAction.deferred`).
     private var awaiting: HTTPRequest?
+    private let budget: SharedConnectionBudget?
+    /// The direct peer's address as counted in `budget` (nil when not counted).
+    private var admittedAddress: String?
+    /// The timer of the request being received, and which request and part it is for.
+    private var requestTimer: TimerID?
+    private var requestTimerFor: (request: Int, part: HTTPRequestParser.Pending)?
 
-    /// A connection serving `handler`.
-    public init(handler: any HTTPHandler, options: HTTPServerOptions) {
+    /// A connection serving `handler`, counted in `budget` (one per server) if given.
+    public init(handler: any HTTPHandler, options: HTTPServerOptions, budget: SharedConnectionBudget? = nil) {
         self.handler = handler
         self.options = options
+        self.budget = budget
         mode = .http(HTTPRequestParser(limits: options.limits))
         limiter = RateLimiter(rate: options.messagesPerSecond, burst: options.messageBurst)
         requestLimiter = RateLimiter(rate: options.requestsPerSecond, burst: options.requestBurst)
@@ -107,6 +125,14 @@ public final class HTTPConnection: ConnectionHandler {
     public func connectionDidOpen(_ connection: TCPConnection) {
         tcp = connection
         clientAddress = connection.remoteAddress?.host ?? ""
+        guard let budget else { return }
+        if let refusal = budget.admit(clientAddress) {
+            let reason = refusal == .full ? "the server is at its connection limit; retry shortly"
+                                          : "too many connections from your address; close some and retry"
+            refuse(HTTPResponse(status: 503, headers: [("Retry-After", "5")], body: Array((reason + "\n").utf8)))
+            return
+        }
+        admittedAddress = clientAddress
     }
 
     public func connection(_ connection: TCPConnection, didRead bytes: UnsafeRawBufferPointer) {
@@ -115,6 +141,7 @@ public final class HTTPConnection: ConnectionHandler {
             parser.append(bytes)
             mode = .http(parser)
             serveRequests()
+            updateRequestTimer()
         case .webSocket(var parser, let session):
             let result = Result { () throws(WebSocketError) in try parser.feed(bytes) }
             mode = .webSocket(parser, session)
@@ -131,8 +158,13 @@ public final class HTTPConnection: ConnectionHandler {
 
     public func connectionDidClose(_ connection: TCPConnection, reason: CloseReason) {
         if let pingTimer { connection.loop.cancelTimer(pingTimer) }
+        cancelRequestTimer()
         notifyClosed()
         tcp = nil
+        if let admittedAddress {
+            self.admittedAddress = nil
+            budget?.release(admittedAddress)
+        }
     }
 
     // MARK: HTTP
@@ -143,6 +175,43 @@ public final class HTTPConnection: ConnectionHandler {
         awaiting = nil
         write(response, for: request, on: tcp)
         serveRequests()
+        updateRequestTimer()
+    }
+
+    /// Answers with `response` and closes, reading nothing more.
+    private func refuse(_ response: HTTPResponse) {
+        guard let tcp else { return }
+        mode = .closing
+        cancelRequestTimer()
+        response.serialized(keepAlive: false).withUnsafeBytes { tcp.write($0) }
+        tcp.closeAfterFlush()
+    }
+
+    /// Keeps one deadline for the request being received: its head must be complete within
+    /// `requestHeadTimeout` of its first byte, its body within `requestBodyTimeout` of the
+    /// head. None while idle between requests (the idle timeout covers that), while an
+    /// answer is awaited, or once upgraded.
+    private func updateRequestTimer() {
+        guard awaiting == nil, case .http(let parser) = mode, let tcp, parser.pending != .none else {
+            cancelRequestTimer()
+            return
+        }
+        let key = (request: parser.requestsParsed, part: parser.pending)
+        if let current = requestTimerFor, current.request == key.request, current.part == key.part { return }
+        cancelRequestTimer()
+        requestTimerFor = key
+        let limit = key.part == .head ? options.requestHeadTimeout : options.requestBodyTimeout
+        requestTimer = tcp.loop.scheduleTimer(at: tcp.loop.now + limit) { [weak self] in
+            guard let self else { return }
+            self.requestTimer = nil
+            self.refuse(.text(408, key.part == .head ? "the request head took too long" : "the request body took too long"))
+        }
+    }
+
+    private func cancelRequestTimer() {
+        if let requestTimer, let tcp { tcp.loop.cancelTimer(requestTimer) }
+        requestTimer = nil
+        requestTimerFor = nil
     }
 
     private func write(_ response: HTTPResponse, for request: HTTPRequest, on tcp: TCPConnection) {
@@ -161,10 +230,7 @@ public final class HTTPConnection: ConnectionHandler {
                 request = try parser.next()
                 mode = .http(parser)
             } catch {
-                mode = .closing
-                let response = HTTPResponse.text(error.status, error.reason)
-                response.serialized(keepAlive: false).withUnsafeBytes { tcp.write($0) }
-                tcp.closeAfterFlush()
+                refuse(.text(error.status, error.reason))
                 return
             }
             guard let request else { return }
@@ -192,6 +258,7 @@ public final class HTTPConnection: ConnectionHandler {
         Array(head.utf8).withUnsafeBytes { tcp.write($0) }
         let early = parser.takeRemainingBytes()
         mode = .webSocket(WebSocketParser(requireMasked: true, maxMessageBytes: options.maxMessageBytes), session)
+        cancelRequestTimer()
         clientAddress = client
         session.webSocketDidOpen(self)
         schedulePing()

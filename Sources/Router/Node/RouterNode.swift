@@ -8,6 +8,14 @@ public protocol RouterNodeDelegate: AnyObject {
     func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID)
     /// A notice for operator `op`.
     func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID)
+    /// Conversations that are over left memory for the transcript store: nobody will hear
+    /// of them again, so whatever the delegate keeps for them can go.
+    func routerNode(_ node: RouterNode, didArchive conversations: [ConversationID])
+}
+
+extension RouterNodeDelegate {
+    /// A delegate that keeps nothing per conversation has nothing to forget.
+    public func routerNode(_ node: RouterNode, didArchive conversations: [ConversationID]) {}
 }
 
 /// The shell around `RouterCore` on one event loop: it runs commands and timers, appends the
@@ -25,7 +33,7 @@ public final class RouterNode {
     /// The routing state (read-only outside the node: change it through `perform`).
     public private(set) var core: RouterCore
     private let log: DurableLog
-    /// Conversations that are over, moved out of the log at each compaction.
+    /// Conversations that are over, moved out of memory `archiveDelay` after they close.
     public let transcripts: TranscriptStore
     /// Files sent in chats.
     public let attachments: AttachmentStore
@@ -36,6 +44,13 @@ public final class RouterNode {
     /// Days a transcript is kept (default 90).
     public var transcriptRetentionDays = 90
     private var compactionTimer: TimerID?
+    private var archiveTimer: TimerID?
+    /// How long a conversation that is over stays in memory (default 60 s: the widget's
+    /// rating form, an e-mailed transcript); then it is read from the transcript store.
+    public let archiveDelay: UInt64
+    /// Conversations taken out of memory whose transcript is not yet durable, by id (so
+    /// reads find them meanwhile).
+    private var archiving: [ConversationID: Conversation] = [:]
     /// Steps whose output waits for the log, oldest first.
     private var waiting: [Step] = []
     private var nextAppend: UInt64 = 0
@@ -55,11 +70,12 @@ public final class RouterNode {
     /// Opens the data directory (`log/`, `transcripts/`, `attachments/`, `outbox/` and
     /// `canned.json` inside it), replays the log, and
     /// returns a node running on `loop`. Call on the loop. `compactionInterval` 0 turns
-    /// periodic compaction off.
+    /// periodic compaction off; `archiveInterval` 0 turns periodic archiving off.
     public static func open(
         loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, policy: SyncPolicy = .always,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
-        compactionInterval: UInt64 = 300_000_000_000, repair: Bool = false
+        compactionInterval: UInt64 = 300_000_000_000, archiveInterval: UInt64 = 1_000_000_000,
+        archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
@@ -80,21 +96,32 @@ public final class RouterNode {
                 throw StorageError.undecodable(segment: directory, offset: record.offset, reason: error.message)
             }
         }
-        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval)
+        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval,
+                              archiveDelay: archiveDelay)
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
         node.schedulePositions()
         if compactionInterval > 0 { node.scheduleCompaction(every: compactionInterval) }
+        if archiveInterval > 0 { node.scheduleArchiving(every: archiveInterval) }
         return (node, recovery)
     }
 
     private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore,
-                 files: (attachments: AttachmentStore, canned: CannedStore, outbox: MailOutbox), positionInterval: UInt64) {
+                 files: (attachments: AttachmentStore, canned: CannedStore, outbox: MailOutbox), positionInterval: UInt64,
+                 archiveDelay: UInt64) {
         self.loop = loop
         self.core = core
         self.log = log
         self.transcripts = transcripts
         (attachments, canned, outbox) = files
         self.positionInterval = positionInterval
+        self.archiveDelay = archiveDelay
+    }
+
+    /// A conversation from memory, on its way to the transcript store, or stored there.
+    public func conversation(_ id: ConversationID) throws(StorageError) -> Conversation? {
+        if let live = core.conversation(id) { return live }
+        if let leaving = archiving[id] { return leaving }
+        return try transcripts.transcript(id)
     }
 
     /// Runs a command. `reply` gets its result once everything it changed is durable (or
@@ -119,23 +146,59 @@ public final class RouterNode {
         enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(result)) }
     }
 
-    /// Moves the conversations that are over into the transcript store and rewrites the log
-    /// as just the records of the open ones, so the log (and recovery time) stays
-    /// proportional to what is live. Expired transcripts are deleted. `reply` runs on the
-    /// loop when done.
+    /// Moves the conversations that have been over for `closedFor` (default `archiveDelay`)
+    /// out of memory into the transcript store, through the log's writer thread (in order
+    /// with compactions: a compaction never drops the records of a conversation whose
+    /// transcript is not durable yet). Returns how many left memory; `reply` runs on the
+    /// loop once they are stored.
+    @discardableResult
+    public func archive(closedFor: UInt64? = nil, reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) -> Int {
+        loop.assertInLoop()
+        let closed = core.evictClosed(now: coreTime(), closedFor: closedFor ?? archiveDelay)
+        guard !closed.isEmpty else {
+            reply(.success(0))
+            return 0
+        }
+        let ids = closed.map(\.id)
+        delegate?.routerNode(self, didArchive: ids)
+        // After a restart the log may still hold conversations archived before it: those
+        // leave memory again without a second copy in the store.
+        let transcripts = self.transcripts
+        let fresh = closed.filter { !transcripts.contains($0.id) }
+        for conversation in fresh { archiving[conversation.id] = conversation }
+        let box = UncheckedBox((node: self, reply: reply))
+        let loop = self.loop
+        log.perform({ () throws(StorageError) in try transcripts.store(fresh, on: Date()) }, completion: { result in
+            loop.execute {
+                let (node, reply) = box.value
+                for conversation in fresh { node.archiving[conversation.id] = nil }
+                if case .failure(let error) = result { node.fail(.storageFailed("\(error)")) }
+                reply(result.map { closed.count })
+            }
+        })
+        return closed.count
+    }
+
+    /// Archives what is due (see `archive`), then rewrites the log as the records of the
+    /// conversations still in memory, so the log (and recovery time) stays proportional to
+    /// what is live. The snapshot is taken here as values and encoded on the log's writer
+    /// thread, so the loop does not stall on it. Expired transcripts are deleted. `reply`
+    /// runs on the loop when done, with the number archived.
     public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
         loop.assertInLoop()
-        let closed = core.evictClosed()
-        let snapshot = core.snapshot().map { PartitionRecordCodec.encode($0.record, partition: $0.partition) }
+        let archived = archive()
+        let live = core.conversationsInMemory()
         let (transcripts, retention, attachments) = (self.transcripts, transcriptRetentionDays, self.attachments)
         let box = UncheckedBox(reply)
         let loop = self.loop
-        log.compact(snapshot: snapshot, beforeDropping: {
-            let now = Date()
-            try transcripts.store(closed, on: now)
-            attachments.delete(transcripts.purge(retentionDays: retention, now: now).attachmentIDs)
+        log.compact(snapshot: {
+            live.sorted { ($0.partition, $0.conversation.id) < ($1.partition, $1.conversation.id) }.flatMap { entry in
+                Partition.records(rebuilding: entry.conversation).map { PartitionRecordCodec.encode($0, partition: entry.partition) }
+            }
+        }, beforeDropping: {
+            attachments.delete(transcripts.purge(retentionDays: retention, now: Date()).attachmentIDs)
         }, completion: { result in
-            loop.execute { box.value(result.map { closed.count }) }
+            loop.execute { box.value(result.map { archived }) }
         })
     }
 
@@ -144,6 +207,7 @@ public final class RouterNode {
         loop.assertInLoop()
         if let positionsTimer { loop.cancelTimer(positionsTimer) }
         if let compactionTimer { loop.cancelTimer(compactionTimer) }
+        if let archiveTimer { loop.cancelTimer(archiveTimer) }
         log.close()
     }
 
@@ -225,6 +289,14 @@ public final class RouterNode {
             guard let self, self.failure == nil else { return }
             self.compact()
             self.scheduleCompaction(every: interval)
+        }
+    }
+
+    private func scheduleArchiving(every interval: UInt64) {
+        archiveTimer = loop.scheduleTimer(at: loop.now + interval) { [weak self] in
+            guard let self, self.failure == nil else { return }
+            self.archive()
+            self.scheduleArchiving(every: interval)
         }
     }
 

@@ -395,7 +395,9 @@ public final class RouterService: RouterNodeDelegate {
     /// watching the conversation), or, for an operator, on the operator's channel, where
     /// their new events arrive anyway.
     private func resume(_ id: ConversationID, after: Int64, for op: OperatorID?, peer: WirePeer, reply: (ServerEvent) -> Void) {
-        if op == nil { conversationWatchers[id, default: []].insert(ObjectIdentifier(peer)) }
+        // Only a conversation in memory has events to come (an archived one has none, and a
+        // watcher entry for it would never be removed).
+        if op == nil, node.core.conversation(id) != nil { conversationWatchers[id, default: []].insert(ObjectIdentifier(peer)) }
         // The answer first: the gateway starts passing the conversation's events to the
         // session when it sees it, and the replay follows on the same link.
         reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
@@ -517,10 +519,16 @@ public final class RouterService: RouterNodeDelegate {
 
     /// A conversation from memory, or from the transcript store once it has been compacted.
     func storedConversation(_ id: ConversationID) -> Conversation? {
-        node.core.conversation(id) ?? ((try? node.transcripts.transcript(id)) ?? nil)
+        (try? node.conversation(id)) ?? nil
     }
 
     // MARK: events out
+
+    /// Archived conversations produce no more events: their watcher entries go (they were
+    /// the router's memory growing with every chat ever served).
+    public func routerNode(_ node: RouterNode, didArchive conversations: [ConversationID]) {
+        for id in conversations { conversationWatchers[id] = nil }
+    }
 
     public func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {
         let sequence: UInt64 = if case .event(let stored) = notice { stored.sequence } else { 0 }

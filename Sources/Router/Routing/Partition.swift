@@ -58,6 +58,9 @@ public struct Partition: Sendable {
     private let sites: [SiteID: RoutingSettings]
     private var queueSerial: UInt64 = 0
     private var offerTokens: [ConversationID: UInt64] = [:]
+    /// When each conversation that is over closed (the time of its last state change), so
+    /// it can leave memory a while later.
+    private var closedAt: [ConversationID: Instant] = [:]
     private var seekExcluded: [ConversationID: Set<OperatorID>] = [:]
     private var changedLanes: Set<LaneKey> = []
 
@@ -339,6 +342,7 @@ public struct Partition: Sendable {
             Self.applyChange(change, to: &conversations.values[index])
             if let rank = change.rank { queueSerial = max(queueSerial, rank.serial) }
             let conversation = conversations.values[index]
+            closedAt[change.id] = conversation.state.isOpen ? nil : change.time
             place(conversation, now: change.time)
         }
     }
@@ -380,17 +384,25 @@ public struct Partition: Sendable {
 
     // MARK: compaction
 
-    /// Removes the conversations that are over (ended, abandoned, missed, offline) and
-    /// returns them, so they can become transcripts and leave the hot log.
-    public mutating func evictClosed() -> [Conversation] {
-        let closed = conversations.values.filter { !$0.state.isOpen }
-        for conversation in closed {
-            conversations[conversation.id] = nil
-            offerTokens[conversation.id] = nil
-            seekExcluded[conversation.id] = nil
+    /// Removes the conversations that are over (ended, abandoned, missed, offline) and have
+    /// been for at least `closedFor` at `now`, and returns them, so they can become
+    /// transcripts and leave memory and the hot log. A close time after `now` (one recorded
+    /// before a restart, on another clock) counts as long ago.
+    public mutating func evictClosed(now: Instant = .max, closedFor: UInt64 = 0) -> [Conversation] {
+        let due = closedAt.filter { now &- $0.value >= closedFor }.keys
+        var closed: [Conversation] = []
+        closed.reserveCapacity(due.count)
+        for id in due {
+            closedAt[id] = nil
+            offerTokens[id] = nil
+            seekExcluded[id] = nil
+            if let conversation = conversations.removeValue(forKey: id) { closed.append(conversation) }
         }
         return closed.sorted { $0.id < $1.id }
     }
+
+    /// Conversations over but still in memory.
+    public var closedCount: Int { closedAt.count }
 
     /// The records that rebuild the open conversations from nothing: what a compacted log
     /// starts with.

@@ -286,18 +286,25 @@ public struct RouterCore: Sendable {
 
     // MARK: compaction
 
-    /// Takes the conversations that are over out of the partitions (for the transcript
-    /// store). Changes no open conversation and emits nothing.
-    public mutating func evictClosed() -> [Conversation] {
+    /// Takes the conversations that have been over for at least `closedFor` at `now` out of
+    /// the partitions (for the transcript store); by default every one that is over.
+    /// Changes no open conversation and emits nothing.
+    public mutating func evictClosed(now: Instant = .max, closedFor: UInt64 = 0) -> [Conversation] {
         var closed: [Conversation] = []
-        for index in partitions.indices { closed += partitions[index].evictClosed() }
+        for index in partitions.indices { closed += partitions[index].evictClosed(now: now, closedFor: closedFor) }
         for conversation in closed { lastPositions[conversation.id] = nil }
         return closed
     }
 
-    /// The records that rebuild every open conversation: the start of a compacted log.
+    /// The records that rebuild every conversation in memory: the start of a compacted log.
     public func snapshot() -> [(partition: Int, record: PartitionRecord)] {
         partitions.flatMap { partition in partition.snapshotRecords().map { (partition.index, $0) } }
+    }
+
+    /// Every conversation in memory with its partition: values, so they can be encoded as a
+    /// snapshot off the loop while the core goes on.
+    public func conversationsInMemory() -> [(partition: Int, conversation: Conversation)] {
+        partitions.flatMap { partition in partition.conversations.values.map { (partition.index, $0) } }
     }
 
     // MARK: the message exchange

@@ -96,7 +96,7 @@ public final class CannedStore {
             return
         }
         guard let decoded = CannedResponses.decode(try DurableFile.read(path)) else {
-            throw .corrupt(segment: path, offset: 0, reason: "not a canned-responses file (version 1)")
+            throw .damagedFile(path: path, reason: "it is not a canned-responses file of version 1 (valid JSON, each key once); fix or remove it")
         }
         responses = decoded
     }

@@ -19,6 +19,29 @@ enum DurableFile {
         return (fd, !existed)
     }
 
+    /// Opens a log file (a segment or a transcript day file) for appending; a new or empty
+    /// file first gets `LogFraming.fileHeader`. Returns the descriptor, the file's size and
+    /// whether it is new (its directory must then be synced too).
+    static func openLogFile(_ path: String) throws(StorageError) -> (fd: Int32, size: Int, created: Bool) {
+        let (fd, created) = try openForAppend(path)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            Glibc.close(fd)
+            throw .system(operation: "fstat", path: path, errno: errno)
+        }
+        var size = Int(info.st_size)
+        if size == 0 {
+            do {
+                try writeAll(fd, LogFraming.fileHeader, path: path)
+            } catch {
+                Glibc.close(fd)
+                throw error
+            }
+            size = LogFraming.fileHeader.count
+        }
+        return (fd, size, created)
+    }
+
     /// Writes all of `bytes` (a write may take only part of them).
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
         var written = 0
@@ -62,6 +85,25 @@ enum DurableFile {
     static func read(_ path: String) throws(StorageError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }
         return [UInt8](data)
+    }
+
+    /// `count` bytes of a file from `offset` (fewer only at its end).
+    static func read(_ path: String, offset: Int, count: Int) throws(StorageError) -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        defer { Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let result = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .system(operation: "read", path: path, errno: errno)
+            }
+            if result == 0 { break }
+            done += result
+        }
+        return Array(bytes[..<done])
     }
 
     /// Cuts a file to `size` bytes.

@@ -25,8 +25,9 @@ public final class DurableLog: @unchecked Sendable {
     /// One request to the writer, served in order.
     private enum Request {
         case append(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)
-        case compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: @Sendable () throws -> Void,
+        case compact(snapshot: @Sendable () -> [(type: UInt8, body: [UInt8])], beforeDropping: @Sendable () throws -> Void,
                      completion: @Sendable (Result<Void, any Error>) -> Void)
+        case work(body: @Sendable () throws(StorageError) -> Void, completion: @Sendable (Result<Void, any Error>) -> Void)
     }
 
     /// The sync policy in force.
@@ -78,12 +79,45 @@ public final class DurableLog: @unchecked Sendable {
     /// After every append queued before it, replaces the log's contents with `snapshot`
     /// (see `SegmentedLog.compact`); `beforeDropping` runs on the writer thread once the
     /// snapshot is durable and before the old segments are deleted.
-    public func compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: @escaping @Sendable () throws -> Void,
+    /// `snapshot` runs on the writer thread too, so that encoding a large state does not
+    /// hold up the caller's loop.
+    public func compact(snapshot: @escaping @Sendable () -> [(type: UInt8, body: [UInt8])], beforeDropping: @escaping @Sendable () throws -> Void,
                         completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        enqueue(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion), orFail: completion)
+    }
+
+    /// Runs `body` on the writer thread after every append queued before it is written,
+    /// and before anything queued after it (storing transcripts, so that a later compaction
+    /// never drops records whose copy is not yet durable elsewhere). If `body` throws, the
+    /// log fails as if a write had: every later append and compaction is refused, since what
+    /// the log holds may be the only copy.
+    public func perform(_ body: @escaping @Sendable () throws(StorageError) -> Void, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        enqueue(.work(body: body, completion: completion), orFail: completion)
+    }
+
+    private func enqueue(_ request: Request, orFail completion: @Sendable (Result<Void, any Error>) -> Void) {
         condition.lock()
-        precondition(!closed, "compact after close")
-        pending.append(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion))
+        if let failure {
+            condition.unlock()
+            completion(.failure(failure))
+            return
+        }
+        precondition(!closed, "request after close")
+        pending.append(request)
         condition.signal()
+        condition.unlock()
+    }
+
+    /// The error that stopped the log, if one did.
+    private var currentFailure: StorageError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    private func setFailure(_ error: StorageError) {
+        condition.lock()
+        if failure == nil { failure = error }
         condition.unlock()
     }
 
@@ -120,9 +154,7 @@ public final class DurableLog: @unchecked Sendable {
             }
         } catch {
             result = .failure(error)
-            condition.lock()
-            failure = error
-            condition.unlock()
+            setFailure(error)
         }
         // Each request learns the number of its own last record.
         var count = before
@@ -161,10 +193,27 @@ public final class DurableLog: @unchecked Sendable {
                     appends.append((records, completion))
                 case .compact(let snapshot, let beforeDropping, let completion):
                     writeAppends(&appends, finishing: false, unsynced: &unsynced, lastSync: &lastSync)
+                    if let failure = currentFailure {
+                        completion(.failure(failure))
+                        continue
+                    }
                     do {
-                        try log.compact(snapshot: snapshot, beforeDropping: beforeDropping)
+                        try log.compact(snapshot: snapshot(), beforeDropping: beforeDropping)
                         completion(.success(()))
                     } catch {
+                        completion(.failure(error))
+                    }
+                case .work(let body, let completion):
+                    writeAppends(&appends, finishing: false, unsynced: &unsynced, lastSync: &lastSync)
+                    if let failure = currentFailure {
+                        completion(.failure(failure))
+                        continue
+                    }
+                    do throws(StorageError) {
+                        try body()
+                        completion(.success(()))
+                    } catch {
+                        setFailure(error)
                         completion(.failure(error))
                     }
                 }

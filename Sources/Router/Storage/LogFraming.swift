@@ -1,19 +1,32 @@
 import Wire
 
-/// How records sit in a log segment (docs/storage.md):
+/// How records sit in a log file, the router's segments and the transcript store's day
+/// files alike (docs/storage.md):
 ///
 /// ```
-/// u32 body length   (big-endian; the body as stored, compressed or not)
-/// u32 CRC32C        over the type, flags and body bytes
-/// u8  type          what the body is (the record's kind)
-/// u8  flags         bit 0: body is uvarint(original length) + LZ4 block
-/// ... body
+/// file header: "SWBDLOG" and the format number (2), 8 bytes
+/// per record:
+///   u32 body length   (big-endian; the body as stored, compressed or not)
+///   u8  type          what the body is (the record's kind)
+///   u8  flags         bit 0: body is uvarint(original length) + LZ4 block
+///   u32 CRC32C        over the stored body
+///   u32 CRC32C        over the ten header bytes before it
+///   ... body
 /// ```
+///
+/// The header has its own checksum so that a damaged length is known to be damaged before
+/// it is believed: an unchecked length that grows past the end of the file made damage in
+/// the middle of the log look like a write cut short at its end, and recovery then dropped
+/// every record after it (issue 10).
 ///
 /// Pure: encodes into a `ByteWriter`, scans a buffer. Files are the log's business.
 public enum LogFraming {
+    /// The first bytes of every log file: a name and the format number.
+    public static let fileHeader: [UInt8] = Array("SWBDLOG".utf8) + [formatVersion]
+    /// The framing's version, the last byte of `fileHeader`.
+    public static let formatVersion: UInt8 = 2
     /// Bytes in front of every body.
-    public static let headerSize = 10
+    public static let headerSize = 14
     /// Largest stored body (and largest original body) accepted; longer lengths are
     /// corruption. A whole transcript is one body: 5,000 events of 8 KiB fit.
     public static let maxBodySize = 64 << 20
@@ -30,12 +43,13 @@ public enum LogFraming {
             stored = compressed
             flags |= lz4Flag
         }
-        writer.writeUInt32(UInt32(stored.count))
-        var crc = CRC32C.checksum([type, flags])
-        crc = CRC32C.checksum(stored, continuing: crc)
-        writer.writeUInt32(crc)
-        writer.writeUInt8(type)
-        writer.writeUInt8(flags)
+        var header = ByteWriter(capacity: headerSize)
+        header.writeUInt32(UInt32(stored.count))
+        header.writeUInt8(type)
+        header.writeUInt8(flags)
+        header.writeUInt32(CRC32C.checksum(stored))
+        header.writeUInt32(CRC32C.checksum(header.bytes))
+        writer.writeRaw(header.bytes)
         writer.writeRaw(stored)
     }
 
@@ -53,10 +67,31 @@ public enum LogFraming {
     public enum Stop: Equatable, Sendable {
         /// The buffer ended exactly after a record.
         case end
-        /// The buffer ends inside a record: a write that never completed.
+        /// The buffer ends inside a record that was being written: too short for a header,
+        /// a checked header whose body runs past the end, or nothing but zeros (space the
+        /// file system extended and never wrote). Nothing valid can follow any of these.
         case torn(offset: Int)
-        /// A complete record whose checksum, flags or length is wrong.
+        /// A damaged record: a header or body checksum that does not match, unknown flags,
+        /// an impossible length, a body that does not inflate. What follows it cannot be
+        /// trusted to be in order, so nothing from it on is used.
         case corrupt(offset: Int, reason: String)
+    }
+
+    /// Reads a whole log file: its header, then its records (offsets are the file's).
+    public static func scanFile(_ buffer: UnsafeRawBufferPointer) -> (records: [Record], stop: Stop) {
+        let present = min(buffer.count, fileHeader.count)
+        guard buffer.prefix(present).elementsEqual(fileHeader.prefix(present)) else {
+            return ([], .corrupt(offset: 0, reason: "not a Switchboard log file of format \(formatVersion) (written by another version, or not a log)"))
+        }
+        guard buffer.count >= fileHeader.count else { return ([], .torn(offset: 0)) }
+        let (records, stop) = scan(UnsafeRawBufferPointer(rebasing: buffer[fileHeader.count...]))
+        let shift = fileHeader.count
+        let shifted = records.map { Record(type: $0.type, body: $0.body, offset: $0.offset + shift) }
+        return switch stop {
+        case .end: (shifted, .end)
+        case .torn(let offset): (shifted, .torn(offset: offset + shift))
+        case .corrupt(let offset, let reason): (shifted, .corrupt(offset: offset + shift, reason: reason))
+        }
     }
 
     /// Reads records from the start of `buffer` until it ends or something is wrong. The
@@ -65,18 +100,23 @@ public enum LogFraming {
         var records: [Record] = []
         var offset = 0
         while offset < buffer.count {
-            guard buffer.count - offset >= headerSize else { return (records, .torn(offset: offset)) }
-            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + headerSize)]))
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+            guard rest.count >= headerSize else { return (records, .torn(offset: offset)) }
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: rest[..<headerSize]))
+            // Fourteen bytes are there, so none of these reads can fail.
             let length = Int((try? reader.readUInt32()) ?? 0)
-            let crc = (try? reader.readUInt32()) ?? 0
             let type = (try? reader.readUInt8()) ?? 0
             let flags = (try? reader.readUInt8()) ?? 0
+            let bodyCRC = (try? reader.readUInt32()) ?? 0
+            let headerCRC = (try? reader.readUInt32()) ?? 0
+            guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: rest[..<(headerSize - 4)])) == headerCRC else {
+                if rest.allSatisfy({ $0 == 0 }) { return (records, .torn(offset: offset)) }
+                return (records, .corrupt(offset: offset, reason: "record header checksum mismatch"))
+            }
             guard length <= maxBodySize else { return (records, .corrupt(offset: offset, reason: "length \(length) over the limit")) }
-            let bodyStart = offset + headerSize
-            guard buffer.count - bodyStart >= length else { return (records, .torn(offset: offset)) }
-            let stored = UnsafeRawBufferPointer(rebasing: buffer[bodyStart..<(bodyStart + length)])
-            let actual = CRC32C.checksum(stored, continuing: CRC32C.checksum([type, flags]))
-            guard actual == crc else { return (records, .corrupt(offset: offset, reason: "checksum mismatch")) }
+            guard rest.count - headerSize >= length else { return (records, .torn(offset: offset)) }
+            let stored = UnsafeRawBufferPointer(rebasing: rest[headerSize..<(headerSize + length)])
+            guard CRC32C.checksum(stored) == bodyCRC else { return (records, .corrupt(offset: offset, reason: "checksum mismatch")) }
             guard flags & ~lz4Flag == 0 else { return (records, .corrupt(offset: offset, reason: "unknown flags \(flags)")) }
             let body: [UInt8]
             if flags & lz4Flag != 0 {
@@ -86,7 +126,7 @@ public enum LogFraming {
                 body = Array(stored)
             }
             records.append(Record(type: type, body: body, offset: offset))
-            offset = bodyStart + length
+            offset += headerSize + length
         }
         return (records, .end)
     }

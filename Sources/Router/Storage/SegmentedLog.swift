@@ -9,13 +9,16 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case system(operation: String, path: String, errno: Int32)
     /// A record in the middle of the log is damaged; nothing after it was applied.
     case corrupt(segment: String, offset: Int, reason: String)
+    /// A stored file other than the log (canned responses, engagement settings) is damaged.
+    case damagedFile(path: String, reason: String)
     /// A record body could not be decoded as the record type says.
     case undecodable(segment: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
         case .system(let operation, let path, let errno): "\(operation) \(path): \(String(cString: strerror(errno)))"
-        case .corrupt(let segment, let offset, let reason): "log segment \(segment) is damaged at byte \(offset): \(reason)"
+        case .corrupt(let segment, let offset, let reason): "log file \(segment) is damaged at byte \(offset): \(reason)"
+        case .damagedFile(let path, let reason): "\(path) is damaged: \(reason)"
         case .undecodable(let segment, let offset, let reason): "log segment \(segment), record at byte \(offset): \(reason)"
         }
     }
@@ -115,7 +118,7 @@ public final class SegmentedLog {
             lastKept = segment.name
             let path = directory + "/" + segment.name
             let bytes = try DurableFile.read(path)
-            let (found, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
+            let (found, stop) = bytes.withUnsafeBytes { LogFraming.scanFile($0) }
             records += found
             let isLast = position == segments.count - 1
             var damage: (offset: Int, reason: String)?
@@ -128,7 +131,7 @@ public final class SegmentedLog {
             case .torn(let offset):
                 damage = (offset, "segment ends inside a record")
             case .corrupt(let offset, let reason):
-                damage = (offset, reason)
+                damage = (offset, reason + "; \(bytes.count - offset) bytes from there on (and \(segments.count - position - 1) later segments) would be dropped by repair")
             }
             if let damage {
                 let error = StorageError.corrupt(segment: segment.name, offset: damage.offset, reason: damage.reason)
@@ -168,10 +171,9 @@ public final class SegmentedLog {
     }
 
     private func openSegment(_ path: String) throws(StorageError) {
-        fd = try DurableFile.openForAppend(path).fd
+        let file = try DurableFile.openLogFile(path)
+        fd = file.fd
         currentPath = path
-        var info = stat()
-        fstat(fd, &info)
-        segmentSize = Int(info.st_size)
+        segmentSize = file.size
     }
 }

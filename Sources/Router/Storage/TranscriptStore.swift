@@ -8,26 +8,35 @@ import Wire
 /// body is the framed records that rebuild it, so a store cut short by a crash loses whole
 /// conversations, never half of one. Thread-safe: the log writer stores, anyone reads.
 public final class TranscriptStore: Sendable {
+    /// Where a stored conversation is: its day file and the byte its record starts at, so
+    /// reading one transcript reads one record, not the day's file.
+    private struct Place: Sendable {
+        var file: String
+        var offset: Int
+    }
+
     /// The directory.
     public let directory: String
-    /// Where each stored conversation is: its day file.
-    private let index = Mutex<[ConversationID: String]>([:])
+    private let index = Mutex<[ConversationID: Place]>([:])
 
     /// Opens (creating if needed) the store and indexes what it holds.
     public init(directory: String) throws(StorageError) {
         self.directory = directory
         try DurableFile.makeDirectory(directory)
-        var found: [ConversationID: String] = [:]
+        var found: [ConversationID: Place] = [:]
         for file in dayFiles() {
             let path = directory + "/" + file
-            let (records, tornAt) = try Self.records(in: path)
+            let (stored, tornAt) = try Self.conversations(in: path)
             // A store cut short by a crash was never acknowledged: cut it off, so the next
             // store does not land behind unreadable bytes.
             if let tornAt { try DurableFile.truncate(path, to: tornAt) }
-            for case .started(let started) in records { found[started.id] = file }
+            for (id, offset) in stored { found[id] = Place(file: file, offset: offset) }
         }
         index.withLock { $0 = found }
     }
+
+    /// Whether a conversation is stored.
+    public func contains(_ id: ConversationID) -> Bool { index.withLock { $0[id] != nil } }
 
     /// The day file name for `date` (UTC).
     public static func dayFile(for date: Date) -> String {
@@ -42,28 +51,43 @@ public final class TranscriptStore: Sendable {
         guard !conversations.isEmpty else { return }
         let file = Self.dayFile(for: date)
         var writer = ByteWriter(capacity: 4096)
+        var offsets: [Int] = []
         for conversation in conversations {
             var inner = ByteWriter(capacity: 1024)
             for record in Partition.records(rebuilding: conversation) {
                 let (type, body) = PartitionRecordCodec.encode(record, partition: 0)
                 LogFraming.append(type: type, body: body, to: &inner)
             }
+            offsets.append(writer.count)
             LogFraming.append(type: Self.conversationRecord, body: inner.bytes, to: &writer)
         }
         let path = directory + "/" + file
-        let (fd, created) = try DurableFile.openForAppend(path)
+        let (fd, size, created) = try DurableFile.openLogFile(path)
         defer { Glibc.close(fd) }
         try DurableFile.writeAll(fd, writer.bytes, path: path)
         try DurableFile.syncData(fd, path: path)
         if created { DurableFile.syncDirectory(directory) }
-        index.withLock { index in for conversation in conversations { index[conversation.id] = file } }
+        index.withLock { index in
+            for (conversation, offset) in zip(conversations, offsets) { index[conversation.id] = Place(file: file, offset: size + offset) }
+        }
     }
 
     /// A stored conversation, or nil.
     public func transcript(_ id: ConversationID) throws(StorageError) -> Conversation? {
-        guard let file = index.withLock({ $0[id] }) else { return nil }
+        guard let place = index.withLock({ $0[id] }) else { return nil }
+        let path = directory + "/" + place.file
+        let header = try DurableFile.read(path, offset: place.offset, count: LogFraming.headerSize)
+        guard header.count == LogFraming.headerSize else {
+            throw .corrupt(segment: place.file, offset: place.offset, reason: "the file ends inside a stored conversation")
+        }
+        let length = header.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+        let bytes = try DurableFile.read(path, offset: place.offset, count: LogFraming.headerSize + min(length, LogFraming.maxBodySize))
+        let (framed, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
+        guard stop == .end, framed.count == 1, let outer = framed.first else {
+            throw .corrupt(segment: place.file, offset: place.offset, reason: "the stored conversation is damaged")
+        }
         var partition = Partition(index: 0, sites: [:])
-        for record in try Self.records(in: directory + "/" + file).records where record.conversationID == id { partition.apply(record) }
+        for record in try Self.decode(outer, file: place.file) where record.conversationID == id { partition.apply(record) }
         return partition.conversations[id]
     }
 
@@ -88,12 +112,12 @@ public final class TranscriptStore: Sendable {
         for file in expired {
             // A damaged day file still goes; its attachments are then left behind (logged by
             // nobody, harmless: they are only ever served through a conversation).
-            for case .event(_, let event, _) in (try? Self.records(in: directory + "/" + file).records) ?? [] {
+            for case .event(_, let event, _) in (try? Self.records(in: directory + "/" + file)) ?? [] {
                 if case .attachment(let attachment) = event.kind { attachmentIDs.append(attachment.id) }
             }
             unlink(directory + "/" + file)
         }
-        index.withLock { index in index = index.filter { !expired.contains($0.value) } }
+        index.withLock { index in index = index.filter { !expired.contains($0.value.file) } }
         return Purged(files: expired, attachmentIDs: attachmentIDs)
     }
 
@@ -104,31 +128,50 @@ public final class TranscriptStore: Sendable {
         (try? DurableFile.files(in: directory, suffix: ".log")) ?? []
     }
 
-    /// The records of a day file, and where a store cut short by a crash begins, if any.
-    private static func records(in path: String) throws(StorageError) -> (records: [PartitionRecord], tornAt: Int?) {
+    /// The framed conversations of a day file, and where a store cut short by a crash
+    /// begins, if any.
+    private static func framed(in path: String) throws(StorageError) -> (framed: [LogFraming.Record], tornAt: Int?) {
         let bytes = try DurableFile.read(path)
-        let (framed, stop) = bytes.withUnsafeBytes { LogFraming.scan($0) }
-        var tornAt: Int?
+        let (framed, stop) = bytes.withUnsafeBytes { LogFraming.scanFile($0) }
         switch stop {
         case .corrupt(let offset, let reason): throw .corrupt(segment: (path as NSString).lastPathComponent, offset: offset, reason: reason)
-        case .torn(let offset): tornAt = offset
-        case .end: break
+        case .torn(let offset): return (framed, offset)
+        case .end: return (framed, nil)
+        }
+    }
+
+    /// Each stored conversation of a day file with the offset of its record.
+    private static func conversations(in path: String) throws(StorageError) -> (stored: [(ConversationID, Int)], tornAt: Int?) {
+        let (framed, tornAt) = try framed(in: path)
+        var stored: [(ConversationID, Int)] = []
+        for outer in framed {
+            for case .started(let started) in try decode(outer, file: (path as NSString).lastPathComponent) { stored.append((started.id, outer.offset)) }
+        }
+        return (stored, tornAt)
+    }
+
+    /// Every record of a day file.
+    private static func records(in path: String) throws(StorageError) -> [PartitionRecord] {
+        var records: [PartitionRecord] = []
+        for outer in try framed(in: path).framed { records += try decode(outer, file: (path as NSString).lastPathComponent) }
+        return records
+    }
+
+    /// The records of one stored conversation.
+    private static func decode(_ outer: LogFraming.Record, file: String) throws(StorageError) -> [PartitionRecord] {
+        let (inner, innerStop) = outer.body.withUnsafeBytes { LogFraming.scan($0) }
+        guard outer.type == conversationRecord, innerStop == .end else {
+            throw .undecodable(segment: file, offset: outer.offset, reason: "not a stored conversation")
         }
         var records: [PartitionRecord] = []
-        for outer in framed {
-            let (inner, innerStop) = outer.body.withUnsafeBytes { LogFraming.scan($0) }
-            guard outer.type == conversationRecord, innerStop == .end else {
-                throw .undecodable(segment: (path as NSString).lastPathComponent, offset: outer.offset, reason: "not a stored conversation")
-            }
-            for record in inner {
-                do {
-                    records.append(try PartitionRecordCodec.decode(type: record.type, body: record.body).record)
-                } catch {
-                    throw .undecodable(segment: (path as NSString).lastPathComponent, offset: outer.offset, reason: error.message)
-                }
+        for record in inner {
+            do {
+                records.append(try PartitionRecordCodec.decode(type: record.type, body: record.body).record)
+            } catch {
+                throw .undecodable(segment: file, offset: outer.offset, reason: error.message)
             }
         }
-        return (records, tornAt)
+        return records
     }
 }
 

@@ -107,7 +107,7 @@ public enum ClientCommand: Equatable, Sendable {
             command = .hello(token: token, site: site)
         case "send":
             command = .send(conversation: try f.string("conversation"), clientMessageID: try f.string("clientMessageId", maxLength: 64),
-                            text: try f.string("text", maxLength: 8 * 1024))
+                            text: try f.nonEmptyString("text", maxLength: 8 * 1024))
         case "typing": command = .typing(conversation: try f.string("conversation"), typing: try f.bool("typing"))
         case "read": command = .read(conversation: try f.string("conversation"), sequence: try f.integer("sequence", range: 0...Int64.max))
         case "resume": command = .resume(conversation: try f.string("conversation"), after: try f.integer("after", range: 0...Int64.max))

@@ -45,6 +45,13 @@ struct JSONFields {
         return value
     }
 
+    /// A required string of 1 to `maxLength` bytes (a chat message's text).
+    mutating func nonEmptyString(_ name: String, maxLength: Int) throws(ClientProtocolError) -> String {
+        let value = try string(name, maxLength: maxLength)
+        guard !value.isEmpty else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must not be empty") }
+        return value
+    }
+
     mutating func optionalString(_ name: String, maxLength: Int = 256) throws(ClientProtocolError) -> String? {
         used.insert(name)
         guard let raw = object[name], !(raw is JSONNull) else { return nil }

@@ -1,8 +1,11 @@
-/// A strict JSON parser (RFC 8259) for client messages, producing the same value types as
-/// Foundation's JSONSerialization (`[String: Any]`, `[Any]`, `String`, `Int`/`Double`, `Bool`,
-/// nil for null). Written here because JSONSerialization was the largest cost per chat
-/// message after serialisation was replaced. Depth and size are bounded by the caller's
-/// message limit; nesting deeper than `maxDepth` is refused.
+/// The one strict JSON parser (RFC 8259) of the project: client messages, tokens, the
+/// configuration and stored JSON files are all read with it, so every reader agrees on what
+/// a document says. It produces `[String: Any]`, `[Any]`, `String`, `Int`/`Double`, `Bool`
+/// and `JSONNull`. Refused: anything but exactly one value, nesting deeper than `maxDepth`,
+/// unescaped control characters, lone surrogates, and an object that repeats a key (RFC
+/// 8259 4 leaves duplicates to the reader; here they are an error). Written here because
+/// JSONSerialization was the largest cost per chat message after serialisation was replaced,
+/// and it keeps the last of duplicate keys where other readers keep the first.
 public enum JSONParser {
     /// Deepest nesting accepted.
     public static let maxDepth = 32
@@ -66,7 +69,9 @@ public enum JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
                 index += 1
                 guard let value = value(depth: depth + 1) else { return nil }
-                result[key] = value
+                // A repeated key is refused, not resolved: two readers that picked different
+                // copies let a token signed for one site act on another (issue 10).
+                guard result.updateValue(value, forKey: key) == nil else { return nil }
                 skipSpace()
                 guard index < bytes.count else { return nil }
                 if bytes[index] == UInt8(ascii: ",") {

@@ -89,6 +89,25 @@ public struct HTTPRequestParser: Sendable {
         case trailers
     }
 
+    /// What part of a request the parser is in the middle of.
+    public enum Pending: Sendable, Equatable {
+        /// Between requests: nothing buffered.
+        case none
+        /// Some bytes of a request head, not yet all of it.
+        case head
+        /// A whole head; its body is still coming.
+        case body
+    }
+
+    /// What part of a request is partly received (for the connection's deadlines).
+    public var pending: Pending {
+        if head != nil { return .body }
+        return buffer.count > consumed ? .head : .none
+    }
+
+    /// Requests returned so far (tells one request's deadline from the next one's).
+    public private(set) var requestsParsed = 0
+
     /// A parser with `limits`.
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
@@ -139,6 +158,7 @@ public struct HTTPRequestParser: Sendable {
         defer {
             head = nil
             body = .none
+            requestsParsed += 1
         }
         return head!
     }
@@ -231,13 +251,11 @@ public struct HTTPRequestParser: Sendable {
                 if buffer.count - consumed > 1024 { throw HTTPParseError(status: 400, reason: "chunk size line too long") }
                 return false
             }
-            let line = buffer[consumed..<end]
-            let sizeText = line.prefix { $0 != 59 }  // ";" starts chunk extensions, which are ignored
-            guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else {
+            guard let size = Self.chunkSize(buffer[consumed..<end]) else {
                 throw HTTPParseError(status: 400, reason: "invalid chunk size")
             }
             consumed = end + 2
-            guard head!.body.count + size <= limits.bodyBytes else { throw HTTPParseError(status: 413, reason: "body over \(limits.bodyBytes) bytes") }
+            guard size <= limits.bodyBytes - head!.body.count else { throw HTTPParseError(status: 413, reason: "body over \(limits.bodyBytes) bytes") }
             body = .chunked(size == 0 ? .trailers : .data(size))
         case .data(let size):
             guard buffer.count - consumed >= size else { return false }
@@ -260,6 +278,36 @@ public struct HTTPRequestParser: Sendable {
             if empty { body = .none }
         }
         return true
+    }
+
+    /// The size of a chunk size line (RFC 9112 7.1: `chunk-size = 1*HEXDIG`, then optional
+    /// extensions after ";", which are ignored), or nil when it is not one. Hex digits only:
+    /// no sign, no "0x", no spaces inside; at most 8 digits, so the value is bounded before
+    /// it is ever added to anything.
+    public static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
+        var size = 0
+        var digits = 0
+        var index = line.startIndex
+        while index < line.endIndex, let digit = hexValue(line[index]) {
+            digits += 1
+            guard digits <= 8 else { return nil }
+            size = size << 4 | digit
+            index += 1
+        }
+        guard digits > 0 else { return nil }
+        // Bad whitespace may come before the ";" of an extension (RFC 9112 7.1.1).
+        while index < line.endIndex, line[index] == 32 || line[index] == 9 { index += 1 }
+        guard index == line.endIndex || line[index] == 59 else { return nil }
+        return size
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+        default: nil
+        }
     }
 
     // MARK: helpers
