@@ -43,7 +43,7 @@ let package = Package(
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
         // Real loopback sockets, threads and processes, each test bounded in time.
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Router"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Router", "Gateway"]),
     ],
     swiftLanguageModes: [.v6]
 )

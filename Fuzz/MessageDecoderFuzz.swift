@@ -15,12 +15,12 @@ public func fuzzMessageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CIn
     do {
         try encoder.encode(message, correlationID: 1, into: &out)
     } catch {
-        preconditionFailure("a decoded message could not be encoded: \(error)")
+        fatalError("a decoded message could not be encoded: \(error)")
     }
     var decoder = FrameDecoder()
     out.bytes.withUnsafeBytes { decoder.feed($0) }
-    guard let frame = try? decoder.nextFrame() else { preconditionFailure("re-encoded frame did not decode") }
+    guard let frame = try? decoder.nextFrame() else { fatalError("re-encoded frame did not decode") }
     let again = try? frame.payload.withUnsafeBytes { try WireMessage.decode(type: frame.header.type, payload: $0) }
-    precondition(again == message, "message did not survive a round trip")
+    require(again == message, "message did not survive a round trip")
     return 0
 }

@@ -175,7 +175,8 @@ enum ChatScenario {
     static func startRouterd(loadOperators: Int, fsync: String, capacity: Int = 10) throws -> (Process, SocketAddress) {
         try ServerProcess.start(ServerProcess.sibling("routerd"),
                                 ["dev", "--http", "127.0.0.1:0", "--wire", "127.0.0.1:0", "--fsync", fsync, "--load-operators",
-                                 String(loadOperators), "--load-capacity", String(capacity), "--message-rate", "1000000"],
+                                 String(loadOperators), "--load-capacity", String(capacity), "--message-rate", "1000000",
+                                 "--connections-per-address", "0", "--max-connections", "1000000"],
                                 addressAfter: "msg=\"gateway listening\" http=http://")
     }
 

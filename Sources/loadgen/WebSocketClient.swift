@@ -77,12 +77,12 @@ final class WebSocketClient: ConnectionHandler {
             if !rest.isEmpty { rest.withUnsafeBytes { self.connection(connection, didRead: $0) } }
             return
         }
-        let result = Result { () throws(WebSocketError) in try parser!.feed(bytes) }
-        guard case .success(let messages) = result else {
+        let output = parser!.feed(bytes)
+        guard output.error == nil else {
             connection.close()
             return
         }
-        for message in messages {
+        for message in output.messages {
             switch message {
             case .text(let text):
                 if let object = JSONParser.parse(Array(text.utf8)) as? [String: Any] {

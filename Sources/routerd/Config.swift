@@ -189,8 +189,13 @@ struct GatewayConfig {
     var web: String?
     /// Chat messages a browser may send per second (bursts of twice that), default 20.
     var messageRate: Int
+    /// Most connections the gateway holds (default 50,000) and from one client address
+    /// (default 256; 0 for no limit; trusted proxies are not limited).
+    var maxConnections: Int
+    var connectionsPerAddress: Int
 
-    static let keys = NodeIdentity.keys.union(["listen", "router", "sites", "trustedProxies", "web", "messageRate"])
+    static let keys = NodeIdentity.keys.union(["listen", "router", "sites", "trustedProxies", "web", "messageRate", "maxConnections",
+                                               "connectionsPerAddress"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
@@ -208,6 +213,8 @@ struct GatewayConfig {
         trustedProxies = Set(try root.strings("trustedProxies"))
         web = try root.optionalString("web")
         messageRate = try root.int("messageRate", default: 20, range: 1...1_000_000)
+        maxConnections = try root.int("maxConnections", default: 50_000, range: 1...1_000_000)
+        connectionsPerAddress = try root.int("connectionsPerAddress", default: 256, range: 0...1_000_000)
     }
 }
 

@@ -32,11 +32,14 @@ data directory first.
 
 let gatewayUsage = """
 routerd gateway --config FILE [--listen HOST:PORT] [--router HOST:PORT] [--messageRate N]
+                [--maxConnections N] [--connectionsPerAddress N]
 
 Runs a gateway from a JSON configuration file (docs/operations.md): nodeId, cluster,
 clusterSecret, listen (HTTP, default 127.0.0.1:8080), router (default 127.0.0.1:7400),
 sites (id and token secret of each), trustedProxies, web, messageRate (chat messages a
-browser may send per second, bursts of twice that; default 20). Flags and
+browser may send per second, bursts of twice that; default 20), maxConnections (default
+50,000) and connectionsPerAddress (default 256, 0 for no limit; trusted proxies are not
+limited): connections past them are answered 503 and closed. Flags and
 SWITCHBOARD_<SETTING> environment variables override the file.
 """
 
@@ -54,6 +57,9 @@ Options:
   --load-capacity C  chats each load operator takes at once (default 10)
   --message-rate R  WebSocket messages a client may send per second (default 20; load
                     tests raise it)
+  --connections-per-address N  connections one client address may hold (default 256;
+                    0 for no limit: load tests from one loopback address)
+  --max-connections N  connections the gateway holds in all (default 50,000)
 
 Prints the URLs and the demo credentials, logs one line per event, and on SIGTERM or
 SIGINT stops accepting, flushes the log and exits 0.
@@ -209,10 +215,10 @@ func runRouter(_ raw: [String]) -> Never {
 
 func runGateway(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, gatewayUsage)
-    let values = options(raw, known: ["config", "listen", "router", "messageRate"])
+    let values = options(raw, known: ["config", "listen", "router", "messageRate", "maxConnections", "connectionsPerAddress"])
     let config: GatewayConfig
     do {
-        config = try GatewayConfig(loadConfig(values, keys: GatewayConfig.keys, numeric: ["messageRate"]))
+        config = try GatewayConfig(loadConfig(values, keys: GatewayConfig.keys, numeric: ["messageRate", "maxConnections", "connectionsPerAddress"]))
     } catch {
         fail("\(error)")
     }
@@ -222,6 +228,8 @@ func runGateway(_ raw: [String]) -> Never {
     configuration.http.trustedProxies = config.trustedProxies
     configuration.http.messagesPerSecond = Double(config.messageRate)
     configuration.http.messageBurst = Double(config.messageRate) * 2
+    configuration.http.maxConnections = config.maxConnections
+    configuration.http.maxConnectionsPerAddress = config.connectionsPerAddress
     let group = EventLoopGroup(loopCount: 1, name: "gateway")
     let gateway: GatewayServer
     do {
@@ -239,7 +247,14 @@ func runGateway(_ raw: [String]) -> Never {
 
 func runDev(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, devUsage)
-    let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "load-capacity", "message-rate"])
+    let values = options(raw, known: ["data", "http", "wire", "web", "fsync", "load-operators", "load-capacity", "message-rate",
+                                      "connections-per-address", "max-connections"])
+    guard let maxConnections = Int(values["max-connections"] ?? "50000"), maxConnections >= 1 else {
+        fail("--max-connections must be a positive whole number")
+    }
+    guard let perAddress = Int(values["connections-per-address"] ?? "256"), perAddress >= 0 else {
+        fail("--connections-per-address must be a whole number (0 for no limit)")
+    }
     guard let loadCapacity = Int(values["load-capacity"] ?? "10"), (1...100).contains(loadCapacity) else {
         fail("--load-capacity must be an integer in 1...100")
     }
@@ -285,6 +300,8 @@ func runDev(_ raw: [String]) -> Never {
         configuration.staticDirectory = web
         configuration.http.messagesPerSecond = messageRate
         configuration.http.messageBurst = max(40, messageRate * 2)
+        configuration.http.maxConnectionsPerAddress = perAddress
+        configuration.http.maxConnections = maxConnections
         configuration.devPasswords = Dictionary(uniqueKeysWithValues: DemoSite.operators.map { ("shop/\($0.id)", $0.password) }
             + (0..<loadOperators).map { ("shop/load-\($0)", "load-demo") })
         configuration.devAdmins = ["shop/\(DemoSite.admin)"]

@@ -135,4 +135,71 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         #expect(transcript?.events.contains { $0.kind == .message(text: "question 0") } == true)
         try loop.submitAndWait { reopened.value.close() }
     }
+    /// Regression (issue 10): every finished chat stayed in memory until the next compaction
+    /// (minutes), so memory grew with the message rate. Now a chat leaves memory
+    /// `archiveDelay` after it closes, and reads find it in the transcript store.
+    @Test func aClosedChat_leavesMemoryAfterTheArchiveDelay_andIsStillReadable_andNotStoredTwiceAfterARestart() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "router")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let directory = NSTemporaryDirectory() + "switchboard-archive-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let recorder = ArchiveRecorder()
+        func open(seed: UInt64) throws -> UncheckedBox<RouterNode> {
+            try loop.submitAndWait {
+                let node = try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: seed,
+                                               compactionInterval: 0, archiveInterval: 0, archiveDelay: Nanoseconds.seconds(3600)).0
+                node.delegate = recorder
+                return UncheckedBox(node)
+            }
+        }
+        func archive(_ node: UncheckedBox<RouterNode>, closedFor: UInt64?) throws -> Int {
+            let done = Shared<Result<Int, any Error>?>(nil)
+            let taken = try loop.submitAndWait { node.value.archive(closedFor: closedFor) { result in done.update { $0 = result } } }
+            #expect(done.wait { $0 != nil })
+            #expect(try done.read { $0! }.get() == taken)
+            return taken
+        }
+        let node = try open(seed: 5)
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
+        let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.startConversation(site: "shop", visitor: "v1", department: "sales", now: now, into: &effects)
+        }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
+        _ = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
+        }
+        let stillOpen = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
+            try core.startConversation(site: "shop", visitor: "v2", department: "sales", now: now, into: &effects)
+        }
+        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.end(id, by: "anna", now: now, into: &effects) }
+        #expect(try archive(node, closedFor: nil) == 0, "closed less than the archive delay ago: it stays")
+        #expect(try loop.submitAndWait { node.value.core.conversation(id) } != nil)
+        #expect(try archive(node, closedFor: 0) == 1, "only the closed one goes")
+        #expect(try loop.submitAndWait { node.value.core.conversation(id) } == nil)
+        #expect(try loop.submitAndWait { node.value.core.conversation(stillOpen) } != nil)
+        #expect(recorder.archived.read { $0 } == [id], "the delegate is told, so it can forget the chat too")
+        let stored = try loop.submitAndWait { try node.value.conversation(id) }
+        #expect(stored?.state == .ended && stored?.events.contains { $0.kind == .message(text: "Where is my parcel?") } == true)
+        #expect(node.value.transcripts.count == 1)
+        try loop.submitAndWait { node.value.close() }
+
+        // The log was not compacted: replay brings the chat back into memory; archived
+        // again, it is not stored a second time.
+        let reopened = try open(seed: 6)
+        #expect(try loop.submitAndWait { reopened.value.core.conversation(id) } != nil)
+        #expect(try archive(reopened, closedFor: 0) == 1)
+        #expect(reopened.value.transcripts.count == 1)
+        #expect(try loop.submitAndWait { try reopened.value.conversation(id) } == stored)
+        try loop.submitAndWait { reopened.value.close() }
+    }
+}
+
+/// Records which conversations a node archived.
+final class ArchiveRecorder: RouterNodeDelegate, Sendable {
+    let archived = Shared([ConversationID]())
+    func routerNode(_ node: RouterNode, deliver notice: VisitorNotice, toVisitorOf conversation: ConversationID) {}
+    func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {}
+    func routerNode(_ node: RouterNode, didArchive conversations: [ConversationID]) { archived.update { $0 += conversations } }
 }

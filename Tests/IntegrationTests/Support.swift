@@ -79,6 +79,17 @@ final class RawClient {
         }
     }
 
+    /// Reads bytes until the server closes (or the 5 s receive timeout passes), as text.
+    func readTextUntilClosed() -> (text: String, closed: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return (String(decoding: received, as: UTF8.self), count == 0) }
+            received += buffer[0..<count]
+        }
+    }
+
     /// Reads exactly one frame (blocking).
     func readFrame() -> WireMessage? {
         var decoder = FrameDecoder()

@@ -332,6 +332,26 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         #expect(try reopened.transcript(closed[0].id) == nil)
     }
 
+    @Test func evictClosed_takesOnlyConversationsClosedForTheDelay() throws {
+        var h = Harness()
+        try h.online("anna")
+        let first = try h.start("v1", "sales")
+        try h.accept(first, "anna")
+        try h.end(first, "anna")
+        h.advance(seconds: 30)
+        let second = try h.start("v2", "sales")
+        try h.accept(second, "anna")
+        try h.end(second, "anna")
+        let open = try h.start("v3", "sales")
+        h.advance(seconds: 31)
+        #expect(h.core.evictClosed(now: h.now, closedFor: Nanos.seconds(60)).map(\.id) == [first], "closed 61 s ago goes, 31 s ago stays")
+        #expect(h.core.conversation(second) != nil && h.core.conversation(open) != nil)
+        h.advance(seconds: 29)
+        #expect(h.core.evictClosed(now: h.now, closedFor: Nanos.seconds(60)).map(\.id) == [second])
+        #expect(h.core.evictClosed(now: h.now, closedFor: 0).isEmpty, "an open conversation never goes")
+        #expect(h.core.partitions.reduce(0) { $0 + $1.closedCount } == 0)
+    }
+
     @Test func expiredTranscripts_nameTheirAttachments_soTheFilesGoToo() throws {
         var h = Harness()
         try h.online("anna")

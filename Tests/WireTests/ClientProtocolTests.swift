@@ -179,7 +179,9 @@ import Wire
                       "{} {}", "\"\\u12\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
                       // Repeated keys (issue 10): refused at any depth, whatever the values.
                       #"{"a":1,"a":1}"#, #"{"site":"shop","x":0,"site":"other"}"#, #"{"o":{"k":[],"k":null}}"#, #"[{"a":1},{"b":2,"b":3}]"#,
-                      #"{"\u0061":1,"a":2}"#])
+                      #"{"\u0061":1,"a":2}"#,
+                      // Fuzzer finding: numbers past a double's range were read as infinity.
+                      "1e999", "-1111444444444444E44444444", #"{"value":1e400}"#])
     func refusesInvalidDocuments(document: String) {
         #expect(JSONParser.parse(Array(document.utf8)) == nil)
     }

@@ -137,11 +137,9 @@ private func parseAll(_ input: String, limits: HTTPLimits = HTTPLimits()) -> (re
             while index < bytes.count {
                 let piece = Array(bytes[index..<min(bytes.count, index + pieceSize)])
                 index += pieceSize
-                let result = piece.withUnsafeBytes { raw in Result { () throws(WebSocketError) in try parser.feed(raw) } }
-                switch result {
-                case .success(let more): messages += more
-                case .failure(let error): return (messages, error)
-                }
+                let output = piece.withUnsafeBytes { parser.feed($0) }
+                messages += output.messages
+                if let error = output.error { return (messages, error) }
             }
             return (messages, nil)
         }
@@ -191,10 +189,24 @@ private func parseAll(_ input: String, limits: HTTPLimits = HTTPLimits()) -> (re
         #expect(feed(bytes).error?.closeCode == code)
     }
 
+    /// Fuzzer finding (issue 10): a whole message then a bad frame in one read lost the
+    /// message; in two reads it was kept. Now both keep it and report the violation.
+    @Test func messageBeforeAViolation_inTheSameRead_isKept() {
+        let hello = WebSocketParser.frame(.text, Array("hi".utf8), maskKey: key)
+        let (messages, error) = feed(hello + [0xF1, 0x80, 0, 0, 0, 0])  // reserved bits set
+        #expect(messages == [.text("hi")])
+        #expect(error?.closeCode == 1002)
+        var parser = WebSocketParser()
+        _ = (hello + [0xF1, 0x80]).withUnsafeBytes { parser.feed($0) }
+        #expect(hello.withUnsafeBytes { parser.feed($0) } == .init(messages: [], error: .protocolError("reserved bits set without an extension")),
+                "after a violation the parser stays failed")
+    }
+
     @Test func closeFrame_reasonIsCutAtACharacterBoundary() {
         let frame = WebSocketParser.closeFrame(code: 1001, reason: String(repeating: "é", count: 100))
         var parser = WebSocketParser(requireMasked: false)
-        let messages = try? frame.withUnsafeBytes { raw in Result { () throws(WebSocketError) in try parser.feed(raw) } }.get()
+        let output = frame.withUnsafeBytes { parser.feed($0) }
+        let messages: [WebSocketMessage]? = output.error == nil ? output.messages : nil
         guard case .close(1001, let reason)? = messages?.first else {
             Issue.record("expected a close frame, got \(String(describing: messages))")
             return

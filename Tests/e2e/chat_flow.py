@@ -277,6 +277,19 @@ def bad_frames(address):
     check(http(address, "GET", "/healthz")[0] == 200, "the server stays up after the bad frames")
 
 
+def login_throttle(address):
+    """Regression (issue 10): the dev login took 400 wrong passwords in 0.2 s."""
+    def login(operator, password):
+        return http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": operator, "password": password}).encode(),
+                    with_headers=True)
+    statuses = [login("ben", f"guess-{n}")[0] for n in range(6)]
+    check(statuses[:5] == [401] * 5 and statuses[5] == 429, "after five wrong passwords the login answers 429")
+    status, body, headers = login("ben", "ben-demo")
+    check(status == 429 and int(headers.get("Retry-After", "0")) >= 1 and "Try again in" in json.loads(body)["message"],
+          "while it waits even the right password is refused, with Retry-After and a sentence")
+    check(login("anna", "anna-demo")[0] == 200, "another operator logs in meanwhile")
+
+
 def mint_token(secret, claims, lifetime=3600):
     """An HS256 JWT made with the standard library, as a shop's backend would."""
     import base64, hashlib, hmac
@@ -332,8 +345,65 @@ async def split_chat(address, token):
         check(profile.get("order") == "#9921: blue shoes, 129.90" and profile.get("email") == "maria@example.com",
               "the operator sees the signed e-mail and order summary")
         await widget.send(json.dumps({"type": "send", "conversation": accepted["conversation"], "clientMessageId": "m1", "text": "Invoice?"}))
-        await receive_until(console, lambda m: m.get("text") == "Invoice?", "message across processes")
+        message, _ = await receive_until(console, lambda m: m.get("text") == "Invoice?", "message across processes")
         check(True, "separate processes: router and gateway relay a chat")
+        return {"conversation": accepted["conversation"], "identity": identity, "last": message["sequence"]}
+
+
+async def closed_with(ws, what):
+    """The close code once the server closes `ws` (messages before it are read and dropped)."""
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                await ws.recv()
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    raise AssertionError(what)
+
+
+async def after_router_restart(address, token, before, restart_router):
+    """Regression (issue 10): after a router restart, sockets that stayed open at the gateway
+    heard nothing, their sends went nowhere and the operator counted as offline. Now the
+    gateway tells them to resume (1012); reconnected, nothing is lost and chats flow."""
+    uri = f"ws://{address}/ws"
+    async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
+        await console.send(json.dumps({"type": "hello", "token": token}))
+        await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
+        await console.send(json.dumps({"type": "status", "status": "online"}))
+        await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
+        await widget.send(json.dumps({"type": "hello", "token": before["identity"]}))
+        await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
+        await widget.send(json.dumps({"type": "resume", "conversation": before["conversation"], "after": before["last"]}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "resume accepted")
+        restart_router()
+        check(await closed_with(console, "console closed") == 1012, "after a router restart the console is told to resume (1012)")
+        check(await closed_with(widget, "widget closed") == 1012, "after a router restart the widget is told to resume (1012)")
+    async with websockets.connect(uri) as console, websockets.connect(uri) as widget:
+        await console.send(json.dumps({"type": "hello", "token": token}))
+        await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome again")
+        await console.send(json.dumps({"type": "status", "status": "online"}))
+        await console.send(json.dumps({"type": "chats"}))
+        chats, _ = await receive_until(console, lambda m: m["type"] == "chats", "chats after the restart")
+        check([c["conversation"] for c in chats["items"]] == [before["conversation"]], "the operator still holds the chat after the restart")
+        await console.send(json.dumps({"type": "resume", "conversation": before["conversation"], "after": 0}))
+        replayed, _ = await receive_until(console, lambda m: m.get("text") == "Invoice?", "the replay of the chat")
+        await widget.send(json.dumps({"type": "hello", "token": before["identity"]}))
+        await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome again")
+        await widget.send(json.dumps({"type": "resume", "conversation": before["conversation"], "after": before["last"]}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "resume accepted again")
+        await widget.send(json.dumps({"type": "send", "conversation": before["conversation"], "clientMessageId": "m2", "text": "Still there?"}))
+        live, _ = await receive_until(console, lambda m: m.get("text") == "Still there?", "a message after the restart")
+        check(live["sequence"] > replayed["sequence"], "after the restart the chat goes on live, in sequence")
+        await console.send(json.dumps({"type": "send", "conversation": before["conversation"], "clientMessageId": "o1", "text": "Yes!"}))
+        await receive_until(widget, lambda m: m.get("text") == "Yes!", "the operator's answer reaches the widget")
+        check(True, "after the restart both sides of the chat hear each other")
+        async with websockets.connect(uri) as shopper:
+            await shopper.send(json.dumps({"type": "hello", "site": "shop"}))
+            await receive_until(shopper, lambda m: m["type"] == "welcome", "new shopper welcome")
+            await shopper.send(json.dumps({"type": "start", "requestId": "r2", "department": "billing"}))
+            await receive_until(shopper, lambda m: m["type"] == "accepted", "new chat accepted")
+            offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "an offer after the restart")
+            check(offer["department"] == "billing", "a new shopper's chat is offered to the reconnected operator, not left offline")
 
 
 def split_processes():
@@ -356,11 +426,21 @@ def split_processes():
                 time.sleep(0.05)  # a separate process: poll its readiness, at most 5 s
             check(http(address, "GET", "/readyz")[0] == 200, "the gateway becomes ready once linked to the router")
             token = mint_token("the-shop-token-secret-change-me!!", {"sub": "carl", "site": "shop", "role": "operator", "name": "Carl"})
-            asyncio.run(split_chat(address, token))
+            before = asyncio.run(split_chat(address, token))
             scraped = http(metrics, "GET", "/metrics")[1]
             check(b"switchboard_router_open_conversations 1" in scraped and b"switchboard_router_assignments_total 1" in scraped
                   and b"switchboard_router_messages_total 1" in scraped and b'switchboard_router_wait_seconds_bucket{le="+Inf"} 1' in scraped,
                   "the router's /metrics counts the chat, the assignment, the message and the wait")
+
+            def restart_router():
+                nonlocal router
+                router.kill()
+                router.wait(timeout=TIMEOUT)
+                router = subprocess.Popen([ROUTERD, "router", "--config", os.path.join(ROOT, "deploy", "router.example.json"),
+                                           "--listen", wire, "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True, env=env)
+                wait_for_line(router, r'(msg="router listening".*)')
+
+            asyncio.run(after_router_restart(address, token, before, restart_router))
             for process in (gateway, router):
                 process.send_signal(signal.SIGTERM)
                 check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
@@ -481,6 +561,10 @@ def main():
             check(http(address, "GET", "/chat_flow.py")[0] == 200, "static files are served")
             check(http(address, "DELETE", "/healthz")[0] == 405, "a wrong method is 405")
             check(raw_http(address, b"GARBAGE\r\n\r\n").startswith("HTTP/1.1 400"), "a malformed request line is 400")
+            for size in (b"-1", b"+5", b"-0", b"0x5"):
+                answer = raw_http(address, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nhello\r\n0\r\n\r\n")
+                check(answer.startswith("HTTP/1.1 400") and http(address, "GET", "/healthz")[0] == 200,
+                      f"a chunk size of {size.decode()} is 400 and the server stays up")
             check(b"HTTP/1.1 429" in pipelined(address, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 150), "a request flood on one connection gets 429")
             check(raw_http(address, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith("HTTP/1.1 431"), "oversized headers are 431")
             check(raw_http(address, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -495,6 +579,7 @@ def main():
             ben_token = json.loads(body)["token"]
             status, body = http(address, "POST", "/api/login", json.dumps({"site": "shop", "operator": "anna", "password": "anna-demo"}).encode())
             asyncio.run(files_and_canned(address, json.loads(body)["token"], ben_token))
+            login_throttle(address)
             process.send_signal(signal.SIGTERM)
             check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
         finally:

@@ -143,12 +143,13 @@ public final class HTTPConnection: ConnectionHandler {
             serveRequests()
             updateRequestTimer()
         case .webSocket(var parser, let session):
-            let result = Result { () throws(WebSocketError) in try parser.feed(bytes) }
+            let output = parser.feed(bytes)
             mode = .webSocket(parser, session)
-            switch result {
-            case .success(let messages): for message in messages { handleMessage(message, session) }
-            case .failure(let error): closeWebSocket(code: error.closeCode, reason: "\(error)")
+            for message in output.messages {
+                guard case .webSocket = mode else { break }  // a message closed the connection
+                handleMessage(message, session)
             }
+            if let error = output.error { closeWebSocket(code: error.closeCode, reason: "\(error)") }
         case .closing:
             break
         }

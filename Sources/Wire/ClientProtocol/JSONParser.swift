@@ -199,7 +199,10 @@ public enum JSONParser {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if integral, let value = Int(text) { return value }
-            return Double(text)
+            // A number too large for a double is refused rather than read as infinity,
+            // which no JSON writer can write back (the fuzzer's first finding).
+            guard let value = Double(text), value.isFinite else { return nil }
+            return value
         }
 
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

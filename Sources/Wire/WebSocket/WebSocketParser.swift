@@ -54,6 +54,25 @@ public struct WebSocketParser: Sendable {
     private var buffer: [UInt8] = []
     private var consumed = 0
     private var fragments: (opcode: WebSocketOpcode, bytes: [UInt8])?
+    /// The first violation, kept: the parser is failed for good after it.
+    private var failure: WebSocketError?
+
+    /// What one `feed` produced: the messages completed, and the violation that stopped the
+    /// parser, if one did. Messages before a violation are returned too, so that what comes
+    /// out never depends on how the bytes were split into reads (the fuzzer found that a
+    /// message and a bad frame in one read lost the message, in two reads kept it).
+    public struct Output: Equatable, Sendable {
+        /// Whole messages, in order.
+        public var messages: [WebSocketMessage] = []
+        /// Set once the input broke the protocol; the connection is then to be closed with
+        /// its `closeCode`, and the parser must not be fed again.
+        public var error: WebSocketError?
+
+        /// An output (tests compare with one).
+        public init(messages: [WebSocketMessage] = [], error: WebSocketError? = nil) {
+            (self.messages, self.error) = (messages, error)
+        }
+    }
 
     /// A parser for the server side (masked input) or the client side.
     public init(requireMasked: Bool = true, maxMessageBytes: Int = 64 * 1024) {
@@ -61,17 +80,28 @@ public struct WebSocketParser: Sendable {
         self.maxMessageBytes = maxMessageBytes
     }
 
-    /// Feeds bytes; returns every message they complete, in order. After an error the
-    /// parser must not be fed again: the connection is to be closed with `closeCode`.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(WebSocketError) -> [WebSocketMessage] {
+    /// Feeds bytes; returns every message they complete, in order, and the violation that
+    /// stopped the parser, if any (then, and after, nothing more is parsed).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Output {
+        var output = Output()
+        if let failure {
+            output.error = failure
+            return output
+        }
         if consumed > 0 && consumed >= buffer.count / 2 {
             buffer.removeFirst(consumed)
             consumed = 0
         }
         buffer.append(contentsOf: bytes)
-        var messages: [WebSocketMessage] = []
-        while let message = try nextMessage() { messages.append(message) }
-        return messages
+        do throws(WebSocketError) {
+            while let message = try nextMessage() { output.messages.append(message) }
+        } catch {
+            failure = error
+            output.error = error
+            buffer.removeAll()
+            consumed = 0
+        }
+        return output
     }
 
     /// Bytes received but not yet part of a whole frame.
