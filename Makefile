@@ -42,7 +42,9 @@ test: deps browser-deps
 demo: build
 	.build/debug/routerd dev
 
-## fuzz: libFuzzer + AddressSanitizer on the frame and message decoders, FUZZ_SECONDS each
+## fuzz: libFuzzer + AddressSanitizer on every parser that reads outside input (frames and
+## messages, HTTP with chunked bodies, WebSocket, JSON and client commands, tokens, log
+## recovery), FUZZ_SECONDS each, two at a time
 fuzz: deps
 	Fuzz/run.sh $(FUZZ_SECONDS)
 

@@ -61,6 +61,18 @@ public final class GatewayServer: Sendable {
         }
     }
 
+    /// Waits up to `seconds` for the link to the router (what /readyz reports); true once it
+    /// is up. Call off the loop. `routerd dev` waits so that it announces itself only when
+    /// a client's hello can reach the router.
+    public func waitUntilLinked(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? app.value.loop.submitAndWait { [app] in app.value.isLinked }) == true { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return false
+    }
+
     /// Stops accepting and closes the router link. Call off the loop.
     public func close() {
         tcp.close()
@@ -106,6 +118,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         router?.stop()
         router = nil
     }
+
+    /// Whether the link to the router is up.
+    var isLinked: Bool { routerPeer != nil }
 
     // MARK: HTTP routes
 
@@ -362,7 +377,15 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         watchedBySession[session, default: ([], [])].operators.insert(op)
     }
 
+    /// A visitor's session hears one conversation: the one it started or resumed last (the
+    /// widget shows one). Without this, a widget left open all day kept an entry for every
+    /// chat it ever had.
     private func watch(conversation: String, session: UInt64) {
+        for old in watchedBySession[session]?.conversations ?? [] where old != conversation {
+            conversationSessions[old]?.remove(session)
+            if conversationSessions[old]?.isEmpty == true { conversationSessions[old] = nil }
+            watchedBySession[session]?.conversations.remove(old)
+        }
         conversationSessions[conversation, default: []].insert(session)
         watchedBySession[session, default: ([], [])].conversations.insert(conversation)
     }

@@ -36,6 +36,8 @@ enum ChatScenario {
       --token-secret S        with --target: sign the operators' tokens with the site's secret
                               instead of the dev login, for operators load-0 … load-(N/10 - 1)
                               of --site (default shop), who must be in the router's config
+      --pid PID[,…]           server processes whose CPU and memory are reported, summed
+                              (default: the routerd started here)
       --slo LIST              objectives on the delivery latency, e.g. p99<3ms,p99.9<10ms
       --report FILE           write the JSON report to FILE
 
@@ -69,12 +71,31 @@ enum ChatScenario {
         var errors: [String: Int]
         var loadgenCPUSeconds: Double
         var serverCPUSeconds: Double?
+        /// The started routerd's resident memory at the start and end of the window and its
+        /// highest sample (once a second), in MiB.
+        var serverMemoryMiB: MemorySummary?
+        /// Each second of the window: deliveries, their p99 and max latency, server memory.
+        var timeline: [TimelinePoint]
         var slo: [SLOResult]
+    }
+
+    struct MemorySummary: Codable {
+        var start: Double
+        var end: Double
+        var max: Double
+    }
+
+    struct TimelinePoint: Codable {
+        var second: Int
+        var delivered: Int
+        var p99Microseconds: Double
+        var maxMicroseconds: Double
+        var serverMemoryMiB: Double?
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
         let arguments = try Arguments(raw, known: ["target", "conversations", "in-flight", "rate", "messages-per-chat", "accept-delay-ms",
-                                                   "seconds", "warmup", "fsync", "slo", "token-secret", "site", "departments", "report"])
+                                                   "seconds", "warmup", "fsync", "slo", "token-secret", "site", "departments", "pid", "report"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -95,6 +116,12 @@ enum ChatScenario {
 
         let (targets, child) = try ServerProcess.targets(arguments) { try startRouterd(loadOperators: operatorCount, fsync: fsync) }
         defer { child?.terminate() }
+        // The server processes whose CPU and memory are reported: the started routerd, or
+        // those given with --pid (every server process of a cluster, summed).
+        let serverPIDs = try ServerProcess.pids(arguments, started: child)
+        func serverCPUSeconds() -> Double? {
+            serverPIDs.isEmpty ? nil : serverPIDs.compactMap { ProcessStats.cpuSeconds(pid: $0) }.reduce(0, +)
+        }
         // Every gateway of a cluster knows the site's secret: one login serves them all.
         let tokens = try arguments.string("token-secret").map { secret in
             (0..<operatorCount).map { OperatorToken.mint(site: arguments.string("site") ?? "shop", operator: "load-\($0)", secret: Array(secret.utf8)) }
@@ -124,15 +151,31 @@ enum ChatScenario {
         Thread.sleep(forTimeInterval: warmup)
         try loop.submitAndWait { world.value.resetMeasurements() }
         let cpuBefore = ProcessStats.ownCPUSeconds()
-        let serverBefore = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }
+        let serverBefore = serverCPUSeconds()
         let start = MonotonicClock.now()
-        try ProgressLine.sleep(seconds) {
-            let (delivered, p99, chats) = try loop.submitAndWait { (world.value.delivered, world.value.deliveryP99, world.value.chatsStarted) }
-            return String(format: "%d messages delivered, p99 so far %.0f us, %d chats started", delivered, Double(p99) / 1000, chats)
+        func serverMiB() -> Double? {
+            guard !serverPIDs.isEmpty else { return nil }
+            let bytes = serverPIDs.compactMap { ProcessResources.residentBytes(pid: $0) }.reduce(0, +)
+            return (Double(bytes) / 1_048_576 * 10).rounded() / 10
         }
+        let memoryAtStart = serverMiB()
+        var timeline: [TimelinePoint] = []
+        _ = try loop.submitAndWait { world.value.takeWindow() }
+        try ProgressLine.sleep(seconds) {
+            let (delivered, p99, chats, window) = try loop.submitAndWait {
+                (world.value.delivered, world.value.deliveryP99, world.value.chatsStarted, world.value.takeWindow())
+            }
+            let memory = serverMiB()
+            timeline.append(TimelinePoint(second: timeline.count + 1, delivered: window.delivered,
+                                          p99Microseconds: Double(window.latency.value(atPercentile: 99) / 1000),
+                                          maxMicroseconds: Double(window.latency.value(atPercentile: 100) / 1000), serverMemoryMiB: memory))
+            return String(format: "%d messages delivered, p99 so far %.0f us, %d chats started", delivered, Double(p99) / 1000, chats)
+                + (memory.map { String(format: ", server %.1f MiB", $0) } ?? "")
+        }
+        let memoryAtEnd = serverMiB()
         let elapsed = Double(MonotonicClock.now() - start) / 1e9
         let cpu = ProcessStats.ownCPUSeconds() - cpuBefore
-        let serverCPU = child.flatMap { ProcessStats.cpuSeconds(pid: $0.processIdentifier) }.map { $0 - (serverBefore ?? 0) }
+        let serverCPU = serverCPUSeconds().map { $0 - (serverBefore ?? 0) }
         // Stop sending, let what is in flight arrive, then compare acknowledged with delivered.
         // The acknowledgement leaves the router before the event does, so wait for both: a
         // message is lost only if it is still missing after the drain.
@@ -156,7 +199,11 @@ enum ChatScenario {
                             startToOfferMicroseconds: LatencySummary(result.startToOffer),
                             startToFirstReplyMicroseconds: LatencySummary(result.startToFirstReply),
                             lost: result.lost, duplicated: result.duplicated, reordered: result.reordered, errors: result.errors,
-                            loadgenCPUSeconds: (cpu * 100).rounded() / 100, serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 }, slo: slo)
+                            loadgenCPUSeconds: (cpu * 100).rounded() / 100, serverCPUSeconds: serverCPU.map { ($0 * 100).rounded() / 100 },
+                            serverMemoryMiB: memoryAtStart.flatMap { first in memoryAtEnd.map { last in
+                                MemorySummary(start: first, end: last, max: timeline.compactMap(\.serverMemoryMiB).max() ?? last)
+                            } },
+                            timeline: timeline, slo: slo)
         let l = report.deliveryLatencyMicroseconds
         let load = rate.map { String(format: "paced at %.0f/s", $0) } ?? "x \(inFlight) in flight per side"
         print(String(format: "%d conversations %@: %.0f messages/s delivered; latency us p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f",

@@ -60,6 +60,9 @@ final class ChatWorld {
     private var reordered = 0
     private var errors: [String: Int] = [:]
     private var delivery = Histogram()
+    /// Delivery latency since the last `takeWindow`, for the timeline.
+    private var window = Histogram()
+    private var windowDelivered = 0
     private var ack = Histogram()
     /// Chat timings: start sent, offer received, first operator message received.
     private var startedAt: [String: UInt64] = [:]
@@ -90,10 +93,21 @@ final class ChatWorld {
     func resetMeasurements() {
         delivered = 0
         delivery = Histogram()
+        window = Histogram()
+        windowDelivered = 0
         ack = Histogram()
         measuringSince = MonotonicClock.now()
         chatsStarted = 0
         chatsEnded = 0
+    }
+
+    /// The deliveries since the last call and their latency (one point of the timeline).
+    func takeWindow() -> (delivered: Int, latency: Histogram) {
+        defer {
+            window = Histogram()
+            windowDelivered = 0
+        }
+        return (windowDelivered, window)
     }
 
     /// The delivery latency's 99th percentile so far (for the progress line).
@@ -189,6 +203,8 @@ final class ChatWorld {
         delivered += 1
         let now = MonotonicClock.now()
         delivery.record(now &- sentAt)
+        window.record(now &- sentAt)
+        windowDelivered += 1
         if author == .operator, firstReplyAt[conversation] == nil { firstReplyAt[conversation] = now }
     }
 

@@ -67,12 +67,7 @@ enum IdleScenario {
 
         let (targets, started) = try ServerProcess.targets(arguments) { try ChatScenario.startRouterd(loadOperators: 0, fsync: "always") }
         defer { started?.terminate() }
-        let pids = try arguments.string("pid").map { text in
-            try text.split(separator: ",").map {
-                guard let pid = Int32($0) else { throw Arguments.Failure(description: "--pid must be PID[,PID…]") }
-                return pid
-            }
-        } ?? started.map { [$0.processIdentifier] } ?? []
+        let pids = try ServerProcess.pids(arguments, started: started)
         /// The servers' resident memory: from /proc when we know the processes, else from /metrics.
         func serverMemory() throws -> Int {
             if !pids.isEmpty { return pids.compactMap { ProcessResources.residentBytes(pid: $0) }.reduce(0, +) }

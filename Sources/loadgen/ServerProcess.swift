@@ -17,6 +17,17 @@ enum ServerProcess {
         return ([address], process)
     }
 
+    /// The server processes `--pid PID[,…]` names, or else the one started here (none when
+    /// neither: a remote target).
+    static func pids(_ arguments: Arguments, started: Process?) throws -> [Int32] {
+        try arguments.string("pid").map { text in
+            try text.split(separator: ",").map {
+                guard let pid = Int32($0) else { throw Arguments.Failure(description: "--pid must be PID[,PID…]") }
+                return pid
+            }
+        } ?? started.map { [$0.processIdentifier] } ?? []
+    }
+
     /// Starts `executable` with `arguments` and reads its output until `marker`, which the
     /// server prints right before the HOST:PORT it listens on.
     static func start(_ executable: URL, _ arguments: [String], addressAfter marker: String) throws -> (Process, SocketAddress) {

@@ -307,6 +307,7 @@ func runDev(_ raw: [String]) -> Never {
         configuration.devAdmins = ["shop/\(DemoSite.admin)"]
         gateway = try GatewayServer(group: gatewayGroup, address: httpAddress, configuration: configuration)
         log("info", "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
+        if !gateway.waitUntilLinked(seconds: 10) { log("warn", "the gateway is not linked to the router yet") }
     } catch {
         fail("cannot start: \(error)")
     }

@@ -118,8 +118,8 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         try loop.submitAndWait { node.value.compact { result in compacted.update { $0 = result } } }
         #expect(compacted.wait { $0 != nil })
         #expect(try compacted.read { $0! }.get() == 20)
-        let segments = try FileManager.default.contentsOfDirectory(atPath: directory + "/log").filter { $0.hasSuffix(".log") }
-        #expect(segments.count == 1)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: directory + "/log").filter { $0.hasSuffix(".log") }.sorted()
+        #expect(segments.count == 2 && segments[1].hasSuffix(".snapshot.log"), "the snapshot and the segment after it: \(segments)")
         let (_, onDisk) = try SegmentedLog.open(directory: directory + "/log")
         #expect(onDisk.records.count < 10, "only the open conversation's records remain (\(onDisk.records.count))")
         try loop.submitAndWait { node.value.close() }

@@ -477,4 +477,18 @@ import Testing
         let pages = tracker.visitors(of: "shop", now: 100).first?.pages ?? []
         #expect(pages.count == VisitorTracker.maxPages && pages.last?.url == "/p/\(VisitorTracker.maxPages + 9)")
     }
+
+    /// Regression (issue 10): gone visitors were forgotten only when an operator listed the
+    /// visitors, so a router nobody looked at kept every visitor it had ever seen.
+    @Test func goneVisitors_areForgotten_withoutAnyoneListingThem() {
+        var tracker = VisitorTracker(forgetAfter: Nanos.seconds(60))
+        for n in 0..<1_000 {
+            tracker.pageView(site: "shop", visitor: VisitorID("v\(n)"), session: UInt64(n), url: "/", title: nil, now: Nanos.seconds(1))
+            tracker.sessionClosed(UInt64(n), now: Nanos.seconds(2))
+        }
+        tracker.pageView(site: "shop", visitor: "stays", session: 5_000, url: "/", title: nil, now: Nanos.seconds(100))
+        #expect(tracker.count == 1_001)
+        tracker.sessionClosed(9_999, now: Nanos.seconds(120))  // a session the tracker never saw
+        #expect(tracker.count == 1, "only the visitor still connected is kept")
+    }
 }

@@ -33,6 +33,8 @@ public struct VisitorTracker: Sendable {
     /// Visitors without a session are forgotten after this long (default 30 min).
     public let forgetAfter: UInt64
     private var visitors: [SiteID: [VisitorID: Visitor]] = [:]
+    private var visitorOfSession: [UInt64: (SiteID, VisitorID)] = [:]
+    private var lastForget: Instant = 0
 
     /// An empty tracker.
     public init(forgetAfter: UInt64 = Nanos.seconds(1800)) {
@@ -54,11 +56,25 @@ public struct VisitorTracker: Sendable {
 
     /// A widget session closed.
     public mutating func sessionClosed(_ session: UInt64, now: Instant) {
+        // The session's own visitor, by index: closing a session used to scan every visitor
+        // of every site.
+        if let (site, id) = visitorOfSession.removeValue(forKey: session), visitors[site]?[id] != nil {
+            visitors[site]![id]!.sessions.remove(session)
+            visitors[site]![id]!.lastSeen = now
+        }
+        forgetGone(now: now)
+    }
+
+    /// Visitors remembered now (gone ones are forgotten within a minute of `forgetAfter`).
+    public var count: Int { visitors.values.reduce(0) { $0 + $1.count } }
+
+    /// Drops visitors gone for `forgetAfter`, at most once a minute: without it the
+    /// tracker kept every visitor ever seen until an operator listed the visitors.
+    private mutating func forgetGone(now: Instant) {
+        guard now &- lastForget >= Nanos.seconds(60) else { return }
+        lastForget = now
         for site in visitors.keys {
-            for id in visitors[site]!.keys where visitors[site]![id]!.sessions.contains(session) {
-                visitors[site]![id]!.sessions.remove(session)
-                visitors[site]![id]!.lastSeen = now
-            }
+            visitors[site] = visitors[site]?.filter { !$0.value.sessions.isEmpty || now &- $0.value.lastSeen < forgetAfter }
         }
     }
 
@@ -74,6 +90,7 @@ public struct VisitorTracker: Sendable {
     private mutating func update(_ site: SiteID, _ id: VisitorID, _ session: UInt64, _ now: Instant, _ change: (inout Visitor) -> Void) {
         var visitor = visitors[site]?[id] ?? Visitor(id: id, lastSeen: now)
         visitor.sessions.insert(session)
+        visitorOfSession[session] = (site, id)
         visitor.lastSeen = now
         change(&visitor)
         visitors[site, default: [:]][id] = visitor

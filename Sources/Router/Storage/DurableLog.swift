@@ -40,6 +40,8 @@ public final class DurableLog: @unchecked Sendable {
     private var closed = false
     private var failure: StorageError?
     private let stopped = DispatchSemaphore(value: 0)
+    /// Encodes and installs snapshots, one compaction at a time, beside the writer.
+    private let compactor = DispatchQueue(label: "switchboard-compaction")
 
     /// Opens the log in `directory`; returns it with the recovered records (replay them
     /// before appending).
@@ -76,11 +78,12 @@ public final class DurableLog: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// After every append queued before it, replaces the log's contents with `snapshot`
-    /// (see `SegmentedLog.compact`); `beforeDropping` runs on the writer thread once the
-    /// snapshot is durable and before the old segments are deleted.
-    /// `snapshot` runs on the writer thread too, so that encoding a large state does not
-    /// hold up the caller's loop.
+    /// After every append queued before it, replaces the log's contents up to here with
+    /// `snapshot`: the writer starts a new segment (`SegmentedLog.roll`) and goes on
+    /// appending, while the compaction thread encodes the snapshot, installs it
+    /// (`SegmentedLog.installSnapshot`), runs `beforeDropping` once it is durable and then
+    /// deletes what it replaces. Neither the caller's loop nor the appends wait for a large
+    /// snapshot (a compaction used to hold up every acknowledgement for a quarter second).
     public func compact(snapshot: @escaping @Sendable () -> [(type: UInt8, body: [UInt8])], beforeDropping: @escaping @Sendable () throws -> Void,
                         completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         enqueue(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion), orFail: completion)
@@ -129,6 +132,7 @@ public final class DurableLog: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         stopped.wait()
+        compactor.sync {}  // a compaction in progress finishes first
     }
 
     /// Writes a run of appends, syncs as the policy says, and runs their completions.
@@ -197,11 +201,19 @@ public final class DurableLog: @unchecked Sendable {
                         completion(.failure(failure))
                         continue
                     }
-                    do {
-                        try log.compact(snapshot: snapshot(), beforeDropping: beforeDropping)
-                        completion(.success(()))
+                    let first: UInt64
+                    do throws(StorageError) {
+                        first = try log.roll()
                     } catch {
+                        setFailure(error)
                         completion(.failure(error))
+                        continue
+                    }
+                    let directory = log.directory
+                    compactor.async {
+                        completion(Result {
+                            try SegmentedLog.installSnapshot(directory: directory, before: first, snapshot: snapshot(), beforeDropping: beforeDropping)
+                        })
                     }
                 case .work(let body, let completion):
                     writeAppends(&appends, finishing: false, unsynced: &unsynced, lastSync: &lastSync)

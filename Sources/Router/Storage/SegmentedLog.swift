@@ -24,8 +24,11 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A directory of append-only segment files `<first record number>.log`, written in order.
-/// Not thread-safe: `DurableLog` drives it from its writer thread.
+/// A directory of append-only segment files `<first record number>.log`, written in order,
+/// and the snapshot files compaction writes, `<first record number>.snapshot.log`: the
+/// records that rebuild the state as it was before segment `<first>`, replayed before it.
+/// Not thread-safe: `DurableLog` drives it from its writer thread (`installSnapshot`, a
+/// static function, runs on another thread: it touches only its own file and older ones).
 ///
 /// Opening scans every segment. A record cut short at the very end of the last segment is
 /// a write that never completed (it was never acknowledged): it is truncated away and
@@ -75,7 +78,7 @@ public final class SegmentedLog {
     public func append(_ records: [(type: UInt8, body: [UInt8])]) throws(StorageError) {
         scratch.clear()
         for record in records { LogFraming.append(type: record.type, body: record.body, to: &scratch) }
-        if segmentSize > 0 && segmentSize + scratch.count > segmentBytes { try startSegment(first: nextRecord) }
+        if segmentSize > LogFraming.fileHeader.count && segmentSize + scratch.count > segmentBytes { try startSegment(first: nextRecord) }
         try DurableFile.writeAll(fd, scratch.bytes, path: currentPath)
         segmentSize += scratch.count
         nextRecord += UInt64(records.count)
@@ -86,22 +89,40 @@ public final class SegmentedLog {
         try DurableFile.syncData(fd, path: currentPath)
     }
 
-    /// Starts a new segment holding `snapshot` (the records that rebuild the current
-    /// state), makes it durable, runs `beforeDropping`, then deletes every older segment.
-    /// A crash at any point leaves a log that replays to the same state: before the
-    /// deletion, old records are replayed first and the snapshot's records then rebuild
-    /// each open conversation from its start.
-    public func compact(snapshot: [(type: UInt8, body: [UInt8])], beforeDropping: () throws -> Void) throws {
+    /// The first half of a compaction: syncs and closes the current segment and starts a
+    /// new one, whose first record number it returns. Appends go on into the new segment
+    /// while `installSnapshot` writes the state as it is now, on another thread.
+    public func roll() throws(StorageError) -> UInt64 {
         let first = nextRecord
         try startSegment(first: first)
-        if !snapshot.isEmpty { try append(snapshot) }
-        try sync()
+        return first
+    }
+
+    /// The second half of a compaction, on any thread: writes `snapshot` (the records that
+    /// rebuild the state as it was when segment `before` was started) as a snapshot file,
+    /// makes it durable under its final name, runs `beforeDropping`, then deletes every
+    /// segment and snapshot older than `before`. The appender is never held up.
+    ///
+    /// A crash at any point leaves a log that replays to the same state: the snapshot is
+    /// written under a temporary name and renamed only once synced; until the deletion,
+    /// the old segments replay first and the snapshot's records then rebuild each
+    /// conversation from its start; the segments from `before` on replay after it.
+    public static func installSnapshot(directory: String, before first: UInt64, snapshot: [(type: UInt8, body: [UInt8])],
+                                       beforeDropping: () throws -> Void) throws {
+        var writer = ByteWriter(capacity: 1 << 16)
+        writer.writeRaw(LogFraming.fileHeader)
+        for record in snapshot { LogFraming.append(type: record.type, body: record.body, to: &writer) }
+        let name = String(format: "%020llu", first) + snapshotSuffix
+        try DurableFile.replace(directory + "/" + name, with: writer.bytes)
         try beforeDropping()
-        for segment in try segmentFiles() where segment.first < first {
-            unlink(directory + "/" + segment.name)
+        for file in try logFiles(in: directory) where file.first < first {
+            unlink(directory + "/" + file.name)
         }
         DurableFile.syncDirectory(directory)
     }
+
+    /// How a snapshot file's name ends.
+    static let snapshotSuffix = ".snapshot.log"
 
     // MARK: internals
 
@@ -109,18 +130,25 @@ public final class SegmentedLog {
 
     private func recoverAndOpen(repair: Bool) throws(StorageError) -> Recovery {
         try DurableFile.makeDirectory(directory)
-        let segments = try segmentFiles()
+        // A snapshot cut short by a crash was never renamed into place: it never counted.
+        for stale in try DurableFile.files(in: directory, suffix: ".tmp") { unlink(directory + "/" + stale) }
+        let segments = try Self.logFiles(in: directory)
         var records: [LogFraming.Record] = []
         var truncated = 0
         var repaired: StorageError?
-        var lastKept: String?
+        var lastKept: (name: String, isSnapshot: Bool)?
         for (position, segment) in segments.enumerated() {
-            lastKept = segment.name
+            lastKept = (segment.name, segment.isSnapshot)
             let path = directory + "/" + segment.name
             let bytes = try DurableFile.read(path)
             let (found, stop) = bytes.withUnsafeBytes { LogFraming.scanFile($0) }
             records += found
-            let isLast = position == segments.count - 1
+            // Numbers go on from the highest any file reaches, so a new segment's name always
+            // sorts after the files already there (after a compaction the log holds fewer
+            // records than its segments' names count).
+            nextRecord = max(nextRecord, segment.first + UInt64(found.count))
+            // Only an append can be cut short; a snapshot is renamed into place once whole.
+            let isLast = position == segments.count - 1 && !segment.isSnapshot
             var damage: (offset: Int, reason: String)?
             switch stop {
             case .end:
@@ -143,19 +171,21 @@ public final class SegmentedLog {
                 break
             }
         }
-        nextRecord = UInt64(records.count)
-        if let lastKept {
-            try openSegment(directory + "/" + lastKept)
+        if let lastKept, !lastKept.isSnapshot {
+            try openSegment(directory + "/" + lastKept.name)
         } else {
-            try startSegment(first: 0)
+            try startSegment(first: nextRecord)
         }
         return Recovery(records: records, truncatedBytes: truncated, repaired: repaired)
     }
 
-    private func segmentFiles() throws(StorageError) -> [(name: String, first: UInt64)] {
-        try DurableFile.files(in: directory, suffix: ".log").compactMap { name in
-            UInt64(name.dropLast(4)).map { (name, $0) }
-        }.sorted { $0.first < $1.first }
+    /// The segments and snapshots in replay order: by first record number, a snapshot
+    /// before the segment it precedes.
+    private static func logFiles(in directory: String) throws(StorageError) -> [(name: String, first: UInt64, isSnapshot: Bool)] {
+        try DurableFile.files(in: directory, suffix: ".log").compactMap { name -> (String, UInt64, Bool)? in
+            if name.hasSuffix(snapshotSuffix) { return UInt64(name.dropLast(snapshotSuffix.count)).map { (name, $0, true) } }
+            return UInt64(name.dropLast(4)).map { (name, $0, false) }
+        }.sorted { ($0.1, $0.2 ? 0 : 1) < ($1.1, $1.2 ? 0 : 1) }
     }
 
     private func startSegment(first: UInt64) throws(StorageError) {
