@@ -4,7 +4,7 @@ export PATH := $(SWIFT_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps browser-deps build release test demo fuzz bench clean
+.PHONY: deps browser-deps build release test demo fuzz bench bench-memory clean
 
 ## deps: install liblz4-dev (and pkg-config) only when they are missing
 deps:
@@ -61,6 +61,13 @@ bench: release
 	-.build/release/loadgen chat --conversations 1000 --rate 20000 --slo "p99<3ms" --report artifacts/chat-paced-20000.json
 	.build/release/loadgen idle --connections 15000 --report artifacts/idle-15000.json
 	.build/release/loadgen burst --starts 5000 --over 10 --operators 50 --capacity 3 --handle-ms 1000 --report artifacts/burst.json
+
+## bench-memory: ten minutes of chats that end and restart at 2,000 messages/s; the report's
+## timeline has the server's memory and latency each second (docs/benchmarks.md)
+bench-memory: release
+	mkdir -p artifacts
+	.build/release/loadgen chat --conversations 1000 --rate 2000 --messages-per-chat 20 --seconds 600 --warmup 5 \
+		--report artifacts/chat-memory-600.json
 
 clean:
 	rm -rf .build fuzz-out artifacts

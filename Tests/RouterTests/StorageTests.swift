@@ -218,8 +218,10 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
             let first = try log.roll()
             try write(log, 100..<103)  // while the snapshot is being made
             var dropped = false
-            try SegmentedLog.installSnapshot(directory: dir.path, before: first, snapshot: [(type: 9, body: [7]), (type: 9, body: [8])],
-                                             beforeDropping: { dropped = true })
+            try SegmentedLog.installSnapshot(directory: dir.path, before: first, snapshot: { (emit) throws(StorageError) in
+                try emit(9, [7])
+                try emit(9, [8])
+            }, beforeDropping: { dropped = true })
             #expect(dropped)
             try write(log, 103..<104)
         }

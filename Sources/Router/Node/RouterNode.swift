@@ -191,9 +191,12 @@ public final class RouterNode {
         let (transcripts, retention, attachments) = (self.transcripts, transcriptRetentionDays, self.attachments)
         let box = UncheckedBox(reply)
         let loop = self.loop
-        log.compact(snapshot: {
-            live.sorted { ($0.partition, $0.conversation.id) < ($1.partition, $1.conversation.id) }.flatMap { entry in
-                Partition.records(rebuilding: entry.conversation).map { PartitionRecordCodec.encode($0, partition: entry.partition) }
+        log.compact(snapshot: { (emit) throws(StorageError) in
+            for entry in live.sorted(by: { ($0.partition, $0.conversation.id) < ($1.partition, $1.conversation.id) }) {
+                for record in Partition.records(rebuilding: entry.conversation) {
+                    let (type, body) = PartitionRecordCodec.encode(record, partition: entry.partition)
+                    try emit(type, body)
+                }
             }
         }, beforeDropping: {
             attachments.delete(transcripts.purge(retentionDays: retention, now: Date()).attachmentIDs)

@@ -72,10 +72,22 @@ enum DurableFile {
     /// never a part: written to a temporary name, synced, renamed, directory synced.
     static func replace(_ path: String, with bytes: [UInt8]) throws(StorageError) {
         let temporary = path + ".tmp"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .system(operation: "open", path: temporary, errno: errno) }
+        let fd = try createTemporary(temporary)
         defer { Glibc.close(fd) }
         try writeAll(fd, bytes, path: temporary)
+        try install(fd, temporary: temporary, as: path)
+    }
+
+    /// Creates (or empties) `temporary` for writing; its contents become a file's with `install`.
+    static func createTemporary(_ temporary: String) throws(StorageError) -> Int32 {
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system(operation: "open", path: temporary, errno: errno) }
+        return fd
+    }
+
+    /// Syncs what was written to `temporary` and renames it to `path`, directory synced:
+    /// a crash leaves the old file or the new one, never a part.
+    static func install(_ fd: Int32, temporary: String, as path: String) throws(StorageError) {
         try syncData(fd, path: temporary)
         guard rename(temporary, path) == 0 else { throw .system(operation: "rename", path: temporary, errno: errno) }
         syncDirectory(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".")

@@ -25,7 +25,7 @@ public final class DurableLog: @unchecked Sendable {
     /// One request to the writer, served in order.
     private enum Request {
         case append(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)
-        case compact(snapshot: @Sendable () -> [(type: UInt8, body: [UInt8])], beforeDropping: @Sendable () throws -> Void,
+        case compact(snapshot: @Sendable (_ emit: SegmentedLog.Emit) throws(StorageError) -> Void, beforeDropping: @Sendable () throws -> Void,
                      completion: @Sendable (Result<Void, any Error>) -> Void)
         case work(body: @Sendable () throws(StorageError) -> Void, completion: @Sendable (Result<Void, any Error>) -> Void)
     }
@@ -84,7 +84,7 @@ public final class DurableLog: @unchecked Sendable {
     /// (`SegmentedLog.installSnapshot`), runs `beforeDropping` once it is durable and then
     /// deletes what it replaces. Neither the caller's loop nor the appends wait for a large
     /// snapshot (a compaction used to hold up every acknowledgement for a quarter second).
-    public func compact(snapshot: @escaping @Sendable () -> [(type: UInt8, body: [UInt8])], beforeDropping: @escaping @Sendable () throws -> Void,
+    public func compact(snapshot: @escaping @Sendable (_ emit: SegmentedLog.Emit) throws(StorageError) -> Void, beforeDropping: @escaping @Sendable () throws -> Void,
                         completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         enqueue(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion), orFail: completion)
     }
@@ -212,7 +212,7 @@ public final class DurableLog: @unchecked Sendable {
                     let directory = log.directory
                     compactor.async {
                         completion(Result {
-                            try SegmentedLog.installSnapshot(directory: directory, before: first, snapshot: snapshot(), beforeDropping: beforeDropping)
+                            try SegmentedLog.installSnapshot(directory: directory, before: first, snapshot: snapshot, beforeDropping: beforeDropping)
                         })
                     }
                 case .work(let body, let completion):

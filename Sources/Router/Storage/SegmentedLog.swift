@@ -107,19 +107,38 @@ public final class SegmentedLog {
     /// written under a temporary name and renamed only once synced; until the deletion,
     /// the old segments replay first and the snapshot's records then rebuild each
     /// conversation from its start; the segments from `before` on replay after it.
-    public static func installSnapshot(directory: String, before first: UInt64, snapshot: [(type: UInt8, body: [UInt8])],
+    ///
+    /// `snapshot` hands each record to the `emit` it is given; they are written out a
+    /// megabyte at a time, so a large state is never in memory twice.
+    public static func installSnapshot(directory: String, before first: UInt64, snapshot: (_ emit: Emit) throws(StorageError) -> Void,
                                        beforeDropping: () throws -> Void) throws {
-        var writer = ByteWriter(capacity: 1 << 16)
+        let path = directory + "/" + String(format: "%020llu", first) + snapshotSuffix
+        let temporary = path + ".tmp"
+        let fd = try DurableFile.createTemporary(temporary)
+        defer { Glibc.close(fd) }
+        var writer = ByteWriter(capacity: snapshotChunk + (64 << 10))
         writer.writeRaw(LogFraming.fileHeader)
-        for record in snapshot { LogFraming.append(type: record.type, body: record.body, to: &writer) }
-        let name = String(format: "%020llu", first) + snapshotSuffix
-        try DurableFile.replace(directory + "/" + name, with: writer.bytes)
+        try snapshot { (type, body) throws(StorageError) in
+            LogFraming.append(type: type, body: body, to: &writer)
+            if writer.count >= snapshotChunk {
+                try DurableFile.writeAll(fd, writer.bytes, path: temporary)
+                writer.clear()
+            }
+        }
+        try DurableFile.writeAll(fd, writer.bytes, path: temporary)
+        try DurableFile.install(fd, temporary: temporary, as: path)
         try beforeDropping()
         for file in try logFiles(in: directory) where file.first < first {
             unlink(directory + "/" + file.name)
         }
         DurableFile.syncDirectory(directory)
     }
+
+    /// Takes one record of a snapshot (type, body).
+    public typealias Emit = (UInt8, [UInt8]) throws(StorageError) -> Void
+
+    /// Bytes of a snapshot gathered before they are written.
+    private static let snapshotChunk = 1 << 20
 
     /// How a snapshot file's name ends.
     static let snapshotSuffix = ".snapshot.log"
