@@ -187,7 +187,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             loginThrottle.failed(account: account, address: client, now: loop.now)
             return .json(401, Array(#"{"code":"unauthorized","message":"wrong operator or password"}"#.utf8))
         }
-        loginThrottle.succeeded(account: account)
+        loginThrottle.succeeded(account: account, address: client)
         let now = Int64(Date().timeIntervalSince1970)
         let role: AccessClaims.Role = configuration.devAdmins.contains("\(site)/\(op)") ? .admin : .operator
         let token = AccessToken.sign(AccessClaims(sub: op, site: site, role: role, exp: now + configuration.devLoginSeconds, iat: now), secret: secret)

@@ -139,6 +139,41 @@ final class FakeGateway: WirePeerDelegate, Sendable {
     }
 }
 
+extension RouterServiceTests {
+    /// Review finding (issue 10): a chat leaves memory a minute after it ends; a widget that
+    /// was away longer got `unknown_conversation` on resume and never saw the operator's
+    /// last reply or the end. Resume now replays an archived chat from the store.
+    @Test func aWidgetResumingAChatThatLeftMemory_stillGetsTheRestOfIt() throws {
+        let service = try ServiceFixture(site: Self.site)
+        defer { service.stop() }
+        func command(_ principal: Principal, session: UInt64, _ json: String) throws -> String { try service.command(principal, session: session, json) }
+        func field(_ json: String, _ name: String) -> Any? { ServiceFixture.field(json, name) }
+        let anna = Principal(site: "shop", role: .operator, id: "anna")
+        let maria = Principal(site: "shop", role: .visitor, id: "maria")
+        _ = try command(anna, session: 1, #"{"type":"hello","token":"verified"}"#)
+        _ = try command(anna, session: 1, #"{"type":"status","status":"online"}"#)
+        let conversation = try #require(field(try command(maria, session: 2, #"{"type":"start","requestId":"r","department":"sales"}"#), "conversation") as? String)
+        _ = try command(anna, session: 1, #"{"type":"accept","conversation":"\#(conversation)"}"#)
+        let asked = try #require(field(try command(maria, session: 2, #"{"type":"send","conversation":"\#(conversation)","clientMessageId":"m1","text":"Is it in stock?"}"#), "sequence") as? Int)
+        _ = try command(anna, session: 1, #"{"type":"send","conversation":"\#(conversation)","clientMessageId":"o1","text":"Yes, two left."}"#)
+        _ = try command(anna, session: 1, #"{"type":"end","conversation":"\#(conversation)"}"#)
+        let (node, loop) = (service.node, service.routerLoop)
+        let archived = Shared<Bool>(false)
+        try loop.submitAndWait { node.value.archive(closedFor: 0) { _ in archived.update { $0 = true } } }
+        #expect(archived.wait { $0 })
+        #expect(try loop.submitAndWait { node.value.core.conversation(ConversationID(conversation)) } == nil, "the chat left memory")
+        let before = service.gateway.inbox.read { $0.conversationEvents.count }
+        #expect(field(try command(maria, session: 3, #"{"type":"resume","conversation":"\#(conversation)","after":\#(asked)}"#), "type") as? String == "accepted")
+        #expect(service.gateway.inbox.wait { $0.conversationEvents.count > before && $0.conversationEvents.last?.json.contains(#""type":"ended""#) == true })
+        let replayed = service.gateway.inbox.read { $0.conversationEvents[before...].map(\.json) }
+        #expect(replayed.contains { $0.contains("Yes, two left.") } && !replayed.contains { $0.contains("Is it in stock?") },
+                "events after the one given, from the transcript store")
+        let mallory = Principal(site: "shop", role: .visitor, id: "mallory")
+        #expect(field(try command(mallory, session: 4, #"{"type":"resume","conversation":"\#(conversation)","after":0}"#), "code") as? String == "unknown_conversation",
+                "an archived chat is still only its visitor's")
+    }
+}
+
 /// A router node and its service on real sockets, with a fake gateway linked to it.
 final class ServiceFixture {
     let routerGroup = EventLoopGroup(loopCount: 1, name: "router")

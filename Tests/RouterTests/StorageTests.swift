@@ -191,6 +191,17 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         expectCorrupt(dir, segment: dir.segments[0], offset: original.count, reason: "record header checksum mismatch")
     }
 
+    /// Review finding: `--repair` on a log of the earlier format truncated it to nothing.
+    @Test func aFileOfAnotherFormat_isRefused_evenWhenRepairing() throws {
+        let dir = TempDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+        let name = "00000000000000000000.log"
+        let old = Array("SWBDLOG".utf8) + [1] + [UInt8](repeating: 7, count: 40)
+        try Data(old).write(to: URL(fileURLWithPath: dir.path + "/" + name))
+        #expect(throws: StorageError.self) { _ = try SegmentedLog.open(directory: dir.path, repair: true) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + name)) == Data(old), "the file is left as it was")
+    }
+
     @Test func aFileWithoutTheHeader_isRefusedByName() throws {
         let dir = TempDirectory()
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
@@ -392,6 +403,24 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         #expect(try reopened.transcript(closed[0].id) == nil)
     }
 
+    /// Review finding: a finished chat rebuilt from a snapshot carried its queue time as its
+    /// close time, so after a restart it left memory at once instead of a delay after closing.
+    @Test func recordsRebuilding_aFinishedChat_closeAtItsLastEvent() throws {
+        var h = Harness()
+        try h.online("anna")
+        let id = try h.start("v1", "sales")
+        h.advance(seconds: 5)
+        try h.accept(id, "anna")
+        h.advance(seconds: 40)
+        try h.end(id, "anna")
+        let conversation = try #require(h.core.conversation(id))
+        guard case .state(let last)? = Partition.records(rebuilding: conversation).last(where: { if case .state = $0 { true } else { false } }) else {
+            Issue.record("no state record")
+            return
+        }
+        #expect(last.state == .ended && last.time == conversation.events.last?.time && last.time > conversation.acceptedAt!)
+    }
+
     @Test func evictClosed_takesOnlyConversationsClosedForTheDelay() throws {
         var h = Harness()
         try h.online("anna")
@@ -448,5 +477,24 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         #expect(try store.transcript(all[0].id) == all[0])
         #expect(try store.transcript(all[2].id) == all[2])
         #expect(try TranscriptStore(directory: dir.path).count == 2)
+    }
+
+    /// Review finding: `routerd router --repair` could not get past a damaged day file.
+    @Test func aDamagedDayFile_stopsTheOpen_andRepairCutsItAtTheDamage() throws {
+        let h = try busyRouter()
+        let all = h.core.partitions.flatMap { $0.conversations.values }.sorted { $0.id < $1.id }
+        let dir = TempDirectory()
+        let day = Date(timeIntervalSince1970: 1_790_000_000)
+        try TranscriptStore(directory: dir.path).store([all[0]], on: day)
+        let file = URL(fileURLWithPath: dir.path + "/" + TranscriptStore.dayFile(for: day))
+        let first = try Data(contentsOf: file).count
+        try TranscriptStore(directory: dir.path).store([all[1], all[2]], on: day)
+        var bytes = [UInt8](try Data(contentsOf: file))
+        bytes[first + 20] ^= 0x40  // inside the second store's first conversation
+        try Data(bytes).write(to: file)
+        #expect(throws: StorageError.self) { _ = try TranscriptStore(directory: dir.path) }
+        let repaired = try TranscriptStore(directory: dir.path, repair: true)
+        let kept = try repaired.transcript(all[0].id)
+        #expect(repaired.count == 1 && kept == all[0])
     }
 }

@@ -98,6 +98,21 @@ private func parseAll(_ input: String, limits: HTTPLimits = HTTPLimits()) -> (re
         #expect(size("-1") == nil && size("+5") == nil && size("") == nil && size("5x") == nil)
     }
 
+    /// Fuzzer finding (issue 10): a request line over the limit that ends in a bare LF got
+    /// 400 when it arrived whole and 414 when it arrived in pieces. `parseAll` feeds it whole,
+    /// byte by byte and in 7-byte pieces, and checks that all three agree.
+    @Test(arguments: ["\n", "\r\n"])
+    func aLongRequestLine_getsTheSameAnswer_howeverItArrives(lineEnd: String) {
+        var limits = HTTPLimits()
+        limits.requestLineBytes = 64
+        let long = "POST /" + String(repeating: "a", count: 70) + " HTTP/1.1" + lineEnd + "Host: x\r\n\r\n"
+        #expect(parseAll(long, limits: limits).error?.status == 414)
+        // A line that fits, ended by a bare LF, and a header line long enough that the head's
+        // first CRLF comes after the line limit: the case the fuzzer found.
+        let fits = "POST /" + String(repeating: "a", count: 45) + " HTTP/1.1\n" + "X-Long: " + String(repeating: "b", count: 30) + "\r\n\r\n"
+        #expect(parseAll(fits, limits: limits).error == nil)
+    }
+
     @Test func chunkedBodyOverTheLimit_is413() {
         var limits = HTTPLimits()
         limits.bodyBytes = 8

@@ -301,12 +301,16 @@ public final class HTTPConnection: ConnectionHandler {
 
     // MARK: WebSocket
 
+    /// Close code for a client over its message rate (private range; the client reconnects).
+    public static let tooManyMessagesCloseCode: UInt16 = 4429
+
     private func handleMessage(_ message: WebSocketMessage, _ session: any WebSocketHandler) {
         guard let tcp else { return }
         switch message {
         case .text(let text):
             guard limiter.allow(now: tcp.loop.now) else {
-                closeWebSocket(code: 1008, reason: "too many messages")
+                // Not 1008: the widget takes that for a refused token and forgets its chat.
+                closeWebSocket(code: Self.tooManyMessagesCloseCode, reason: "too many messages")
                 return
             }
             session.webSocket(self, didReceive: text)

@@ -79,7 +79,7 @@ public final class RouterNode {
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
-        let transcripts = try TranscriptStore(directory: directory + "/transcripts")
+        let transcripts = try TranscriptStore(directory: directory + "/transcripts", repair: repair)
         let files = (attachments: try AttachmentStore(directory: directory + "/attachments"), canned: try CannedStore(directory: directory),
                      outbox: try MailOutbox(directory: directory + "/outbox"))
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
@@ -181,9 +181,10 @@ public final class RouterNode {
 
     /// Archives what is due (see `archive`), then rewrites the log as the records of the
     /// conversations still in memory, so the log (and recovery time) stays proportional to
-    /// what is live. The snapshot is taken here as values and encoded on the log's writer
-    /// thread, so the loop does not stall on it. Expired transcripts are deleted. `reply`
-    /// runs on the loop when done, with the number archived.
+    /// what is live. The snapshot is taken here as values and encoded and written by the
+    /// log's compaction thread (`DurableLog.compact`), so neither the loop nor the appends
+    /// wait for it. Expired transcripts are deleted. `reply` runs on the loop when done,
+    /// with the number archived.
     public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
         loop.assertInLoop()
         let archived = archive()

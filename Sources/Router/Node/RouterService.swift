@@ -241,8 +241,13 @@ public final class RouterService: RouterNodeDelegate {
                     return nil
                 }
             case .resume(let raw, let after):
-                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
-                resume(id, after: after, for: nil, peer: peer, reply: reply)
+                // A chat that is over may have left memory (archived a minute after it
+                // closed): a widget that comes back later still gets the rest of it.
+                let id = ConversationID(raw)
+                guard let conversation = storedConversation(id), conversation.site == site, conversation.visitor == visitor else {
+                    return refuse("unknown_conversation", "no conversation \(raw) of yours")
+                }
+                resume(conversation, after: after, for: nil, peer: peer, reply: reply)
             case .typing(let raw, let typing):
                 guard let id = owned(raw), let op = node.core.conversation(id)?.assignedOperator else { return }
                 pushOperator(op, .typing(conversation: id.raw, author: .visitor, typing: typing))
@@ -340,10 +345,10 @@ public final class RouterService: RouterNodeDelegate {
                     return nil
                 }
             case .resume(let raw, let after):
-                guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else {
+                guard let id = onSite(raw), let conversation = node.core.conversation(id), conversation.assignedOperator == op else {
                     return refuse("not_assigned", "conversation \(raw) is not yours")
                 }
-                resume(id, after: after, for: op, peer: peer, reply: reply)
+                resume(conversation, after: after, for: op, peer: peer, reply: reply)
             case .typing(let raw, let typing):
                 guard let id = onSite(raw), node.core.conversation(id)?.assignedOperator == op else { return }
                 pushConversation(id, sequence: 0, .typing(conversation: id.raw, author: .operator(id: principal.id, name: nil), typing: typing))
@@ -394,14 +399,14 @@ public final class RouterService: RouterNodeDelegate {
     /// Sends the stored events after `after` again: to the visitor's side (which then keeps
     /// watching the conversation), or, for an operator, on the operator's channel, where
     /// their new events arrive anyway.
-    private func resume(_ id: ConversationID, after: Int64, for op: OperatorID?, peer: WirePeer, reply: (ServerEvent) -> Void) {
+    private func resume(_ conversation: Conversation, after: Int64, for op: OperatorID?, peer: WirePeer, reply: (ServerEvent) -> Void) {
+        let id = conversation.id
         // Only a conversation in memory has events to come (an archived one has none, and a
         // watcher entry for it would never be removed).
         if op == nil, node.core.conversation(id) != nil { conversationWatchers[id, default: []].insert(ObjectIdentifier(peer)) }
         // The answer first: the gateway starts passing the conversation's events to the
         // session when it sees it, and the replay follows on the same link.
         reply(.accepted(requestID: nil, conversation: id.raw, sequence: nil))
-        guard let conversation = node.core.conversation(id) else { return }
         func deliver(_ event: ServerEvent, sequence: UInt64) {
             let body = event.json()
             if let op {

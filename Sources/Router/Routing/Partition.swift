@@ -424,9 +424,14 @@ public struct Partition: Sendable {
             records.append(.state(.init(id: id, state: .active, assignedOperator: conversation.assignedOperator,
                                         requirement: conversation.requirement, rank: nil, queuedAt: conversation.queuedAt, time: acceptedAt)))
         }
+        // A conversation that is over closed about when its last event was stored: that time
+        // (not its queue or accept time) makes it leave memory a delay after closing again
+        // when rebuilt from a snapshot, rather than at once.
+        let stateTime = conversation.state.isOpen ? conversation.acceptedAt ?? conversation.queuedAt
+            : max(conversation.events.last?.time ?? 0, conversation.acceptedAt ?? conversation.queuedAt)
         records.append(.state(.init(id: id, state: conversation.state, assignedOperator: conversation.assignedOperator,
                                     requirement: conversation.requirement, rank: conversation.rank, queuedAt: conversation.queuedAt,
-                                    time: conversation.acceptedAt ?? conversation.queuedAt)))
+                                    time: stateTime)))
         if let rating = conversation.rating { records.append(.rated(id, rating)) }
         return records
     }

@@ -77,10 +77,16 @@ public enum LogFraming {
         case corrupt(offset: Int, reason: String)
     }
 
+    /// Whether `bytes` start as a log file of another kind or format: no repair may cut such
+    /// a file (it would empty it), it needs the build that wrote it.
+    public static func isForeignFile(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let present = min(bytes.count, fileHeader.count)
+        return !bytes.prefix(present).elementsEqual(fileHeader.prefix(present))
+    }
+
     /// Reads a whole log file: its header, then its records (offsets are the file's).
     public static func scanFile(_ buffer: UnsafeRawBufferPointer) -> (records: [Record], stop: Stop) {
-        let present = min(buffer.count, fileHeader.count)
-        guard buffer.prefix(present).elementsEqual(fileHeader.prefix(present)) else {
+        guard !isForeignFile(buffer) else {
             return ([], .corrupt(offset: 0, reason: "not a Switchboard log file of format \(formatVersion) (written by another version, or not a log)"))
         }
         guard buffer.count >= fileHeader.count else { return ([], .torn(offset: 0)) }

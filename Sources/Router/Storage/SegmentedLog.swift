@@ -115,7 +115,11 @@ public final class SegmentedLog {
         let path = directory + "/" + String(format: "%020llu", first) + snapshotSuffix
         let temporary = path + ".tmp"
         let fd = try DurableFile.createTemporary(temporary)
-        defer { Glibc.close(fd) }
+        var installed = false
+        defer {
+            Glibc.close(fd)
+            if !installed { unlink(temporary) }  // a failed install leaves nothing behind
+        }
         var writer = ByteWriter(capacity: snapshotChunk + (64 << 10))
         writer.writeRaw(LogFraming.fileHeader)
         try snapshot { (type, body) throws(StorageError) in
@@ -127,6 +131,7 @@ public final class SegmentedLog {
         }
         try DurableFile.writeAll(fd, writer.bytes, path: temporary)
         try DurableFile.install(fd, temporary: temporary, as: path)
+        installed = true
         try beforeDropping()
         for file in try logFiles(in: directory) where file.first < first {
             unlink(directory + "/" + file.name)
@@ -177,12 +182,15 @@ public final class SegmentedLog {
                 truncated = bytes.count - offset
             case .torn(let offset):
                 damage = (offset, "segment ends inside a record")
+            case .corrupt(let offset, let reason) where bytes.withUnsafeBytes(LogFraming.isForeignFile):
+                damage = (offset, reason + "; --repair will not cut it: start the build that wrote it")
             case .corrupt(let offset, let reason):
                 damage = (offset, reason + "; \(bytes.count - offset) bytes from there on (and \(segments.count - position - 1) later segments) would be dropped by repair")
             }
             if let damage {
                 let error = StorageError.corrupt(segment: segment.name, offset: damage.offset, reason: damage.reason)
-                guard repair else { throw error }
+                // A file of another format is not damaged: cutting it would empty the log.
+                guard repair, !bytes.withUnsafeBytes(LogFraming.isForeignFile) else { throw error }
                 try DurableFile.truncate(path, to: damage.offset)
                 repaired = error
                 // Later segments follow the damage: they cannot be trusted to be in order.

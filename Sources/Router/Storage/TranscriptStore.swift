@@ -19,14 +19,26 @@ public final class TranscriptStore: Sendable {
     public let directory: String
     private let index = Mutex<[ConversationID: Place]>([:])
 
-    /// Opens (creating if needed) the store and indexes what it holds.
-    public init(directory: String) throws(StorageError) {
+    /// Opens (creating if needed) the store and indexes what it holds. A damaged day file
+    /// stops the open, naming it; with `repair` it is cut at the damage instead (the
+    /// conversations from there on are lost; a file of another format is never cut).
+    public init(directory: String, repair: Bool = false) throws(StorageError) {
         self.directory = directory
         try DurableFile.makeDirectory(directory)
         var found: [ConversationID: Place] = [:]
         for file in dayFiles() {
             let path = directory + "/" + file
-            let (stored, tornAt) = try Self.conversations(in: path)
+            let stored: [(ConversationID, Int)], tornAt: Int?
+            do {
+                (stored, tornAt) = try Self.conversations(in: path)
+            } catch {
+                guard repair, case .corrupt(_, let offset, _) = error,
+                      !(try DurableFile.read(path, offset: 0, count: LogFraming.fileHeader.count)).withUnsafeBytes(LogFraming.isForeignFile) else {
+                    throw error
+                }
+                try DurableFile.truncate(path, to: offset)
+                (stored, tornAt) = try Self.conversations(in: path)
+            }
             // A store cut short by a crash was never acknowledged: cut it off, so the next
             // store does not land behind unreadable bytes.
             if let tornAt { try DurableFile.truncate(path, to: tornAt) }
