@@ -111,6 +111,27 @@ private func parseAll(_ input: String, limits: HTTPLimits = HTTPLimits()) -> (re
         // first CRLF comes after the line limit: the case the fuzzer found.
         let fits = "POST /" + String(repeating: "a", count: 45) + " HTTP/1.1\n" + "X-Long: " + String(repeating: "b", count: 30) + "\r\n\r\n"
         #expect(parseAll(fits, limits: limits).error == nil)
+        // A line of exactly the limit ended by CR CR LF and the head's end: the second
+        // finding (whole: 400 for the missing version, in pieces: 414).
+        let atTheLimit = "POST /" + String(repeating: "a", count: 58) + "\r\r\n\r\n"
+        #expect(parseAll(atTheLimit, limits: limits).error?.status == 400)
+    }
+
+    /// The class behind both findings: heads made of a few characters around a small line
+    /// limit, seeded; whole, byte by byte and in 7-byte pieces must agree (`parseAll`).
+    @Test func randomHeadsAroundTheLimits_getTheSameAnswer_howeverTheyArrive() {
+        var limits = HTTPLimits()
+        limits.requestLineBytes = 16
+        limits.headerBytes = 48
+        var rng = SplitMix64(seed: 10)
+        let alphabet = Array("GET / HTTP/1.1\r\n\r\n\r\r\n\nX: a".utf8)
+        let endings = ["\r\n", "\n", "\r\r\n", "\r", ""]
+        for _ in 0..<3_000 {
+            // A first line near the limit, one of the ways lines end, then anything.
+            var text = "POST /" + String(repeating: "a", count: Int(rng.next() % 16)) + endings[Int(rng.next() % 5)]
+            text += String(decoding: (0..<Int(rng.next() % 60)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }, as: UTF8.self)
+            _ = parseAll(text, limits: limits)
+        }
     }
 
     @Test func chunkedBodyOverTheLimit_is413() {

@@ -171,10 +171,11 @@ public struct HTTPRequestParser: Sendable {
         guard let end = find([13, 10, 13, 10], from: consumed + resume, limit: maxHead - resume) else {
             let pending = buffer.count - consumed
             headSearched = pending
-            // Lines end at LF (a CR before it is dropped), as the whole head is split below:
-            // looking for CRLF here made a long line ending in a bare LF a 414 when it came
-            // in pieces and a 400 when it came whole (a fuzzer finding).
-            if pending >= limits.requestLineBytes + 2 && find([10], from: consumed, limit: limits.requestLineBytes + 2) == nil {
+            // Decided as the whole head is split below, so that pieces and the whole agree (two
+            // fuzzer findings): lines end at LF, and the first line may lose up to two CRs
+            // before it (the one of the head's end, and one dropped from the line). With no LF
+            // in the first limit + 3 bytes the line is over the limit however it ends.
+            if pending >= limits.requestLineBytes + 3 && find([10], from: consumed, limit: limits.requestLineBytes + 3) == nil {
                 throw HTTPParseError(status: 414, reason: "request line over \(limits.requestLineBytes) bytes")
             }
             if pending >= maxHead { throw HTTPParseError(status: 431, reason: "header section over \(limits.headerBytes) bytes") }
