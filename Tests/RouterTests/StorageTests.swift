@@ -113,16 +113,22 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         }
     }
 
-    @Test func damageInTheMiddle_stopsTheOpen_withSegmentAndOffset_unlessRepairing() throws {
+    /// A log of `count` 40-byte records in one segment: its directory, the segment's name
+    /// and URL, and its bytes.
+    private func writtenLog(_ count: Int) throws -> (dir: TempDirectory, name: String, file: URL, bytes: [UInt8]) {
         let dir = TempDirectory()
         do {
             let (log, _) = try SegmentedLog.open(directory: dir.path)
-            for n in 0..<10 { try log.append([(type: 1, body: body(n))]) }
+            for n in 0..<count { try log.append([(type: 1, body: body(n))]) }
             try log.sync()
         }
         let name = dir.segments[0]
         let file = URL(fileURLWithPath: dir.path + "/" + name)
-        var bytes = [UInt8](try Data(contentsOf: file))
+        return (dir, name, file, [UInt8](try Data(contentsOf: file)))
+    }
+
+    @Test func damageInTheMiddle_stopsTheOpen_withSegmentAndOffset_unlessRepairing() throws {
+        var (dir, name, file, bytes) = try writtenLog(10)
         let recordSize = LogFraming.headerSize + 40
         let record4 = LogFraming.fileHeader.count + recordSize * 4
         bytes[record4 + 20] ^= 0x10  // inside record 4's body
@@ -152,15 +158,7 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
     /// away that record and every acknowledged record after it. Every bit of every length
     /// byte of a middle record must now stop the open, naming the place.
     @Test func flippedLengthBit_inTheMiddle_stopsTheOpen_insteadOfTruncating() throws {
-        let dir = TempDirectory()
-        do {
-            let (log, _) = try SegmentedLog.open(directory: dir.path)
-            for n in 0..<20 { try log.append([(type: 1, body: body(n))]) }
-            try log.sync()
-        }
-        let name = dir.segments[0]
-        let file = URL(fileURLWithPath: dir.path + "/" + name)
-        let original = [UInt8](try Data(contentsOf: file))
+        let (dir, name, file, original) = try writtenLog(20)
         let record7 = LogFraming.fileHeader.count + (LogFraming.headerSize + 40) * 7
         for byte in 0..<4 {
             for bit in 0..<8 {
@@ -174,14 +172,7 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
     }
 
     @Test func zerosAfterTheLastRecord_areATornTail_butGarbageIsDamage() throws {
-        let dir = TempDirectory()
-        do {
-            let (log, _) = try SegmentedLog.open(directory: dir.path)
-            for n in 0..<3 { try log.append([(type: 1, body: body(n))]) }
-            try log.sync()
-        }
-        let file = URL(fileURLWithPath: dir.path + "/" + dir.segments[0])
-        let original = [UInt8](try Data(contentsOf: file))
+        let (dir, _, file, original) = try writtenLog(3)
         // Space a file system extended but never wrote (a power cut): zeros.
         try Data(original + [UInt8](repeating: 0, count: 100)).write(to: file)
         let (_, recovery) = try SegmentedLog.open(directory: dir.path)
