@@ -179,7 +179,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             let seconds = (wait + 999_999_999) / 1_000_000_000
             return HTTPResponse(status: 429, headers: [("Content-Type", "application/json"), ("Retry-After", "\(seconds)")],
                                 body: JSONText.serialize(["code": "too_many_attempts",
-                                                          "message": "Too many wrong passwords. Try again in \(seconds) seconds."]))
+                                                          "message": "Too many wrong passwords. Try again in \(seconds) second\(seconds == 1 ? "" : "s")."]))
         }
         guard let expected = configuration.devPasswords[account],
               HMACSHA256.constantTimeEquals(Array(expected.utf8), Array(password.utf8)), let secret = configuration.siteSecrets[site] else {

@@ -148,8 +148,8 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
                 Issue.record("\(error)", sourceLocation: sourceLocation)
                 return
             }
-            #expect(named == segment && at == offset && why.hasPrefix(reason), "\(error)", sourceLocation: sourceLocation)
-            #expect("\(error)".contains("log file \(segment) is damaged at byte \(offset)"), sourceLocation: sourceLocation)
+            #expect(named == dir.path + "/" + segment && at == offset && why.hasPrefix(reason), "\(error)", sourceLocation: sourceLocation)
+            #expect("\(error)".contains("log file \(dir.path)/\(segment) is damaged at byte \(offset)"), sourceLocation: sourceLocation)
         }
     }
 

@@ -185,10 +185,10 @@ public final class SegmentedLog {
             case .corrupt(let offset, let reason) where bytes.withUnsafeBytes(LogFraming.isForeignFile):
                 damage = (offset, reason + "; --repair will not cut it: start the build that wrote it")
             case .corrupt(let offset, let reason):
-                damage = (offset, reason + "; \(bytes.count - offset) bytes from there on (and \(segments.count - position - 1) later segments) would be dropped by repair")
+                damage = (offset, reason + "; \(bytes.count - offset) bytes from there on (and \(segments.count - position - 1) later segments) are what --repair cuts")
             }
             if let damage {
-                let error = StorageError.corrupt(segment: segment.name, offset: damage.offset, reason: damage.reason)
+                let error = StorageError.corrupt(segment: path, offset: damage.offset, reason: damage.reason)
                 // A file of another format is not damaged: cutting it would empty the log.
                 guard repair, !bytes.withUnsafeBytes(LogFraming.isForeignFile) else { throw error }
                 try DurableFile.truncate(path, to: damage.offset)
