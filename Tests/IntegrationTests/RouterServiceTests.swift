@@ -171,6 +171,14 @@ extension RouterServiceTests {
         let mallory = Principal(site: "shop", role: .visitor, id: "mallory")
         #expect(field(try command(mallory, session: 4, #"{"type":"resume","conversation":"\#(conversation)","after":0}"#), "code") as? String == "unknown_conversation",
                 "an archived chat is still only its visitor's")
+
+        // And it can still be rated, once, by its visitor only; the rating is stored.
+        #expect(field(try command(mallory, session: 4, #"{"type":"rate","conversation":"\#(conversation)","score":1}"#), "code") as? String == "unknown_conversation")
+        #expect(field(try command(maria, session: 3, #"{"type":"rate","conversation":"\#(conversation)","score":5,"comment":"Quick!"}"#), "type") as? String == "accepted")
+        #expect(field(try command(maria, session: 3, #"{"type":"rate","conversation":"\#(conversation)","score":4}"#), "code") as? String == "invalid_message",
+                "rated already")
+        let stored = try loop.submitAndWait { try node.value.conversation(ConversationID(conversation)) }
+        #expect(stored?.rating == Rating(score: 5, comment: "Quick!") && stored?.events.isEmpty == false)
     }
 }
 

@@ -179,6 +179,43 @@ public final class RouterNode {
         return closed.count
     }
 
+    /// Rates a chat that has already left memory (a shopper may rate a while after the
+    /// end): its transcript is stored again with the rating, through the log's writer
+    /// thread; the newer copy is the one read. `reply` runs on the loop once it is durable.
+    public func rateArchived(_ id: ConversationID, rating: Rating, reply: @escaping (Result<Void, RouterError>) -> Void) {
+        loop.assertInLoop()
+        if let failure { return reply(.failure(failure)) }
+        let stored: Conversation?
+        do {
+            stored = try conversation(id)
+        } catch {
+            return reply(.failure(.storageFailed("\(error)")))
+        }
+        guard var rated = stored, core.conversation(id) == nil else { return reply(.failure(.unknownConversation(id))) }
+        do throws(RouterError) {
+            try Partition.checkRating(rating, of: rated)
+        } catch {
+            return reply(.failure(error))
+        }
+        rated.rating = rating
+        let copy = rated
+        // Meanwhile reads (and a second rating) see the rated copy.
+        archiving[id] = copy
+        let (transcripts, box, loop) = (self.transcripts, UncheckedBox((node: self, reply: reply)), self.loop)
+        log.perform({ () throws(StorageError) in try transcripts.store([copy], on: Date()) }, completion: { result in
+            loop.execute {
+                let (node, reply) = box.value
+                node.archiving[id] = nil
+                switch result {
+                case .success: reply(.success(()))
+                case .failure(let error):
+                    node.fail(.storageFailed("\(error)"))
+                    reply(.failure(.storageFailed("\(error)")))
+                }
+            }
+        })
+    }
+
     /// Archives what is due (see `archive`), then rewrites the log as the records of the
     /// conversations still in memory, so the log (and recovery time) stays proportional to
     /// what is live. The snapshot is taken here as values and encoded and written by the

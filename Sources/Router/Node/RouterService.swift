@@ -263,10 +263,24 @@ public final class RouterService: RouterNodeDelegate {
                 tracker.cart(site: site, visitor: visitor, session: Self.globalSession(peerID, session), value: value, items: Int(items), now: node.loop.now)
                 reply(.accepted(requestID: nil, conversation: nil, sequence: nil))
             case .rate(let raw, let score, let comment):
-                guard let id = owned(raw) else { return refuse("unknown_conversation", "no conversation \(raw) of yours") }
-                perform(conversation: id) { (core, now, effects) throws(RouterError) in
-                    try core.rate(id, rating: Rating(score: Int(score), comment: comment ?? ""), now: now, into: &effects)
-                    return nil
+                let rating = Rating(score: Int(score), comment: comment ?? "")
+                if let id = owned(raw) {
+                    perform(conversation: id) { (core, now, effects) throws(RouterError) in
+                        try core.rate(id, rating: rating, now: now, into: &effects)
+                        return nil
+                    }
+                    return
+                }
+                // A chat that left memory (a minute after it ended) can still be rated.
+                let id = ConversationID(raw)
+                guard let stored = storedConversation(id), stored.site == site, stored.visitor == visitor else {
+                    return refuse("unknown_conversation", "no conversation \(raw) of yours")
+                }
+                node.rateArchived(id, rating: rating) { result in
+                    switch result {
+                    case .success: reply(.accepted(requestID: nil, conversation: raw, sequence: nil))
+                    case .failure(let error): reply(.error(code: error.code, message: "\(error)", requestID: nil))
+                    }
                 }
             case .departments:
                 let ref = SessionRef(peer: peerID, session: session)

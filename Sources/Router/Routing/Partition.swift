@@ -171,12 +171,18 @@ public struct Partition: Sendable {
     /// The visitor rates a chat that is over (once).
     public mutating func onRate(_ id: ConversationID, rating: Rating, into actions: inout [Action]) throws(RouterError) {
         guard let conversation = conversations[id] else { throw .unknownConversation(id) }
+        try Self.checkRating(rating, of: conversation)
+        commit(.rated(id, rating), &actions)
+    }
+
+    /// Whether `conversation` may take `rating`: it has ended, it is not rated yet, and the
+    /// rating is a score of 1 to 5 with a short comment. (Also for chats already archived.)
+    public static func checkRating(_ rating: Rating, of conversation: Conversation) throws(RouterError) {
         guard conversation.state == .ended else { throw .invalidMessage("a chat can be rated once it has ended") }
         guard conversation.rating == nil else { throw .invalidMessage("this chat is rated already") }
         guard (1...5).contains(rating.score), rating.comment.utf8.count <= 2048 else {
             throw .invalidMessage("a rating is a score of 1 to 5 and a comment of at most 2 KiB")
         }
-        commit(.rated(id, rating), &actions)
     }
 
     // MARK: operator commands
