@@ -333,11 +333,17 @@
         el('span', { className: 'hint', textContent: `waiting ${q.waitingSeconds} s` })));
     }
   }
+  let shownVisitors = '';
   function renderVisitors(items) {
     visitors = items;
     const list = $('#visitors');
-    list.textContent = '';
     const online = items.filter((v) => v.online);
+    // The list is polled every 3 s: rebuilt only when what it shows changed, so that an
+    // "Invite" button is not replaced under the operator's click (the click was lost).
+    const shown = JSON.stringify(online.map((v) => [v.visitor, v.title, v.page, v.pages, v.cartValue, v.conversation]));
+    if (shown === shownVisitors) { renderVisitorPanel(); return; }
+    shownVisitors = shown;
+    list.textContent = '';
     if (!online.length) list.append(el('li', { className: 'empty', textContent: 'No visitors right now.' }));
     for (const v of online) {
       const item = el('li', {},
