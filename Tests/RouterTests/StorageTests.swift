@@ -451,18 +451,23 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         #expect(store.purge(retentionDays: 30, now: day.addingTimeInterval(31 * 86_400)).attachmentIDs == [file.id])
     }
 
-    @Test func aTranscriptWriteCutShort_isDropped_andLaterStoresStayReadable() throws {
+    /// The busy router's conversations, and a store holding the first of them in a day file.
+    private func storeWithOneTranscript() throws -> (all: [Conversation], dir: TempDirectory, day: Date, file: URL, size: Int) {
         let h = try busyRouter()
         let all = h.core.partitions.flatMap { $0.conversations.values }.sorted { $0.id < $1.id }
         let dir = TempDirectory()
         let day = Date(timeIntervalSince1970: 1_790_000_000)
         try TranscriptStore(directory: dir.path).store([all[0]], on: day)
         let file = URL(fileURLWithPath: dir.path + "/" + TranscriptStore.dayFile(for: day))
-        let whole = try Data(contentsOf: file)
+        return (all, dir, day, file, try Data(contentsOf: file).count)
+    }
+
+    @Test func aTranscriptWriteCutShort_isDropped_andLaterStoresStayReadable() throws {
+        let (all, dir, day, file, first) = try storeWithOneTranscript()
         try TranscriptStore(directory: dir.path).store([all[1]], on: day)
         // Cut the second store in the middle, as a crash would.
         let withSecond = try Data(contentsOf: file)
-        try withSecond.prefix(whole.count + (withSecond.count - whole.count) / 2).write(to: file)
+        try withSecond.prefix(first + (withSecond.count - first) / 2).write(to: file)
         let store = try TranscriptStore(directory: dir.path)
         try store.store([all[2]], on: day)
         #expect(try store.transcript(all[0].id) == all[0])
@@ -472,13 +477,7 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
 
     /// Review finding: `routerd router --repair` could not get past a damaged day file.
     @Test func aDamagedDayFile_stopsTheOpen_andRepairCutsItAtTheDamage() throws {
-        let h = try busyRouter()
-        let all = h.core.partitions.flatMap { $0.conversations.values }.sorted { $0.id < $1.id }
-        let dir = TempDirectory()
-        let day = Date(timeIntervalSince1970: 1_790_000_000)
-        try TranscriptStore(directory: dir.path).store([all[0]], on: day)
-        let file = URL(fileURLWithPath: dir.path + "/" + TranscriptStore.dayFile(for: day))
-        let first = try Data(contentsOf: file).count
+        let (all, dir, day, file, first) = try storeWithOneTranscript()
         try TranscriptStore(directory: dir.path).store([all[1], all[2]], on: day)
         var bytes = [UInt8](try Data(contentsOf: file))
         bytes[first + 20] ^= 0x40  // inside the second store's first conversation

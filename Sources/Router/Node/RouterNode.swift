@@ -163,20 +163,30 @@ public final class RouterNode {
         delegate?.routerNode(self, didArchive: ids)
         // After a restart the log may still hold conversations archived before it: those
         // leave memory again without a second copy in the store.
-        let transcripts = self.transcripts
         let fresh = closed.filter { !transcripts.contains($0.id) }
-        for conversation in fresh { archiving[conversation.id] = conversation }
-        let box = UncheckedBox((node: self, reply: reply))
-        let loop = self.loop
-        log.perform({ () throws(StorageError) in try transcripts.store(fresh, on: Date()) }, completion: { result in
+        storeTranscripts(fresh) { result in reply(result.map { closed.count }.mapError { $0 }) }
+        return closed.count
+    }
+
+    /// Stores transcripts through the log's writer thread (in order with appends and
+    /// compactions); until they are durable, reads find them in `archiving`. A failure
+    /// fails the node: the log may hold the only copy. `done` runs on the loop.
+    private func storeTranscripts(_ conversations: [Conversation], done: @escaping (Result<Void, RouterError>) -> Void) {
+        for conversation in conversations { archiving[conversation.id] = conversation }
+        let (transcripts, box, loop) = (self.transcripts, UncheckedBox((node: self, done: done)), self.loop)
+        log.perform({ () throws(StorageError) in try transcripts.store(conversations, on: Date()) }, completion: { result in
             loop.execute {
-                let (node, reply) = box.value
-                for conversation in fresh { node.archiving[conversation.id] = nil }
-                if case .failure(let error) = result { node.fail(.storageFailed("\(error)")) }
-                reply(result.map { closed.count })
+                let (node, done) = box.value
+                for conversation in conversations { node.archiving[conversation.id] = nil }
+                switch result {
+                case .success:
+                    done(.success(()))
+                case .failure(let error):
+                    node.fail(.storageFailed("\(error)"))
+                    done(.failure(.storageFailed("\(error)")))
+                }
             }
         })
-        return closed.count
     }
 
     /// Rates a chat that has already left memory (a shopper may rate a while after the
@@ -198,22 +208,8 @@ public final class RouterNode {
             return reply(.failure(error))
         }
         rated.rating = rating
-        let copy = rated
         // Meanwhile reads (and a second rating) see the rated copy.
-        archiving[id] = copy
-        let (transcripts, box, loop) = (self.transcripts, UncheckedBox((node: self, reply: reply)), self.loop)
-        log.perform({ () throws(StorageError) in try transcripts.store([copy], on: Date()) }, completion: { result in
-            loop.execute {
-                let (node, reply) = box.value
-                node.archiving[id] = nil
-                switch result {
-                case .success: reply(.success(()))
-                case .failure(let error):
-                    node.fail(.storageFailed("\(error)"))
-                    reply(.failure(.storageFailed("\(error)")))
-                }
-            }
-        })
+        storeTranscripts([rated], done: reply)
     }
 
     /// Archives what is due (see `archive`), then rewrites the log as the records of the

@@ -90,21 +90,14 @@ public enum LogFraming {
             return ([], .corrupt(offset: 0, reason: "not a Switchboard log file of format \(formatVersion) (written by another version, or not a log)"))
         }
         guard buffer.count >= fileHeader.count else { return ([], .torn(offset: 0)) }
-        let (records, stop) = scan(UnsafeRawBufferPointer(rebasing: buffer[fileHeader.count...]))
-        let shift = fileHeader.count
-        let shifted = records.map { Record(type: $0.type, body: $0.body, offset: $0.offset + shift) }
-        return switch stop {
-        case .end: (shifted, .end)
-        case .torn(let offset): (shifted, .torn(offset: offset + shift))
-        case .corrupt(let offset, let reason): (shifted, .corrupt(offset: offset + shift, reason: reason))
-        }
+        return scan(buffer, from: fileHeader.count)
     }
 
-    /// Reads records from the start of `buffer` until it ends or something is wrong. The
-    /// records returned are exactly the valid prefix.
-    public static func scan(_ buffer: UnsafeRawBufferPointer) -> (records: [Record], stop: Stop) {
+    /// Reads records from byte `start` of `buffer` until it ends or something is wrong. The
+    /// records returned are exactly the valid prefix; offsets are the buffer's.
+    public static func scan(_ buffer: UnsafeRawBufferPointer, from start: Int = 0) -> (records: [Record], stop: Stop) {
         var records: [Record] = []
-        var offset = 0
+        var offset = start
         while offset < buffer.count {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             guard rest.count >= headerSize else { return (records, .torn(offset: offset)) }

@@ -173,6 +173,8 @@ public final class SegmentedLog {
             nextRecord = max(nextRecord, segment.first + UInt64(found.count))
             // Only an append can be cut short; a snapshot is renamed into place once whole.
             let isLast = position == segments.count - 1 && !segment.isSnapshot
+            // A file of another format is not damaged: cutting it would empty the log.
+            let foreign = bytes.withUnsafeBytes(LogFraming.isForeignFile)
             var damage: (offset: Int, reason: String)?
             switch stop {
             case .end:
@@ -182,15 +184,14 @@ public final class SegmentedLog {
                 truncated = bytes.count - offset
             case .torn(let offset):
                 damage = (offset, "segment ends inside a record")
-            case .corrupt(let offset, let reason) where bytes.withUnsafeBytes(LogFraming.isForeignFile):
+            case .corrupt(let offset, let reason) where foreign:
                 damage = (offset, reason + "; --repair will not cut it: start the build that wrote it")
             case .corrupt(let offset, let reason):
                 damage = (offset, reason + "; \(bytes.count - offset) bytes from there on (and \(segments.count - position - 1) later segments) are what --repair cuts")
             }
             if let damage {
                 let error = StorageError.corrupt(segment: path, offset: damage.offset, reason: damage.reason)
-                // A file of another format is not damaged: cutting it would empty the log.
-                guard repair, !bytes.withUnsafeBytes(LogFraming.isForeignFile) else { throw error }
+                guard repair, !foreign else { throw error }
                 try DurableFile.truncate(path, to: damage.offset)
                 repaired = error
                 // Later segments follow the damage: they cannot be trusted to be in order.

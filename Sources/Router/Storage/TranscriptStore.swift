@@ -32,10 +32,9 @@ public final class TranscriptStore: Sendable {
             do {
                 (stored, tornAt) = try Self.conversations(in: path)
             } catch {
-                guard repair, case .corrupt(_, let offset, _) = error,
-                      !(try DurableFile.read(path, offset: 0, count: LogFraming.fileHeader.count)).withUnsafeBytes(LogFraming.isForeignFile) else {
-                    throw error
-                }
+                // Damage at byte 0 is a file of another format (records start after the
+                // header): never cut.
+                guard repair, case .corrupt(_, let offset, _) = error, offset > 0 else { throw error }
                 try DurableFile.truncate(path, to: offset)
                 (stored, tornAt) = try Self.conversations(in: path)
             }
