@@ -2,8 +2,9 @@ import Foundation
 import Wire
 
 /// One browser's WebSocket: a visitor's widget or an operator's console. It authenticates
-/// with `hello`, then every command is checked locally (strict JSON) and forwarded to the
-/// router with the verified principal; replies and events come back as JSON text messages.
+/// with `hello`, then every command is parsed and checked here (strict JSON) and forwarded
+/// to the router as a typed command with the verified principal; the router's typed replies
+/// and events are written back as JSON text messages.
 /// The site is always the token's, never the client's. Loop-confined.
 final class ClientSession: WebSocketHandler {
     let id: UInt64
@@ -59,9 +60,9 @@ final class ClientSession: WebSocketHandler {
         case .start, .resume:
             // The reply names the conversation: from then on its events reach this visitor.
             // (Operators get their chats' events on their own channel.)
-            app.forward(json, from: self, principal: principal, watchReply: principal.role == .visitor)
+            app.forward(command, from: self, principal: principal, watchReply: principal.role == .visitor)
         default:
-            app.forward(json, from: self, principal: principal, watchReply: false)
+            app.forward(command, from: self, principal: principal, watchReply: false)
         }
     }
 
@@ -101,7 +102,7 @@ final class ClientSession: WebSocketHandler {
             if principal.role != .visitor {
                 // The router counts the console as connected and sends this operator's events here.
                 app.registerOperator("\(claims.site)/\(claims.sub)", session: id)
-                app.forward(Array(#"{"type":"hello","token":"verified"}"#.utf8), from: self, principal: principal, watchReply: false)
+                app.forward(.hello(token: nil, site: nil), from: self, principal: principal, watchReply: false)
             }
         }
     }

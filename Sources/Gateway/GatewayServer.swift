@@ -25,6 +25,8 @@ public struct GatewayConfiguration: Sendable {
     /// A WebSocket must say `hello` this soon after opening (default 10 s), or it is closed
     /// with 4408: an unauthenticated socket that only answers pings held a file forever.
     public var helloTimeout = Nanoseconds.seconds(10)
+    /// Where diagnostics go.
+    public var logger = Logger(label: "gateway")
 
     /// A configuration.
     public init(siteSecrets: [String: [UInt8]], router: SocketAddress, wire: WireConfiguration) {
@@ -84,6 +86,7 @@ public final class GatewayServer: Sendable {
 final class GatewayApp: HTTPHandler, WirePeerDelegate {
     let loop: EventLoop
     let configuration: GatewayConfiguration
+    private var logger: Logger { configuration.logger }
     let metrics = GatewayMetrics()
     private var router: WireClient?
     private var routerPeer: WirePeer?
@@ -236,30 +239,34 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         let query = request.target.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
         let parts = path.dropFirst("/api/admin/".count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var format = ReplyFormat.json
-        let command: [String: Any]
+        let command: ClientCommand
         switch (request.method, parts.count, parts.first) {
         case ("GET", 1, "conversations"):
-            command = ["type": "conversations", "includeClosed": query.contains("all=1")]
+            command = .conversations(includeClosed: query.contains("all=1"))
         case ("GET", 2, "conversations") where !parts[1].isEmpty:
             format = parts[1].hasSuffix(".txt") ? .plainText : .json
-            command = ["type": "transcript", "conversation": format == .plainText ? String(parts[1].dropLast(4)) : parts[1]]
+            command = .transcript(conversation: format == .plainText ? String(parts[1].dropLast(4)) : parts[1])
         case ("GET", 1, "queues"):
-            command = ["type": "queue"]
+            command = .queue
         case ("GET", 1, "operators"):
-            command = ["type": "operators"]
+            command = .operators
         case ("GET", 1, "canned"):
-            command = ["type": "canned"]
+            command = .canned
         case ("PUT", 2, "canned"):
-            guard let body = JSONParser.parse(request.body) as? [String: Any], let text = body["text"] as? String, body.count == 1 else {
-                return .respond(.json(400, Array(#"{"code":"bad_request","message":"send {\"text\": …}"}"#.utf8)))
+            guard let body = JSONParser.parse(request.body) as? [String: Any], let text = body["text"] as? String, body.count == 1,
+                  text.count <= ClientCommand.maxCannedTextLength else {
+                return .respond(.json(400, Array(#"{"code":"bad_request","message":"Send {\"text\": …} with at most 4096 characters."}"#.utf8)))
             }
-            command = ["type": "saveCanned", "shortcut": parts[1], "text": text, "scope": "site"]
+            guard ClientCommand.isShortcut(parts[1]), parts[1].count <= ClientCommand.maxShortcutLength else {
+                return .respond(.json(400, Array(#"{"code":"invalid_field","message":"A shortcut may hold only letters, digits, '-' and '_' (at most 32)."}"#.utf8)))
+            }
+            command = .saveCanned(shortcut: parts[1], text: text, scope: .site)
         case ("DELETE", 2, "canned"):
-            command = ["type": "deleteCanned", "shortcut": parts[1], "scope": "site"]
+            command = .deleteCanned(shortcut: parts[1], scope: .site)
         default:
             return .respond(.text(404, "not found"))
         }
-        return forwardHTTP(JSONText.serialize(command), principal: claims.principal, format: format, connection: connection)
+        return forwardHTTP(command, principal: claims.principal, format: format, connection: connection)
     }
 
     /// Headers that let a shop's page (another origin) use the attachment API: it is
@@ -280,7 +287,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         case .verified(let verified): claims = verified
         }
         let parts = path.dropFirst("/api/attachments/".count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let command: [String: Any]
+        let command: ClientCommand
         var format = ReplyFormat.json
         switch (request.method, parts.count) {
         case ("POST", 1) where !parts[0].isEmpty:
@@ -293,53 +300,67 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
                                                                "message": "files may be \(ClientCommand.attachmentTypes.sorted().joined(separator: ", "))"])))
             }
             let name = (request.header("x-file-name")?.removingPercentEncoding).map { String($0.prefix(200)) } ?? "file"
-            command = ["type": "attach", "conversation": parts[0], "name": name.isEmpty ? "file" : name, "contentType": type,
-                       "clientMessageId": request.header("x-client-message-id") ?? UUID().uuidString, "data": Base64.encode(request.body)]
+            let messageID = request.header("x-client-message-id").map { String($0.prefix(64)) } ?? UUID().uuidString
+            command = .attach(conversation: parts[0], clientMessageID: messageID, name: name.isEmpty ? "file" : name, contentType: type,
+                              data: request.body)
         case ("GET", 2), ("HEAD", 2):
             format = .file
-            command = ["type": "attachment", "conversation": parts[0], "id": parts[1]]
+            command = .attachment(conversation: parts[0], id: parts[1])
         default:
             return .respond(.text(404, "not found"))
         }
-        return forwardHTTP(JSONText.serialize(command), principal: claims.principal, format: format, connection: connection)
+        return forwardHTTP(command, principal: claims.principal, format: format, connection: connection)
     }
 
     /// Sends an HTTP request's command to the router; the reply answers the request.
-    private func forwardHTTP(_ command: [UInt8], principal: Principal, format: ReplyFormat, connection: HTTPConnection) -> HTTPAction {
+    private func forwardHTTP(_ command: ClientCommand, principal: Principal, format: ReplyFormat, connection: HTTPConnection) -> HTTPAction {
         guard let peer = routerPeer else { return .respond(.text(503, "the router is not reachable")) }
         nextCorrelation &+= 1
         pending[nextCorrelation] = .http(connection, format)
-        try? peer.send(.clientCommand(sessionID: 0, conversationID: "", body: Principal.encode(principal, command: command)),
-                       correlationID: nextCorrelation)
+        send(.command(sessionID: 0, principal: principal, command: command), correlationID: nextCorrelation, on: peer)
         return .deferred
     }
 
-    /// The router's JSON answer as an HTTP response.
-    private static func httpResponse(_ body: [UInt8], format: ReplyFormat) -> HTTPResponse {
-        guard let object = JSONParser.parse(body) as? [String: Any] else { return .text(502, "bad reply") }
-        if object["type"] as? String == "error" {
-            let status = switch object["code"] as? String {
-            case "unknown_conversation", "not_found": 404
-            case "forbidden": 403
-            case "storage_failed", "unavailable": 503
-            default: 400
-            }
-            return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + corsHeaders, body: body)
+    /// The HTTP status of a refusal, by its code.
+    static func httpStatus(ofError code: String) -> Int {
+        switch code {
+        case "unknown_conversation", "not_found": 404
+        case "forbidden", "not_assigned", "unknown_operator": 403
+        case "storage_failed", "unavailable": 503
+        default: 400
         }
-        switch format {
-        case .json:
-            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")] + corsHeaders, body: body)
-        case .plainText:
-            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(TranscriptText.plainText(object).utf8))
-        case .file:
-            guard let data = (object["data"] as? String).flatMap(Base64.decode), let type = object["contentType"] as? String,
-                  ClientCommand.attachmentTypes.contains(type) else { return .text(502, "bad reply") }
-            let name = (object["name"] as? String ?? "file").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
+    }
+
+    /// The router's answer as an HTTP response.
+    static func httpResponse(_ reply: RouterReply, format: ReplyFormat) -> HTTPResponse {
+        if let code = reply.errorCode {
+            return HTTPResponse(status: httpStatus(ofError: code), headers: [("Content-Type", "application/json")] + corsHeaders, body: reply.json())
+        }
+        switch (format, reply) {
+        case (.plainText, .transcript(let transcript)):
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(TranscriptText.plainText(transcript).utf8))
+        case (.file, .file(let file)):
+            guard ClientCommand.attachmentTypes.contains(file.contentType) else { return .text(502, "The router answered with a file of an unknown type.") }
+            let name = file.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
             // Files are someone else's upload: never let a browser run one as a page.
-            let disposition = type.hasPrefix("image/") ? "inline" : "attachment"
-            return HTTPResponse(status: 200, headers: [("Content-Type", type), ("Content-Disposition", "\(disposition); filename*=UTF-8''\(name)"),
+            let disposition = file.contentType.hasPrefix("image/") ? "inline" : "attachment"
+            return HTTPResponse(status: 200, headers: [("Content-Type", file.contentType), ("Content-Disposition", "\(disposition); filename*=UTF-8''\(name)"),
                                                        ("Cache-Control", "private, max-age=3600"), ("X-Content-Type-Options", "nosniff"),
-                                                       ("Content-Security-Policy", "sandbox")] + corsHeaders, body: data)
+                                                       ("Content-Security-Policy", "sandbox")] + corsHeaders, body: file.data)
+        case (.json, _):
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")] + corsHeaders, body: reply.json())
+        default:
+            return .text(502, "The router's answer does not fit the request.")
+        }
+    }
+
+    /// Sends to the router. A send fails only when the link is closing: the waiter is then
+    /// answered by `peerDidClose`, so the failure is counted, not lost.
+    private func send(_ message: WireMessage, correlationID: UInt32 = 0, on peer: WirePeer) {
+        do {
+            try peer.send(message, correlationID: correlationID)
+        } catch {
+            metrics.add("router_send_failures_total")
         }
     }
 
@@ -360,15 +381,14 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     }
 
     /// Forwards a client's command; the reply goes back to the session.
-    func forward(_ json: [UInt8], from session: ClientSession, principal: Principal, watchReply: Bool) {
+    func forward(_ command: ClientCommand, from session: ClientSession, principal: Principal, watchReply: Bool) {
         guard let peer = routerPeer else {
-            session.send(.error(code: "unavailable", message: "the router is not reachable; retry shortly", requestID: nil))
+            session.send(.error(code: "unavailable", message: "The router is not reachable; retry shortly.", requestID: nil))
             return
         }
         nextCorrelation &+= 1
         pending[nextCorrelation] = .session(session.id, watch: watchReply)
-        let body = Principal.encode(principal, command: json)
-        try? peer.send(.clientCommand(sessionID: session.id, conversationID: "", body: body), correlationID: nextCorrelation)
+        send(.command(sessionID: session.id, principal: principal, command: command), correlationID: nextCorrelation, on: peer)
         metrics.add("commands_forwarded_total")
     }
 
@@ -401,7 +421,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             operatorSessions[key]?.remove(session.id)
             if operatorSessions[key]?.isEmpty == true { operatorSessions[key] = nil }
         }
-        try? routerPeer?.send(.sessionClosed(sessionID: session.id))
+        if let routerPeer { send(.sessionClosed(sessionID: session.id), on: routerPeer) }
     }
 
     // MARK: router → sessions
@@ -420,33 +440,45 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     }
 
     func peer(_ peer: WirePeer, didReceive header: FrameHeader, payload: UnsafeRawBufferPointer) {
-        guard let message = try? WireMessage.decode(type: header.type, payload: payload) else { return }
+        let message: WireMessage
+        do {
+            message = try WireMessage.decode(type: header.type, payload: payload)
+        } catch {
+            metrics.add("router_messages_undecodable_total")
+            logger.warning("an undecodable message from the router was dropped", ["type": "\(header.type)", "error": "\(error)"])
+            return
+        }
         switch message {
-        case .reply(let body):
+        case .commandReply(let reply):
             switch pending.removeValue(forKey: header.correlationID) {
             case .session(let sessionID, let watch)?:
                 guard let session = sessions[sessionID] else { return }
-                if watch, let conversation = Self.acceptedConversation(body) {
+                if watch, case .event(.accepted(_, let conversation?, _)) = reply {
                     self.watch(conversation: conversation, session: sessionID)
                 }
-                session.sendRaw(body)
+                session.sendRaw(reply.json())
             case .http(let connection, let format)?:
-                connection.respond(Self.httpResponse(body, format: format))
+                connection.respond(Self.httpResponse(reply, format: format))
             case nil:
                 break
             }
-        case .conversationEvent(let conversation, _, let body):
-            for id in conversationSessions[conversation] ?? [] { sessions[id]?.sendRaw(body) }
-            metrics.add("events_delivered_total")
-        case .operatorEvent(let op, let body):
-            for id in operatorSessions[op] ?? [] { sessions[id]?.sendRaw(body) }
-            metrics.add("events_delivered_total")
-        case .sessionEvent(let sessionID, let body):
-            sessions[sessionID]?.sendRaw(body)
-            metrics.add("events_delivered_total")
+        case .conversationUpdate(let conversation, _, let event):
+            deliver(event, to: conversationSessions[conversation])
+        case .operatorUpdate(let op, let event):
+            deliver(event, to: operatorSessions[op])
+        case .sessionUpdate(let sessionID, let event):
+            deliver(event, to: [sessionID])
         default:
-            break
+            logger.warning("an unexpected message from the router was dropped", ["type": "\(message.type)"])
         }
+    }
+
+    /// Writes the event as JSON once and sends it to each session.
+    private func deliver(_ event: ServerEvent, to sessionIDs: Set<UInt64>?) {
+        guard let sessionIDs, !sessionIDs.isEmpty else { return }
+        let json = event.json()
+        for id in sessionIDs { sessions[id]?.sendRaw(json) }
+        metrics.add("events_delivered_total")
     }
 
     func peerWritabilityChanged(_ peer: WirePeer) {}
@@ -463,12 +495,6 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             }
         }
         pending.removeAll()
-    }
-
-    /// The conversation named by an `accepted` reply (start, resume, accept).
-    private static func acceptedConversation(_ body: [UInt8]) -> String? {
-        guard let object = JSONParser.parse(body) as? [String: Any], object["type"] as? String == "accepted" else { return nil }
-        return object["conversation"] as? String
     }
 }
 

@@ -56,8 +56,12 @@ enum ChatScenario {
         var acceptDelayMilliseconds: Int
         var fsync: String?
         var seconds: Double
+        /// Messages delivered inside the measuring window (the rate is this over `seconds`).
         var messagesDelivered: Int
         var messagesPerSecond: Double
+        /// Messages delivered after the window, while what was in flight drained (checked
+        /// for loss and order, in no rate).
+        var messagesDrained: Int
         var chatsStarted: Int
         var chatsEnded: Int
         var refusedAtChatEnd: Int
@@ -172,6 +176,8 @@ enum ChatScenario {
             return String(format: "%d messages delivered, p99 so far %.0f us, %d chats started", delivered, Double(p99) / 1000, chats)
                 + (memory.map { String(format: ", server %.1f MiB", $0) } ?? "")
         }
+        // The window ends here for every figure: deliveries from now on are the drain's.
+        try loop.submitAndWait { world.value.closeWindow() }
         let memoryAtEnd = serverMiB()
         let elapsed = Double(MonotonicClock.now() - start) / 1e9
         let cpu = ProcessStats.ownCPUSeconds() - cpuBefore
@@ -194,7 +200,7 @@ enum ChatScenario {
         let report = Report(gateways: targets.count, conversations: conversations, inFlightPerSide: rate == nil ? inFlight : nil, targetRate: rate,
                             messagesPerChat: messagesPerChat, acceptDelayMilliseconds: acceptDelay, fsync: child == nil ? nil : fsync,
                             seconds: (elapsed * 100).rounded() / 100, messagesDelivered: result.delivered,
-                            messagesPerSecond: (Double(result.delivered) / elapsed).rounded(), chatsStarted: started, chatsEnded: ended, refusedAtChatEnd: refused,
+                            messagesPerSecond: (Double(result.delivered) / elapsed).rounded(), messagesDrained: result.drained, chatsStarted: started, chatsEnded: ended, refusedAtChatEnd: refused,
                             deliveryLatencyMicroseconds: LatencySummary(result.delivery), ackLatencyMicroseconds: LatencySummary(result.ack),
                             startToOfferMicroseconds: LatencySummary(result.startToOffer),
                             startToFirstReplyMicroseconds: LatencySummary(result.startToFirstReply),
@@ -213,6 +219,7 @@ enum ChatScenario {
                          started, ended, refused, report.startToOfferMicroseconds.p50, report.startToOfferMicroseconds.p99,
                          report.startToFirstReplyMicroseconds.p50, report.startToFirstReplyMicroseconds.p99))
         }
+        print("\(result.drained) more delivered in the drain after the window (not in the rate)")
         print("lost \(result.lost), duplicated \(result.duplicated), reordered \(result.reordered), errors \(result.errors); cpu loadgen \(report.loadgenCPUSeconds) s, server \(report.serverCPUSeconds.map { "\($0) s" } ?? "n/a")")
         try writeReport(report, to: arguments.string("report"))
         return result.lost == 0 && result.duplicated == 0 && result.reordered == 0 && result.errors.isEmpty && slo.allSatisfy(\.met) ? 0 : 1

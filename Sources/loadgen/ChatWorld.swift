@@ -55,14 +55,12 @@ final class ChatWorld {
     /// Chats in progress, for pacing: each side once active.
     private var activeSides: [Key: WebSocketClient] = [:]
     private var pacingOrder: [Key] = []
-    private(set) var delivered = 0
+    /// Deliveries in the measuring window (and those drained after it).
+    private var tally = DeliveryTally()
+    var delivered: Int { tally.delivered }
     private var duplicated = 0
     private var reordered = 0
     private var errors: [String: Int] = [:]
-    private var delivery = Histogram()
-    /// Delivery latency since the last `takeWindow`, for the timeline.
-    private var window = Histogram()
-    private var windowDelivered = 0
     private var ack = Histogram()
     /// Chat timings: start sent, offer received, first operator message received.
     private var startedAt: [String: UInt64] = [:]
@@ -91,10 +89,7 @@ final class ChatWorld {
     }
 
     func resetMeasurements() {
-        delivered = 0
-        delivery = Histogram()
-        window = Histogram()
-        windowDelivered = 0
+        tally.openWindow()
         ack = Histogram()
         measuringSince = MonotonicClock.now()
         chatsStarted = 0
@@ -103,15 +98,16 @@ final class ChatWorld {
 
     /// The deliveries since the last call and their latency (one point of the timeline).
     func takeWindow() -> (delivered: Int, latency: Histogram) {
-        defer {
-            window = Histogram()
-            windowDelivered = 0
-        }
-        return (windowDelivered, window)
+        tally.takeSlice()
+    }
+
+    /// The measuring window is over: what arrives from now on is the drain.
+    func closeWindow() {
+        tally.closeWindow()
     }
 
     /// The delivery latency's 99th percentile so far (for the progress line).
-    var deliveryP99: UInt64 { delivery.value(atPercentile: 99) }
+    var deliveryP99: UInt64 { tally.latency.value(atPercentile: 99) }
 
     func operatorOnline() { progress.update { $0.operatorsOnline += 1 } }
 
@@ -177,7 +173,7 @@ final class ChatWorld {
             return
         }
         streams[key]?.acknowledged += 1
-        ack.record(MonotonicClock.now() &- sent)
+        if tally.isOpen { ack.record(MonotonicClock.now() &- sent) }
         if side == .visitor, messagesPerChat > 0, streams[key]!.acknowledged >= messagesPerChat, streams[key]?.closing != true {
             // The chat has had its messages: the visitor leaves (and starts anew once it ended).
             sideClosing(key.conversation, .visitor)
@@ -200,11 +196,8 @@ final class ChatWorld {
         if sequence <= stream.lastSequence { reordered += 1 }
         stream.lastSequence = sequence
         streams[key] = stream
-        delivered += 1
         let now = MonotonicClock.now()
-        delivery.record(now &- sentAt)
-        window.record(now &- sentAt)
-        windowDelivered += 1
+        tally.record(latency: now &- sentAt)
         if author == .operator, firstReplyAt[conversation] == nil { firstReplyAt[conversation] = now }
     }
 
@@ -286,7 +279,7 @@ final class ChatWorld {
     }
 
     struct Result {
-        var delivered: Int, lost: Int, duplicated: Int, reordered: Int, errors: [String: Int]
+        var delivered: Int, drained: Int, lost: Int, duplicated: Int, reordered: Int, errors: [String: Int]
         var delivery: Histogram, ack: Histogram, startToOffer: Histogram, startToFirstReply: Histogram
     }
 
@@ -296,8 +289,8 @@ final class ChatWorld {
             if let offered = offeredAt[conversation] { startToOffer.record(offered &- started) }
             if let replied = firstReplyAt[conversation] { startToFirstReply.record(replied &- started) }
         }
-        return Result(delivered: delivered, lost: undelivered, duplicated: duplicated, reordered: reordered, errors: errors,
-                      delivery: delivery, ack: ack, startToOffer: startToOffer, startToFirstReply: startToFirstReply)
+        return Result(delivered: tally.delivered, drained: tally.drained, lost: undelivered, duplicated: duplicated, reordered: reordered, errors: errors,
+                      delivery: tally.latency, ack: ack, startToOffer: startToOffer, startToFirstReply: startToFirstReply)
     }
 
     func closeAll() {

@@ -65,12 +65,12 @@ Prints the URLs and the demo credentials, logs one line per event, and on SIGTER
 SIGINT stops accepting, flushes the log and exits 0.
 """
 
+/// The daemon's logger; the router and gateway libraries get their own from it.
+let logger = Logger(label: "routerd")
+
 /// One structured log line: time, level, message, key=value fields.
-func log(_ level: String, _ message: String, _ fields: [(String, String)] = []) {
-    let time = ISO8601DateFormatter().string(from: Date())
-    let extra = fields.map { "\($0.0)=\($0.1.contains(" ") ? "\"\($0.1)\"" : $0.1)" }.joined(separator: " ")
-    print("ts=\(time) level=\(level) msg=\"\(message)\"" + (extra.isEmpty ? "" : " " + extra))
-    fflush(nil)  // all streams: stdout may be a pipe to a supervisor
+func log(_ level: Logger.Level, _ message: String, _ fields: [(String, String)] = []) {
+    logger.log(level, message, fields: fields)
 }
 
 func fail(_ message: String) -> Never {
@@ -185,12 +185,13 @@ func runRouter(_ raw: [String]) -> Never {
         node = try loop.submitAndWait {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
                                                        policy: config.fsync, repair: repair)
-            log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
-            if let damage = recovery.repaired { log("warn", "router log repaired: the damaged part was cut off", [("damage", "\(damage)")]) }
-            try DemoSite.seedCannedResponses(node)
+            log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            if let damage = recovery.repaired { log(.warning, "router log repaired: the damaged part was cut off", [("damage", "\(damage)")]) }
+            // A production data directory holds only what its site's people made: the demo
+            // shop's canned responses are for `routerd dev` alone.
             return UncheckedBox(node)
         }
-        service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire)
+        service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
         let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value, service: service.value)) }
         let budget = SharedConnectionBudget(HTTPServerOptions())
         health = try TCPServer(group: group, address: config.http) { _ in
@@ -200,16 +201,16 @@ func runRouter(_ raw: [String]) -> Never {
         fail("cannot start: \(error)")
     }
     let address = try? loop.submitAndWait { service.value.address }
-    log("info", "router listening", [("node", config.identity.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
+    log(.info, "router listening", [("node", config.identity.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
                                      ("http", "\(health.address)"), ("data", config.data), ("fsync", config.fsync.rawValue)])
     waitForStopSignal()
-    log("info", "draining")
+    log(.info, "draining")
     health.close()
     try? loop.submitAndWait {
         service.value.close()
         node.value.close()
     }
-    log("info", "stopped")
+    log(.info, "stopped")
     exit(0)
 }
 
@@ -237,11 +238,11 @@ func runGateway(_ raw: [String]) -> Never {
     } catch {
         fail("cannot start: \(error)")
     }
-    log("info", "gateway listening", [("node", config.identity.nodeID), ("http", "http://\(gateway.address)"), ("router", "\(config.router)")])
+    log(.info, "gateway listening", [("node", config.identity.nodeID), ("http", "http://\(gateway.address)"), ("router", "\(config.router)")])
     waitForStopSignal()
-    log("info", "draining")
+    log(.info, "draining")
     gateway.close()
-    log("info", "stopped")
+    log(.info, "stopped")
     exit(0)
 }
 
@@ -284,7 +285,7 @@ func runDev(_ raw: [String]) -> Never {
         node = try loop.submitAndWait {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators, loadCapacity: loadCapacity)],
                                                        partitionCount: 64, policy: policy)
-            log("info", "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+            log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
             try DemoSite.seedCannedResponses(node)
             return UncheckedBox(node)
         }
@@ -306,13 +307,13 @@ func runDev(_ raw: [String]) -> Never {
             + (0..<loadOperators).map { ("shop/load-\($0)", "load-demo") })
         configuration.devAdmins = ["shop/\(DemoSite.admin)"]
         gateway = try GatewayServer(group: gatewayGroup, address: httpAddress, configuration: configuration)
-        log("info", "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
-        if !gateway.waitUntilLinked(seconds: 10) { log("warn", "the gateway is not linked to the router yet") }
+        log(.info, "router listening", [("wire", "\(routerAddress)"), ("data", data), ("fsync", policy.rawValue)])
+        if !gateway.waitUntilLinked(seconds: 10) { log(.warning, "the gateway is not linked to the router yet") }
     } catch {
         fail("cannot start: \(error)")
     }
     let base = "http://\(gateway.address)"
-    log("info", "gateway listening", [("http", base)])
+    log(.info, "gateway listening", [("http", base)])
     print("""
 
     Switchboard dev is running.
@@ -332,13 +333,13 @@ func runDev(_ raw: [String]) -> Never {
 
     // Drain on SIGTERM / SIGINT: stop accepting, let the log writer finish, exit 0.
     waitForStopSignal()
-    log("info", "draining")
+    log(.info, "draining")
     gateway.close()
     try? loop.submitAndWait {
         service.value.close()
         node.value.close()
     }
-    log("info", "stopped")
+    log(.info, "stopped")
     exit(0)
 }
 

@@ -21,11 +21,11 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         operators: [OperatorProfile(id: "anna", site: "shop", displayName: "Anna", skills: ["sales": 3], maxChats: 2)])
 
     /// Runs a command on the node's loop and waits for its (durable) reply.
-    func perform<T: Sendable>(_ node: UncheckedBox<RouterNode>, on loop: EventLoop,
-                              _ command: @escaping @Sendable (inout RouterCore, Instant, inout [RouterEffect]) throws(RouterError) -> T) throws -> T {
-        let result = Shared<Result<T, RouterError>?>(nil)
+    @discardableResult
+    func execute(_ node: UncheckedBox<RouterNode>, on loop: EventLoop, _ command: RouterCommand) throws -> CommandOutcome {
+        let result = Shared<Result<CommandOutcome, RouterError>?>(nil)
         try loop.submitAndWait {
-            node.value.perform(command) { reply in result.update { $0 = reply } }
+            node.value.execute(command) { reply in result.update { $0 = reply } }
         }
         #expect(result.wait { $0 != nil })
         return try result.read { $0! }.get()
@@ -45,27 +45,21 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
             node.delegate = recorder
             return UncheckedBox(node)
         }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
-        let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.startConversation(site: "shop", visitor: "v1", department: "sales", now: now, into: &effects)
-        }
+        try execute(node, on: loop, .connect("anna"))
+        try execute(node, on: loop, .setStatus("anna", .online))
+        let id = try execute(node, on: loop, .start(site: "shop", visitor: "v1", department: "sales", profile: [:], question: nil, requestID: "r")).conversation!
         #expect(recorder.operators.wait { notices in
             notices.contains { if case .offer(id, "v1", "sales", _) = $0.1 { $0.0 == "anna" } else { false } }
         })
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
-        let sequence = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
-        }
+        try execute(node, on: loop, .accept(id, by: "anna"))
+        let sequence = try execute(node, on: loop, .send(id, author: .visitor, clientMessageID: "m1", text: "Where is my parcel?")).sequence!
         // The reply is released with the step's notices: the operator is told too.
         #expect(recorder.operators.wait { notices in
             notices.contains { if case .event(id, let event) = $0.1 { event.sequence == sequence } else { false } }
         })
         // A refused command changes nothing and is answered at once.
         #expect(throws: RouterError.notAssigned(id, "ben")) {
-            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-                try core.operatorSend(id, by: "ben", clientMessageID: nil, text: "hi", now: now, into: &effects)
-            }
+            try execute(node, on: loop, .send(id, author: .operator("ben"), clientMessageID: "b1", text: "hi"))
         }
         try loop.submitAndWait { node.value.close() }
 
@@ -81,9 +75,7 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         #expect(recovered?.events.last?.sequence == sequence)
         #expect(try loop.submitAndWait { reopened.value.core.homes["anna"]?.held.contains(id) } == true)
         // The retried send after the restart gets the original number and stores nothing new.
-        let retried = try perform(reopened, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
-        }
+        let retried = try execute(reopened, on: loop, .send(id, author: .visitor, clientMessageID: "m1", text: "Where is my parcel?")).sequence!
         #expect(retried == sequence)
         try loop.submitAndWait { reopened.value.close() }
     }
@@ -97,23 +89,17 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         let node = try loop.submitAndWait {
             UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: 3, archiveDelay: 0).0)
         }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
+        try execute(node, on: loop, .connect("anna"))
+        try execute(node, on: loop, .setStatus("anna", .online))
         var ended: [ConversationID] = []
         for n in 0..<20 {
-            let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-                try core.startConversation(site: "shop", visitor: VisitorID("v\(n)"), department: "sales", now: now, into: &effects)
-            }
-            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
-            _ = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-                try core.visitorSend(id, clientMessageID: nil, text: "question \(n)", now: now, into: &effects)
-            }
-            try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.end(id, by: "anna", now: now, into: &effects) }
+            let id = try execute(node, on: loop, .start(site: "shop", visitor: VisitorID("v\(n)"), department: "sales", profile: [:], question: nil, requestID: "r")).conversation!
+            try execute(node, on: loop, .accept(id, by: "anna"))
+            _ = try execute(node, on: loop, .send(id, author: .visitor, clientMessageID: "m\(n)", text: "question \(n)")).sequence!
+            try execute(node, on: loop, .end(id, by: "anna"))
             ended.append(id)
         }
-        let open = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.startConversation(site: "shop", visitor: "still-here", department: "sales", now: now, into: &effects)
-        }
+        let open = try execute(node, on: loop, .start(site: "shop", visitor: "still-here", department: "sales", profile: [:], question: nil, requestID: "r")).conversation!
         let compacted = Shared<Result<Int, any Error>?>(nil)
         try loop.submitAndWait { node.value.compact { result in compacted.update { $0 = result } } }
         #expect(compacted.wait { $0 != nil })
@@ -161,19 +147,13 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
             return taken
         }
         let node = try open(seed: 5)
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.operatorConnected("anna", now: now, into: &effects) }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.setStatus("anna", .online, now: now, into: &effects) }
-        let id = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.startConversation(site: "shop", visitor: "v1", department: "sales", now: now, into: &effects)
-        }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.accept(id, by: "anna", now: now, into: &effects) }
-        _ = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m1", text: "Where is my parcel?", now: now, into: &effects)
-        }
-        let stillOpen = try perform(node, on: loop) { (core, now, effects) throws(RouterError) in
-            try core.startConversation(site: "shop", visitor: "v2", department: "sales", now: now, into: &effects)
-        }
-        try perform(node, on: loop) { (core, now, effects) throws(RouterError) in try core.end(id, by: "anna", now: now, into: &effects) }
+        try execute(node, on: loop, .connect("anna"))
+        try execute(node, on: loop, .setStatus("anna", .online))
+        let id = try execute(node, on: loop, .start(site: "shop", visitor: "v1", department: "sales", profile: [:], question: nil, requestID: "r")).conversation!
+        try execute(node, on: loop, .accept(id, by: "anna"))
+        _ = try execute(node, on: loop, .send(id, author: .visitor, clientMessageID: "m1", text: "Where is my parcel?")).sequence!
+        let stillOpen = try execute(node, on: loop, .start(site: "shop", visitor: "v2", department: "sales", profile: [:], question: nil, requestID: "r")).conversation!
+        try execute(node, on: loop, .end(id, by: "anna"))
         #expect(try archive(node, closedFor: nil) == 0, "closed less than the archive delay ago: it stays")
         #expect(try loop.submitAndWait { node.value.core.conversation(id) } != nil)
         #expect(try archive(node, closedFor: 0) == 1, "only the closed one goes")

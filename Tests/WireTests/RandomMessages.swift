@@ -27,6 +27,14 @@ enum RandomMessages {
         case .operatorEvent: return .operatorEvent(operatorID: string(&rng), body: Array(string(&rng).utf8))
         case .sessionClosed: return .sessionClosed(sessionID: UInt64.random(in: 0...UInt64.max, using: &rng))
         case .sessionEvent: return .sessionEvent(sessionID: rng.next(), body: Array(string(&rng).utf8))
+        case .command:
+            return .command(sessionID: rng.next(), principal: Principal(site: string(&rng), role: .visitor, id: string(&rng), attributes: ["k": string(&rng)]),
+                            command: TypedSamples.commands.randomElement(using: &rng)!.command)
+        case .commandReply: return .commandReply(TypedSamples.replies.randomElement(using: &rng)!.reply)
+        case .conversationUpdate:
+            return .conversationUpdate(conversationID: string(&rng), sequence: rng.next() >> 3, event: TypedSamples.events.randomElement(using: &rng)!.event)
+        case .operatorUpdate: return .operatorUpdate(operatorID: string(&rng), event: TypedSamples.events.randomElement(using: &rng)!.event)
+        case .sessionUpdate: return .sessionUpdate(sessionID: rng.next(), event: TypedSamples.events.randomElement(using: &rng)!.event)
         }
     }
 

@@ -350,6 +350,13 @@ def main():
         with open(os.path.join(outbox, mails[0]), encoding="utf-8") as f:
             mail = f.read()
         check("To: maria@example.com" in mail and "Yes, order 4711." in mail, "the e-mail holds the transcript")
+        # Every line has its time (this year, UTC) and its sequence number: it once read
+        # "[?] #0" throughout (an untyped round trip lost the numbers).
+        lines = [l for l in mail.replace("=\r\n", "").replace("=\n", "").splitlines() if l.startswith("[")]
+        year = time.strftime("%Y", time.gmtime())
+        check(lines and all(re.match(r"\[" + year + r"-\d\d-\d\dT\d\d:\d\d:\d\dZ\] #[1-9]\d* ", l) for l in lines)
+              and any("Yes, order 4711." in l for l in lines),
+              "each line of the e-mailed transcript has its time and sequence number")
         shot(shopper, "widget-rated")
 
         # A proactive invitation: the operator invites the shopper from the visitors list.

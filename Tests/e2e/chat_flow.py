@@ -427,6 +427,9 @@ def split_processes():
             check(http(address, "GET", "/readyz")[0] == 200, "the gateway becomes ready once linked to the router")
             token = mint_token("the-shop-token-secret-change-me!!", {"sub": "carl", "site": "shop", "role": "operator", "name": "Carl"})
             before = asyncio.run(split_chat(address, token))
+            admin = mint_token("the-shop-token-secret-change-me!!", {"sub": "carl", "site": "shop", "role": "admin"})
+            status, body = http(address, "GET", "/api/admin/canned", headers={"Authorization": f"Bearer {admin}"})
+            check(status == 200 and json.loads(body)["items"] == [], "a production router starts with no demo canned responses")
             scraped = http(metrics, "GET", "/metrics")[1]
             check(b"switchboard_router_open_conversations 1" in scraped and b"switchboard_router_assignments_total 1" in scraped
                   and b"switchboard_router_messages_total 1" in scraped and b'switchboard_router_wait_seconds_bucket{le="+Inf"} 1' in scraped,

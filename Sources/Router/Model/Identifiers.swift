@@ -44,8 +44,9 @@ public struct Skill: StringIdentifier {
     public init(_ raw: String) { self.raw = raw }
 }
 
-/// Time in the router's monotonic clock, nanoseconds. State machines receive it as an
-/// argument and never read a clock themselves.
+/// Time on the router core's clock: wall-clock nanoseconds since 1970 (never going back
+/// within a process), so stored times keep their meaning after a restart and on another
+/// router. State machines receive it as an argument and never read a clock themselves.
 public typealias Instant = UInt64
 
 /// Durations in nanoseconds, written readably.

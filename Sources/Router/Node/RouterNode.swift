@@ -59,6 +59,9 @@ public final class RouterNode {
     private var positionsTimer: TimerID?
     /// How often waiting visitors get their place in line (default 1 s).
     public let positionInterval: UInt64
+    /// The wall clock (injected by tests that recover a log written at another time).
+    private let clock: @Sendable () -> Instant
+    private var lastWallClock: Instant = 0
 
     private struct Step {
         /// The log append this step's output waits for (appends complete in order).
@@ -75,7 +78,7 @@ public final class RouterNode {
         loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, policy: SyncPolicy = .always,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
         compactionInterval: UInt64 = 300_000_000_000, archiveInterval: UInt64 = 1_000_000_000,
-        archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false
+        archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false, clock: @escaping @Sendable () -> Instant = { WallClock.now() }
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
@@ -97,7 +100,7 @@ public final class RouterNode {
             }
         }
         let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval,
-                              archiveDelay: archiveDelay)
+                              archiveDelay: archiveDelay, clock: clock)
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
         node.schedulePositions()
         if compactionInterval > 0 { node.scheduleCompaction(every: compactionInterval) }
@@ -107,7 +110,8 @@ public final class RouterNode {
 
     private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore,
                  files: (attachments: AttachmentStore, canned: CannedStore, outbox: MailOutbox), positionInterval: UInt64,
-                 archiveDelay: UInt64) {
+                 archiveDelay: UInt64, clock: @escaping @Sendable () -> Instant) {
+        self.clock = clock
         self.loop = loop
         self.core = core
         self.log = log
@@ -117,6 +121,18 @@ public final class RouterNode {
         self.archiveDelay = archiveDelay
     }
 
+    /// Now on the core's clock (wall time, never going back): for what the service stores
+    /// or shows beside the core (page views, queue waits).
+    public func wallClock() -> Instant {
+        lastWallClock = max(lastWallClock, clock())
+        return lastWallClock
+    }
+
+    /// A core instant as milliseconds since 1970, as clients show times.
+    public func wallMilliseconds(_ instant: Instant) -> Int64 {
+        Int64(instant / 1_000_000)
+    }
+
     /// A conversation from memory, on its way to the transcript store, or stored there.
     public func conversation(_ id: ConversationID) throws(StorageError) -> Conversation? {
         if let live = core.conversation(id) { return live }
@@ -124,26 +140,23 @@ public final class RouterNode {
         return try transcripts.transcript(id)
     }
 
-    /// Runs a command. `reply` gets its result once everything it changed is durable (or
+    /// Runs a command. `reply` gets its outcome once everything it changed is durable (or
     /// at once if it was refused and changed nothing).
-    public func perform<T>(
-        _ command: (inout RouterCore, Instant, inout [RouterEffect]) throws(RouterError) -> T,
-        reply: @escaping (Result<T, RouterError>) -> Void
-    ) {
+    public func execute(_ command: RouterCommand, reply: @escaping (Result<CommandOutcome, RouterError>) -> Void) {
         loop.assertInLoop()
         if let failure {
             reply(.failure(failure))
             return
         }
         var effects: [RouterEffect] = []
-        let result: T
+        let outcome: CommandOutcome
         do {
-            result = try command(&core, coreTime(), &effects)
+            outcome = try core.execute(command, now: coreTime(), into: &effects)
         } catch {
             reply(.failure(error))
             return
         }
-        enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(result)) }
+        enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(outcome)) }
     }
 
     /// Moves the conversations that have been over for `closedFor` (default `archiveDelay`)
@@ -250,12 +263,14 @@ public final class RouterNode {
 
     // MARK: internals
 
-    /// The time every change to the core runs at: a fresh clock read rather than the loop's
-    /// cached time, so commands handled in one loop turn (chat starts from many visitors)
-    /// get distinct, ordered times and queue order follows arrival order, and so the core
-    /// never sees time go back between a command and a timer of the same turn.
+    /// The time every change to the core runs at: wall-clock nanoseconds since 1970, so
+    /// what is stored (event times, when a chat joined the queue, its rank) means the same
+    /// after a reboot or on another router. A fresh clock read for each step, so commands
+    /// handled in one loop turn (chat starts from many visitors) get distinct, ordered
+    /// times, and never earlier than the last step's, so a clock stepped back by NTP does
+    /// not reorder the queue (time then stands still until the clock catches up).
     private func coreTime() -> Instant {
-        max(loop.now, MonotonicClock.now())
+        wallClock()
     }
 
     private func step(_ body: (inout RouterCore, Instant, inout [RouterEffect]) -> Void) {
@@ -314,7 +329,9 @@ public final class RouterNode {
         case .toOperator(let op, let notice):
             delegate?.routerNode(self, deliver: notice, to: op)
         case .schedule(let timer, let at):
-            loop.scheduleTimer(at: at) { [weak self] in
+            // The core's deadline is wall time; the loop's timers run on the monotonic clock.
+            let now = wallClock()
+            loop.scheduleTimer(at: loop.now + (at > now ? at - now : 0)) { [weak self] in
                 guard let self, self.failure == nil else { return }
                 self.step { core, now, effects in core.onTimer(timer, now: now, into: &effects) }
             }

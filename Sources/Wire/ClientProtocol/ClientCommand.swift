@@ -190,7 +190,7 @@ public enum ClientCommand: Equatable, Sendable {
     }
 
     /// A shortcut is typed after `/` in the console: letters, digits, `-` and `_`.
-    static func isShortcut(_ s: String) -> Bool {
+    public static func isShortcut(_ s: String) -> Bool {
         !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic || ("0"..."9").contains($0)) || $0 == "-" || $0 == "_" }
     }
 

@@ -1,22 +1,21 @@
 import Foundation
 
-/// Renders a transcript (the router's JSON) as plain text for people: one line per event.
-/// Used for the admin's `.txt` download and the e-mailed transcript.
+/// Renders a transcript as plain text for people: one line per event with its time (UTC)
+/// and sequence number. Used for the admin's `.txt` download and the e-mailed transcript.
 public enum TranscriptText {
-    /// The transcript object (`conversation`, `department`, `state`, `events`) as text.
-    public static func plainText(_ transcript: [String: Any]) -> String {
-        var lines = ["Conversation \(transcript["conversation"] as? String ?? "?") (\(transcript["department"] as? String ?? "?"), \(transcript["state"] as? String ?? "?"))"]
+    /// The transcript as text.
+    public static func plainText(_ transcript: Transcript) -> String {
+        let summary = transcript.summary
+        var lines = ["Conversation \(summary.conversation) (\(summary.department), \(summary.state))"]
         let formatter = ISO8601DateFormatter()
-        for event in transcript["events"] as? [[String: Any]] ?? [] {
-            let time = (event["time"] as? Int).map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "?"
-            let author = event["author"] as? [String: Any] ?? [:]
-            let who = switch author["kind"] as? String {
-            case "visitor": "Visitor"
-            case "operator": author["name"] as? String ?? author["id"] as? String ?? "Operator"
-            default: "—"
+        for case .event(_, let sequence, let time, let author, let kind, let text, _) in transcript.events {
+            let when = formatter.string(from: Date(timeIntervalSince1970: Double(time) / 1000))
+            let who = switch author {
+            case .visitor: "Visitor"
+            case .operator(let id, let name): name ?? id
+            case .system: "—"
             }
-            let text = event["type"] as? String == "attachment" ? "[file] \(event["text"] as? String ?? "")" : event["text"] as? String ?? ""
-            lines.append("[\(time)] #\(event["sequence"] as? Int ?? 0) \(who): \(text)")
+            lines.append("[\(when)] #\(sequence) \(who): \(kind == .attachment ? "[file] \(text)" : text)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

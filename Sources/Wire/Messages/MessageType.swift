@@ -37,6 +37,17 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     /// A notice for one gateway session (JSON body): a visitor's invitation, the
     /// departments' availability.
     case sessionEvent = 17
+    /// A client's command as a typed value, with the session and principal it came from
+    /// (gateway to router; replaces `clientCommand`'s JSON body).
+    case command = 18
+    /// The router's typed answer to the `command` with the same correlation id.
+    case commandReply = 19
+    /// A typed event of a conversation, with its sequence number (0: not stored).
+    case conversationUpdate = 20
+    /// A typed event for an operator's sessions.
+    case operatorUpdate = 21
+    /// A typed event for one gateway session.
+    case sessionUpdate = 22
 }
 
 /// The kind of node at the other end of a connection.

@@ -37,6 +37,18 @@ public enum WireMessage: Equatable, Sendable {
     /// A notice for session `sessionID` of the receiving gateway.
     case sessionEvent(sessionID: UInt64, body: [UInt8])
 
+    /// A client's command for session `sessionID` (0: a REST request) of the sending
+    /// gateway, on behalf of `principal` (from the token the gateway verified).
+    case command(sessionID: UInt64, principal: Principal, command: ClientCommand)
+    /// The answer to the `command` with this frame's correlation id.
+    case commandReply(RouterReply)
+    /// An event of a conversation for the gateways watching it.
+    case conversationUpdate(conversationID: String, sequence: UInt64, event: ServerEvent)
+    /// An event for operator `operatorID`'s sessions.
+    case operatorUpdate(operatorID: String, event: ServerEvent)
+    /// An event for session `sessionID` of the receiving gateway.
+    case sessionUpdate(sessionID: UInt64, event: ServerEvent)
+
     /// Fields of `hello`.
     public struct Hello: Equatable, Sendable {
         /// Highest protocol version the sender speaks.
@@ -103,6 +115,11 @@ public enum WireMessage: Equatable, Sendable {
         case .operatorEvent: .operatorEvent
         case .sessionClosed: .sessionClosed
         case .sessionEvent: .sessionEvent
+        case .command: .command
+        case .commandReply: .commandReply
+        case .conversationUpdate: .conversationUpdate
+        case .operatorUpdate: .operatorUpdate
+        case .sessionUpdate: .sessionUpdate
         }
     }
 
@@ -159,6 +176,22 @@ public enum WireMessage: Equatable, Sendable {
         case .sessionEvent(let sessionID, let body):
             writer.writeVarint(sessionID)
             writer.writeBytes(body)
+        case .command(let sessionID, let principal, let command):
+            writer.writeVarint(sessionID)
+            principal.encode(into: &writer)
+            command.encode(into: &writer)
+        case .commandReply(let reply):
+            reply.encode(into: &writer)
+        case .conversationUpdate(let conversationID, let sequence, let event):
+            writer.writeString(conversationID)
+            writer.writeVarint(sequence)
+            event.encode(into: &writer)
+        case .operatorUpdate(let operatorID, let event):
+            writer.writeString(operatorID)
+            event.encode(into: &writer)
+        case .sessionUpdate(let sessionID, let event):
+            writer.writeVarint(sessionID)
+            event.encode(into: &writer)
         }
     }
 
@@ -224,6 +257,22 @@ public enum WireMessage: Equatable, Sendable {
         case .sessionEvent:
             let sessionID = try reader.readVarint()
             message = .sessionEvent(sessionID: sessionID, body: try reader.readBytes())
+        case .command:
+            let sessionID = try reader.readVarint()
+            let principal = try Principal.decode(from: &reader)
+            message = .command(sessionID: sessionID, principal: principal, command: try ClientCommand.decode(from: &reader))
+        case .commandReply:
+            message = .commandReply(try RouterReply.decode(from: &reader))
+        case .conversationUpdate:
+            let conversation = try reader.readString()
+            let sequence = try reader.readVarint()
+            message = .conversationUpdate(conversationID: conversation, sequence: sequence, event: try ServerEvent.decode(from: &reader))
+        case .operatorUpdate:
+            let operatorID = try reader.readString()
+            message = .operatorUpdate(operatorID: operatorID, event: try ServerEvent.decode(from: &reader))
+        case .sessionUpdate:
+            let sessionID = try reader.readVarint()
+            message = .sessionUpdate(sessionID: sessionID, event: try ServerEvent.decode(from: &reader))
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
         return message

@@ -20,3 +20,16 @@ public enum Nanoseconds {
     /// `value` seconds in nanoseconds.
     public static func seconds(_ value: UInt64) -> UInt64 { value * 1_000_000_000 }
 }
+
+/// Nanoseconds since 1970 on the system's real-time clock: for what is stored or shown
+/// (event times, queue ranks), which must mean the same after a reboot and on another
+/// machine. Timers and timeouts use `MonotonicClock`: the wall clock may be stepped.
+public enum WallClock {
+    /// Now, in nanoseconds since 1970-01-01 UTC.
+    @inline(__always)
+    public static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+}

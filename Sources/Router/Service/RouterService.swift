@@ -1,0 +1,143 @@
+import Foundation
+import Wire
+
+/// Serves gateways over Wire. Each `command` from a gateway is authorised
+/// (`Authorization`), run on the `RouterNode` and answered with a `commandReply` once it is
+/// durable; conversation events go to the gateways watching the conversation, operator
+/// events to those holding the operator's consoles. The concerns live in their own files:
+/// this one holds the links and the dispatch; `RouterService-commands` runs commands,
+/// `-listings` answers the read-only queries, `-events` turns notices into events,
+/// `-engagement` serves availability, invitations, files, e-mail and canned responses.
+///
+/// Loop-confined: it runs on the node's loop.
+public final class RouterService: RouterNodeDelegate {
+    /// The node the commands run on.
+    public let node: RouterNode
+    private var server: WireServer?
+    private var links: [Subscriptions.Link: WirePeer] = [:]
+    /// Who hears what.
+    var subscriptions = Subscriptions()
+    /// Counters for /metrics.
+    public internal(set) var metrics = RouterMetrics()
+    /// Who is on each site now (live only).
+    var tracker = VisitorTracker()
+    /// The availability each site's watchers were last told.
+    var publishedAvailability: [SiteID: [ServerEvent.Department]] = [:]
+    /// Where diagnostics go.
+    let logger: Logger
+
+    private init(node: RouterNode, logger: Logger) {
+        self.node = node
+        self.logger = logger
+    }
+
+    /// Starts serving on `address`. Call off the loop; `group` must hold only the node's loop.
+    public static func start(node: UncheckedBox<RouterNode>, group: EventLoopGroup, address: SocketAddress,
+                             configuration: WireConfiguration, logger: Logger = Logger(label: "router")) throws -> UncheckedBox<RouterService> {
+        precondition(group.loops.count == 1 && group.loops[0] === node.value.loop, "the service runs on the node's loop")
+        let service = try node.value.loop.submitAndWait {
+            let service = RouterService(node: node.value, logger: logger)
+            node.value.delegate = service
+            return UncheckedBox(service)
+        }
+        let server = try WireServer(group: group, address: address, configuration: configuration) { peer in
+            GatewayLink(service: service.value, peer: peer)
+        }
+        try node.value.loop.submitAndWait {
+            service.value.server = server
+            service.value.scheduleAvailabilitySweep()
+        }
+        return service
+    }
+
+    /// The address gateways connect to.
+    public var address: SocketAddress? { server?.address }
+
+    /// Stops accepting gateways (open links stay until they close).
+    public func close() {
+        server?.close()
+    }
+
+    // MARK: links
+
+    fileprivate func linkOpened(_ peer: WirePeer) {
+        links[ObjectIdentifier(peer)] = peer
+    }
+
+    fileprivate func linkClosed(_ peer: WirePeer) {
+        let link = ObjectIdentifier(peer)
+        links[link] = nil
+        for closed in subscriptions.linkClosed(link) { sessionLeft(closed) }
+    }
+
+    fileprivate func receive(_ message: WireMessage, correlationID: UInt32, from peer: WirePeer) {
+        let link = ObjectIdentifier(peer)
+        switch message {
+        case .command(let sessionID, let principal, let command):
+            metrics.commands += 1
+            let session = Subscriptions.Session(link: link, id: sessionID)
+            handle(command, principal: principal, session: session) { [weak self] reply in
+                self?.answer(reply, correlationID: correlationID, on: link)
+            }
+        case .sessionClosed(let sessionID):
+            sessionLeft(subscriptions.sessionClosed(.init(link: link, id: sessionID)))
+        default:
+            // Nothing else is meaningful from a gateway.
+            logger.warning("unexpected message from a gateway", ["type": "\(message.type)"])
+        }
+    }
+
+    private func sessionLeft(_ closed: Subscriptions.Closed) {
+        if let op = closed.op { disconnect(op) }
+        if closed.visitor != nil { tracker.sessionClosed(Self.globalSession(closed.session), now: node.wallClock()) }
+    }
+
+    private func answer(_ reply: RouterReply, correlationID: UInt32, on link: Subscriptions.Link) {
+        if let code = reply.errorCode { metrics.errors[code, default: 0] += 1 }
+        send(.commandReply(reply), correlationID: correlationID, on: link)
+    }
+
+    /// Sends to a gateway. A send fails only when the link is closing; what it carried is
+    /// recovered by the client's resume, so it is counted and logged, not fatal.
+    func send(_ message: WireMessage, correlationID: UInt32 = 0, on link: Subscriptions.Link) {
+        guard let peer = links[link] else { return }
+        do {
+            try peer.send(message, correlationID: correlationID)
+        } catch {
+            metrics.failedSends += 1
+            logger.debug("send to a gateway failed", ["error": "\(error)"])
+        }
+    }
+
+    /// A session id unique across gateways (each gateway numbers its own sessions).
+    static func globalSession(_ session: Subscriptions.Session) -> UInt64 {
+        UInt64(truncatingIfNeeded: session.link.hashValue) &* 0x9E37_79B9_7F4A_7C15 ^ session.id
+    }
+
+    /// An operator id as clients know it (without the `<site>/` the router adds).
+    static func localID(_ op: OperatorID) -> String {
+        op.raw.split(separator: "/", maxSplits: 1).last.map(String.init) ?? op.raw
+    }
+}
+
+/// One gateway's Wire link into the service.
+private final class GatewayLink: WirePeerDelegate {
+    private let service: RouterService
+    init(service: RouterService, peer: WirePeer) {
+        self.service = service
+    }
+    func peerDidEstablish(_ peer: WirePeer) { service.linkOpened(peer) }
+    func peer(_ peer: WirePeer, didReceive header: FrameHeader, payload: UnsafeRawBufferPointer) {
+        guard let message = try? WireMessage.decode(type: header.type, payload: payload) else {
+            service.logger.warning("undecodable frame from a gateway; closing the link", ["type": "\(header.type)"])
+            peer.close()
+            return
+        }
+        service.receive(message, correlationID: header.correlationID, from: peer)
+    }
+    func peerWritabilityChanged(_ peer: WirePeer) {}
+    func peerDidClose(_ peer: WirePeer, reason: CloseReason) { service.linkClosed(peer) }
+}
+
+@available(*, unavailable)
+extension RouterService: Sendable {}
