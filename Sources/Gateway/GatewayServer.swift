@@ -476,9 +476,21 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     /// Writes the event as JSON once and sends it to each session.
     private func deliver(_ event: ServerEvent, to sessionIDs: Set<UInt64>?) {
         guard let sessionIDs, !sessionIDs.isEmpty else { return }
-        let json = event.json()
+        let json = eventJSON(event)
         for id in sessionIDs { sessions[id]?.sendRaw(json) }
         metrics.add("events_delivered_total")
+    }
+
+    /// The last stored event written as JSON: each one comes twice, for the visitor's side
+    /// and then for the operator's, and the second is the same text.
+    private var lastEventJSON: (conversation: String, sequence: Int64, json: [UInt8])?
+
+    private func eventJSON(_ event: ServerEvent) -> [UInt8] {
+        guard case .event(let conversation, let sequence, _, _, _, _, _) = event else { return event.json() }
+        if let last = lastEventJSON, last.sequence == sequence, last.conversation == conversation { return last.json }
+        let json = event.json()
+        lastEventJSON = (conversation, sequence, json)
+        return json
     }
 
     func peerWritabilityChanged(_ peer: WirePeer) {}

@@ -201,28 +201,24 @@ final class BurstOperator: WebSocketClientDelegate {
     private var online = false
     init(world: BurstWorld, token: String) { (self.world, self.token) = (world, token) }
 
-    func webSocketDidOpen(_ client: WebSocketClient) { client.send(["type": "hello", "token": token]) }
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
-        switch json["type"] as? String {
-        case "welcome":
-            client.send(["type": "status", "status": "online"])
-        case "accepted" where json["conversation"] == nil && !online:
+    func webSocketDidOpen(_ client: WebSocketClient) { client.send(.hello(token: token, site: nil)) }
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent) {
+        switch event {
+        case .welcome:
+            client.send(.setStatus(.online))
+        case .accepted(_, nil, _) where !online:
             online = true
             world.progress.update { $0.operatorsOnline += 1 }
-        case "offer":
-            guard let id = json["conversation"] as? String, let queuedAt = json["queuedAt"] as? Double, let time = json["time"] as? Double else {
-                world.errors["offer_without_times", default: 0] += 1
-                return
-            }
+        case .offer(let id, _, _, _, _, let queuedAt, let time):
             world.offered(id, queuedAt: queuedAt, at: time)
-            client.send(["type": "accept", "conversation": id])
+            client.send(.accept(conversation: id))
             world.loop.scheduleTimer(at: world.loop.now + world.handle) { [weak client] in
-                client?.send(["type": "end", "conversation": id])
+                client?.send(.end(conversation: id))
             }
-        case "offerWithdrawn":
+        case .offerWithdrawn:
             world.missed += 1
-        case "error":
-            world.errors[json["code"] as? String ?? "?", default: 0] += 1
+        case .error(let code, _, _):
+            world.errors[code, default: 0] += 1
         default:
             break
         }
@@ -238,21 +234,20 @@ final class BurstVisitor: WebSocketClientDelegate {
     private var sentAt: UInt64 = 0
     init(world: BurstWorld) { self.world = world }
 
-    func webSocketDidOpen(_ client: WebSocketClient) { client.send(["type": "hello", "site": "shop"]) }
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
-        switch json["type"] as? String {
-        case "welcome":
+    func webSocketDidOpen(_ client: WebSocketClient) { client.send(.hello(token: nil, site: "shop")) }
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent) {
+        switch event {
+        case .welcome:
             sentAt = MonotonicClock.now()
-            client.send(["type": "start", "requestId": "burst", "department": "sales"])
-        case "accepted" where conversation == nil:
-            guard let id = json["conversation"] as? String else { return }
+            client.send(.start(requestID: "burst", department: "sales", name: nil, email: nil, question: nil))
+        case .accepted(_, let id?, _) where conversation == nil:
             conversation = id
             world.startedAt[id] = sentAt
-        case "queued":
-            guard let id = conversation, let position = json["position"] as? Int, let time = json["time"] as? Double else { return }
+        case .queued(_, let position, _, let time):
+            guard let id = conversation else { return }
             world.told.append((id, position, time))
-        case "error":
-            world.errors[json["code"] as? String ?? "?", default: 0] += 1
+        case .error(let code, _, _):
+            world.errors[code, default: 0] += 1
         default:
             break
         }

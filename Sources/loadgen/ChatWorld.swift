@@ -150,7 +150,7 @@ final class ChatWorld {
         let id = "\(key.side.rawValue)\(counter)@\(key.conversation)"
         stream.sentAt[id] = stamp
         streams[key] = stream
-        client.send(["type": "send", "conversation": key.conversation, "clientMessageId": id, "text": "\(counter) \(stamp) hello"])
+        client.send(.send(conversation: key.conversation, clientMessageID: id, text: "\(counter) \(stamp) hello"))
         outstandingChanged(1)
     }
 
@@ -177,7 +177,7 @@ final class ChatWorld {
         if side == .visitor, messagesPerChat > 0, streams[key]!.acknowledged >= messagesPerChat, streams[key]?.closing != true {
             // The chat has had its messages: the visitor leaves (and starts anew once it ended).
             sideClosing(key.conversation, .visitor)
-            client.send(["type": "leave", "conversation": key.conversation])
+            client.send(.leave(conversation: key.conversation))
             return
         }
         if sending && inFlight > 0 && streams[key]?.closing != true { send(key, on: client) }
@@ -259,9 +259,8 @@ final class ChatWorld {
 
     /// A bot's `error` message: the refusal of one of its sends (named by its client
     /// message id), or else an error to count.
-    func refused(_ json: [String: Any], side: Side, on client: WebSocketClient) {
-        let code = json["code"] as? String ?? "?"
-        if let messageID = json["requestId"] as? String, messageID.contains("@") {
+    func refused(code: String, requestID: String?, side: Side, on client: WebSocketClient) {
+        if let messageID = requestID, messageID.contains("@") {
             answered(messageID, side: side, refusal: code, on: client)
         } else {
             error(code)
@@ -299,14 +298,11 @@ final class ChatWorld {
     }
 }
 
-/// The text of a load message: "<counter> <send time> hello".
-private func parseLoadText(_ json: [String: Any]) -> (conversation: String, counter: Int, sequence: Int, sentAt: UInt64)? {
-    guard let text = json["text"] as? String, let conversation = json["conversation"] as? String, let sequence = json["sequence"] as? Int else {
-        return nil
-    }
+/// A load message: its text is "<counter> <send time> hello".
+private func parseLoadText(_ conversation: String, _ sequence: Int64, _ text: String) -> (conversation: String, counter: Int, sequence: Int, sentAt: UInt64)? {
     let parts = text.split(separator: " ")
     guard parts.count >= 2, let counter = Int(parts[0]), let sentAt = UInt64(parts[1]) else { return nil }
-    return (conversation, counter, sequence, sentAt)
+    return (conversation, counter, Int(sequence), sentAt)
 }
 
 /// An operator who accepts every offer (after the world's accept delay), writes in each
@@ -329,35 +325,34 @@ final class OperatorBot: WebSocketClientDelegate {
     }
 
     func webSocketDidOpen(_ client: WebSocketClient) {
-        client.send(["type": "hello", "token": token])
+        client.send(.hello(token: token, site: nil))
     }
 
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
-        switch json["type"] as? String {
-        case "welcome":
-            client.send(["type": "status", "status": "online"])
-        case "accepted":
-            if let messageID = json["requestId"] as? String {
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent) {
+        switch event {
+        case .welcome:
+            client.send(.setStatus(.online))
+        case .accepted(let requestID, let conversation, _):
+            if let messageID = requestID {
                 world.answered(messageID, side: .operator, refusal: nil, on: client)
-            } else if let conversation = json["conversation"] as? String, accepting.remove(conversation) != nil {
+            } else if let conversation, accepting.remove(conversation) != nil {
                 world.sideActive(conversation, .operator, client: client)
-            } else if json["conversation"] == nil, !onlineReported {
+            } else if conversation == nil, !onlineReported {
                 onlineReported = true
                 world.operatorOnline()
             }
-        case "offer":
-            guard let conversation = json["conversation"] as? String else { return }
+        case .offer(let conversation, _, _, _, _, _, _):
             world.offerReceived(conversation)
             accepting.insert(conversation)
-            let accept: () -> Void = { [weak client] in client?.send(["type": "accept", "conversation": conversation]) }
+            let accept: () -> Void = { [weak client] in client?.send(.accept(conversation: conversation)) }
             if world.acceptDelay == 0 { accept() } else { world.loop.scheduleTimer(at: world.loop.now + world.acceptDelay, accept) }
-        case "message":
-            guard (json["author"] as? [String: Any])?["kind"] as? String == "visitor", let m = parseLoadText(json) else { return }
+        case .event(let conversation, let sequence, _, .visitor, .message, let text, _):
+            guard let m = parseLoadText(conversation, sequence, text) else { return }
             world.received(m.conversation, from: .visitor, counter: m.counter, sequence: m.sequence, sentAt: m.sentAt)
-        case "ended":
-            if let conversation = json["conversation"] as? String { world.sideClosing(conversation, .operator) }
-        case "error":
-            world.refused(json, side: .operator, on: client)
+        case .ended(let conversation):
+            world.sideClosing(conversation, .operator)
+        case .error(let code, _, let requestID):
+            world.refused(code: code, requestID: requestID, side: .operator, on: client)
         default:
             break
         }
@@ -389,7 +384,7 @@ final class VisitorBot: WebSocketClientDelegate {
     }
 
     func webSocketDidOpen(_ client: WebSocketClient) {
-        client.send(["type": "hello", "site": "shop"])
+        client.send(.hello(token: nil, site: "shop"))
     }
 
     private func start(_ client: WebSocketClient) {
@@ -397,33 +392,31 @@ final class VisitorBot: WebSocketClientDelegate {
         conversation = nil
         startSentAt = MonotonicClock.now()
         let department = world.departments[(firstDepartment + chats - 1) % world.departments.count]
-        client.send(["type": "start", "requestId": "chat-\(chats)", "department": department])
+        client.send(.start(requestID: "chat-\(chats)", department: department, name: nil, email: nil, question: nil))
     }
 
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
-        switch json["type"] as? String {
-        case "welcome":
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent) {
+        switch event {
+        case .welcome:
             start(client)
-        case "accepted":
-            if let request = json["requestId"] as? String {
-                if request == "chat-\(chats)", let id = json["conversation"] as? String {
-                    conversation = id
-                    world.chatStarted(id, sentAt: startSentAt)
-                } else {
-                    world.answered(request, side: .visitor, refusal: nil, on: client)
-                }
+        case .accepted(let request?, let id, _):
+            if request == "chat-\(chats)", let id {
+                conversation = id
+                world.chatStarted(id, sentAt: startSentAt)
+            } else {
+                world.answered(request, side: .visitor, refusal: nil, on: client)
             }
-        case "assigned":
-            guard let id = json["conversation"] as? String, id == conversation else { return }
+        case .assigned(let id, _, _):
+            guard id == conversation else { return }
             world.sideActive(id, .visitor, client: client)
-        case "message":
-            guard (json["author"] as? [String: Any])?["kind"] as? String == "operator", let m = parseLoadText(json) else { return }
+        case .event(let conversation, let sequence, _, .operator, .message, let text, _):
+            guard let m = parseLoadText(conversation, sequence, text) else { return }
             world.received(m.conversation, from: .operator, counter: m.counter, sequence: m.sequence, sentAt: m.sentAt)
-        case "ended":
-            guard let id = json["conversation"] as? String, id == conversation else { return }
+        case .ended(let id):
+            guard id == conversation else { return }
             if world.sending { start(client) }
-        case "error":
-            world.refused(json, side: .visitor, on: client)
+        case .error(let code, _, let requestID):
+            world.refused(code: code, requestID: requestID, side: .visitor, on: client)
         default:
             break
         }

@@ -221,11 +221,11 @@ final class IdleWorker: WebSocketClientDelegate {
     }
 
     func webSocketDidOpen(_ client: WebSocketClient) {
-        client.send(["type": "hello", "site": "shop"])
+        client.send(.hello(token: nil, site: "shop"))
     }
 
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any]) {
-        guard json["type"] as? String == "welcome", let began = opening.removeValue(forKey: ObjectIdentifier(client)) else { return }
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent) {
+        guard case .welcome = event, let began = opening.removeValue(forKey: ObjectIdentifier(client)) else { return }
         latency.record(MonotonicClock.now() - began)
         open[ObjectIdentifier(client)] = client
         settle()

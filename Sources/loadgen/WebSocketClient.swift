@@ -4,7 +4,7 @@ import Wire
 /// What a load-generating WebSocket client hears. Called on its loop.
 protocol WebSocketClientDelegate: AnyObject {
     func webSocketDidOpen(_ client: WebSocketClient)
-    func webSocket(_ client: WebSocketClient, didReceive json: [String: Any])
+    func webSocket(_ client: WebSocketClient, didReceive event: ServerEvent)
     func webSocketDidClose(_ client: WebSocketClient)
 }
 
@@ -40,11 +40,14 @@ final class WebSocketClient: ConnectionHandler {
         return client
     }
 
-    /// Sends one JSON text message.
-    func send(_ object: [String: Any]) {
+    /// Sends one command as the client protocol's JSON text message.
+    func send(_ command: ClientCommand) {
         guard parser != nil, let tcp else { return }
-        WebSocketParser.frame(.text, JSONText.serialize(object), maskKey: nextMask()).withUnsafeBytes { tcp.write($0) }
+        WebSocketParser.frame(.text, command.json(), maskKey: nextMask()).withUnsafeBytes { tcp.write($0) }
     }
+
+    /// Text messages that were not an event the server sends (counted, never dropped silently).
+    private(set) var unparsable = 0
 
     func close() {
         tcp?.close()
@@ -85,8 +88,10 @@ final class WebSocketClient: ConnectionHandler {
         for message in output.messages {
             switch message {
             case .text(let text):
-                if let object = JSONParser.parse(Array(text.utf8)) as? [String: Any] {
-                    delegate?.webSocket(self, didReceive: object)
+                if let event = ServerEvent.parse(Array(text.utf8)) {
+                    delegate?.webSocket(self, didReceive: event)
+                } else {
+                    unparsable += 1
                 }
             case .ping(let data):
                 WebSocketParser.frame(.pong, data, maskKey: nextMask()).withUnsafeBytes { connection.write($0) }

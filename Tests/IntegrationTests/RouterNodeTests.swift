@@ -121,6 +121,51 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         #expect(transcript?.events.contains { $0.kind == .message(text: "question 0") } == true)
         try loop.submitAndWait { reopened.value.close() }
     }
+    /// Stored times are wall time: a log written before a reboot (when the monotonic clock
+    /// started again near zero) or on another machine keeps its queue order, and waits are
+    /// measured from when the chats really joined the queue.
+    @Test func aLogRecoveredAtAnotherTime_keepsQueueOrderAndWaitTimes() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "router")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let directory = NSTemporaryDirectory() + "switchboard-wall-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clock = Shared<UInt64>(1_764_600_000_000_000_000)  // 2025-12-01, in ns
+        func open(seed: UInt64) throws -> UncheckedBox<RouterNode> {
+            try loop.submitAndWait {
+                UncheckedBox(try RouterNode.open(loop: loop, directory: directory, sites: [Self.site], partitionCount: 8, seed: seed,
+                                                 compactionInterval: 0, archiveInterval: 0, clock: { clock.read { $0 } }).0)
+            }
+        }
+        let node = try open(seed: 7)
+        try execute(node, on: loop, .connect("anna"))
+        try execute(node, on: loop, .setStatus("anna", .online))
+        var started: [ConversationID] = []
+        for n in 0..<4 {  // Anna takes two; two wait
+            clock.update { $0 += 1_000_000_000 }
+            started.append(try execute(node, on: loop, .start(site: "shop", visitor: VisitorID("v\(n)"), department: "sales", profile: [:],
+                                                            question: "question \(n)", requestID: "r\(n)")).conversation!)
+        }
+        try execute(node, on: loop, .accept(started[0], by: "anna"))
+        try execute(node, on: loop, .accept(started[1], by: "anna"))
+        let ids = started
+        let before = try loop.submitAndWait { ids.map { node.value.core.conversation($0)! } }
+        try loop.submitAndWait { node.value.close() }
+
+        clock.update { $0 += 120_000_000_000 }  // two minutes later, after a reboot
+        let reopened = try open(seed: 8)
+        let after = try loop.submitAndWait { ids.map { reopened.value.core.conversation($0)! } }
+        #expect(after.map(\.queuedAt) == before.map(\.queuedAt))
+        #expect(after.map(\.events) == before.map(\.events), "event times too")
+        let waiting = after.filter { $0.state == .queued }
+        #expect(waiting.map(\.id) == Array(ids[2...]))
+        #expect(waiting[0].rank! < waiting[1].rank!, "the first to come is still first")
+        let now = try loop.submitAndWait { reopened.value.wallClock() }
+        #expect(waiting.map { (now - $0.queuedAt) / 1_000_000_000 } == [121, 120])
+        #expect(try loop.submitAndWait { reopened.value.wallMilliseconds(after[0].events[0].time) } == 1_764_600_001_000)
+        try loop.submitAndWait { reopened.value.close() }
+    }
+
     /// Regression (issue 10): every finished chat stayed in memory until the next compaction
     /// (minutes), so memory grew with the message rate. Now a chat leaves memory
     /// `archiveDelay` after it closes, and reads find it in the transcript store.

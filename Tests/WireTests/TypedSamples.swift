@@ -86,3 +86,33 @@ enum TypedSamples {
 
     static let principal = Principal(site: "shop", role: .operator, id: "anna", attributes: ["name": "Anna"])
 }
+
+import Testing
+
+/// The client protocol defined once: every command and event written as JSON reads back as
+/// itself, and the hot events' direct writer makes exactly the generic writer's bytes.
+@Suite struct ClientProtocolRoundTripTests {
+    @Test func everyCommand_writtenAsJSON_parsesBackToItself() throws {
+        for sample in TypedSamples.commands {
+            let parsed = try ClientCommand.parse(sample.command.json(), maxBytes: ClientCommand.maxAttachCommandBytes)
+            #expect(parsed == sample.command, "\(sample.name)")
+        }
+    }
+
+    @Test func everyEvent_writtenAsJSON_parsesBackToItself() {
+        for sample in TypedSamples.events {
+            #expect(ServerEvent.parse(sample.event.json()) == sample.event, "\(sample.name)")
+        }
+    }
+
+    @Test func theDirectWriter_makesTheSameBytesAsTheGenericOne() {
+        var events = TypedSamples.events.map(\.event)
+        events.append(.event(conversation: "c\"1\\", sequence: 0, time: -5, author: .operator(id: "a\n", name: "Ann \u{1}"), kind: .notice,
+                             text: "quote \" tab \t ü", attachment: nil))
+        events.append(.accepted(requestID: nil, conversation: nil, sequence: nil))
+        events.append(.accepted(requestID: "r", conversation: nil, sequence: 0))
+        for event in events {
+            #expect(event.json() == JSONText.serialize(event.jsonObject), "\(event)")
+        }
+    }
+}

@@ -5,9 +5,8 @@ import Wire
 extension RouterService {
     /// Answers `command` through `reply` (once, and only after what it changed is durable).
     func handle(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reply: @escaping (RouterReply) -> Void) {
-        let facts = conversationFacts(for: command)
         let operatorOnSite = principal.role == .visitor || node.core.homes[principal.operatorID]?.profile.site == SiteID(principal.site)
-        switch Authorization.decide(command, by: principal, conversation: facts?.facts, operatorOnSite: operatorOnSite) {
+        switch Authorization.decide(command, by: principal, conversation: conversationFacts(for: command), operatorOnSite: operatorOnSite) {
         case .ignored:
             return
         case .refused(let code, let message):
@@ -15,25 +14,34 @@ extension RouterService {
         case .allowed:
             break
         }
-        if let listing = listing(for: command, principal: principal, conversation: facts?.conversation) {
+        if let listing = listing(for: command, principal: principal) {
             return reply(listing)
         }
-        run(command, principal: principal, session: session, conversation: facts?.conversation, reply: reply)
+        run(command, principal: principal, session: session, reply: reply)
     }
 
-    /// The conversation a command names, from memory or (for commands that may read an
-    /// archived one) the transcript store, and what authorisation needs to know of it.
-    private func conversationFacts(for command: ClientCommand) -> (conversation: Conversation, facts: Authorization.ConversationFacts)? {
+    /// What authorisation needs to know of the conversation a command names, from memory or
+    /// (for commands that may read an archived one) the transcript store. No copy of the
+    /// conversation outlives this call: one held while the command appends an event would
+    /// make the append copy the whole event list (every message O(chat length)).
+    private func conversationFacts(for command: ClientCommand) -> Authorization.ConversationFacts? {
         guard let raw = command.conversationID else { return nil }
         let id = ConversationID(raw)
         let live = node.core.conversation(id)
         guard let conversation = live ?? (Authorization.acceptsArchived(command) ? stored(id) : nil) else { return nil }
-        let participants = Set(conversation.events.compactMap { event -> OperatorID? in
-            if case .operator(let op) = event.author { return op }
-            return nil
-        })
-        return (conversation, .init(site: conversation.site, visitor: conversation.visitor, assignedOperator: conversation.assignedOperator,
-                                    participants: participants, live: live != nil))
+        // Only a file download asks who took part; the scan is O(events), so a chat message
+        // must not pay for it.
+        var participants: Set<OperatorID> = []
+        if case .attachment = command {
+            for event in conversation.events { if case .operator(let op) = event.author { participants.insert(op) } }
+        }
+        return .init(site: conversation.site, visitor: conversation.visitor, assignedOperator: conversation.assignedOperator,
+                     participants: participants, live: live != nil)
+    }
+
+    /// A conversation to read (not to change): from memory, or stored once it is over.
+    func readable(_ id: ConversationID) -> Conversation? {
+        node.core.conversation(id) ?? stored(id)
     }
 
     /// A conversation from memory, on its way to the store, or stored.
@@ -47,8 +55,7 @@ extension RouterService {
     }
 
     /// An authorised command that is not a listing.
-    private func run(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, conversation: Conversation?,
-                     reply: @escaping (RouterReply) -> Void) {
+    private func run(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reply: @escaping (RouterReply) -> Void) {
         let site = SiteID(principal.site)
         let isVisitor = principal.role == .visitor
         let author: Author = isVisitor ? .visitor : .operator(principal.operatorID)
@@ -66,7 +73,7 @@ extension RouterService {
             }
         }
         let accepted = RouterReply.event(.accepted(requestID: nil, conversation: nil, sequence: nil))
-        let id = conversation?.id ?? ConversationID(command.conversationID ?? "")
+        let id = ConversationID(command.conversationID ?? "")
         switch command {
         case .start(let requestID, let department, let name, let email, let question):
             // The shop's signed identity wins over what the pre-chat form says.
@@ -96,16 +103,16 @@ extension RouterService {
                 }
             }
         case .resume(_, let after):
-            guard let conversation else { return }
+            guard let conversation = readable(id) else { return }
             resume(conversation, after: after, for: isVisitor ? nil : op, session: session, reply: reply)
         case .typing(_, let typing):
             let who: ServerEvent.Author = isVisitor ? .visitor : .operator(id: principal.id, name: nil)
             let event = ServerEvent.typing(conversation: id.raw, author: who, typing: typing)
-            if isVisitor, let holder = conversation?.assignedOperator { pushOperator(holder, event) } else if !isVisitor { pushConversation(id, sequence: 0, event) }
+            if isVisitor, let holder = node.core.conversation(id)?.assignedOperator { pushOperator(holder, event) } else if !isVisitor { pushConversation(id, sequence: 0, event) }
         case .read(_, let sequence):
             let who: ServerEvent.Author = isVisitor ? .visitor : .operator(id: principal.id, name: nil)
             let event = ServerEvent.read(conversation: id.raw, author: who, sequence: sequence)
-            if isVisitor, let holder = conversation?.assignedOperator { pushOperator(holder, event) } else if !isVisitor { pushConversation(id, sequence: 0, event) }
+            if isVisitor, let holder = node.core.conversation(id)?.assignedOperator { pushOperator(holder, event) } else if !isVisitor { pushConversation(id, sequence: 0, event) }
         case .pageView(let url, let title):
             subscriptions.visitorSessionOpened(session, site: site, visitor: VisitorID(principal.id))
             tracker.pageView(site: site, visitor: VisitorID(principal.id), session: Self.globalSession(session), url: url, title: title, now: node.wallClock())
@@ -121,12 +128,12 @@ extension RouterService {
             }
             reply(.event(.departments(availability(of: site))))
         case .emailTranscript(_, let email):
-            guard let conversation else { return }
+            guard let conversation = readable(id) else { return }
             emailTranscript(conversation, to: email, reply: reply)
         case .attach(_, let messageID, let name, let contentType, let data):
             attach(id, author: author, clientMessageID: messageID, name: name, contentType: contentType, data: data, reply: reply)
         case .attachment(_, let attachmentID):
-            guard let conversation else { return }
+            guard let conversation = readable(id) else { return }
             reply(serveAttachment(attachmentID, of: conversation))
         case .hello:
             subscriptions.operatorSessionOpened(session, operator: op)

@@ -5,7 +5,7 @@ import Wire
 /// caller has authorised them.
 extension RouterService {
     /// The rows `command` asks for, or nil when it is not a listing.
-    func listing(for command: ClientCommand, principal: Principal, conversation: Conversation?) -> RouterReply? {
+    func listing(for command: ClientCommand, principal: Principal) -> RouterReply? {
         let site = SiteID(principal.site)
         // Only the listings look at every conversation (a plain command must not pay for it).
         var all: [Conversation] { node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site } }
@@ -22,8 +22,11 @@ extension RouterService {
             })
         case .conversations(let includeClosed):
             return .conversations(all.filter { includeClosed || $0.state.isOpen }.sorted { $0.id < $1.id }.map(summary))
-        case .transcript:
-            return conversation.map { .transcript(transcript($0)) }
+        case .transcript(let raw):
+            guard let conversation = readable(ConversationID(raw)) else {
+                return .event(.error(code: "unknown_conversation", message: "There is no conversation \(raw) on this site.", requestID: nil))
+            }
+            return .transcript(transcript(conversation))
         case .operators:
             let homes = node.core.homes.values.filter { $0.profile.site == site }.sorted { $0.profile.id < $1.profile.id }
             return .operators(homes.map { home in

@@ -47,7 +47,7 @@ public enum JSONText {
     }
 
     /// A string with the escapes RFC 8259 requires: quote, backslash, control characters.
-    private static func append(string: String, to out: inout [UInt8]) {
+    static func append(string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
@@ -85,5 +85,45 @@ public enum JSONText {
             } while magnitude > 0
             out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
         }
+    }
+}
+
+/// Writes one JSON object straight to bytes, fields in the order given (the caller gives
+/// them sorted, as `JSONText` sorts them). For the hot events only; everything else goes
+/// through `JSONText.serialize`.
+struct JSONBytes {
+    private(set) var bytes: [UInt8] = []
+    /// Whether the next field needs a comma before it.
+    private var needsComma = false
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func open() {
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    mutating func close() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    mutating func key(_ name: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        JSONText.append(string: name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = true
+    }
+
+    mutating func field(_ name: String, _ value: String) {
+        key(name)
+        JSONText.append(string: value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: Int64) {
+        key(name)
+        JSONText.append(integer: value, to: &bytes)
     }
 }

@@ -73,9 +73,55 @@ public enum ServerEvent: Equatable, Sendable {
         public init(id: String, online: Bool) { (self.id, self.online) = (id, online) }
     }
 
-    /// The JSON text, keys sorted (stable for tests and caches).
+    /// The JSON text, keys sorted (stable for tests and caches). The two events of every
+    /// chat message (the message itself and its acknowledgement) are written straight to
+    /// bytes, the same bytes `JSONText.serialize(jsonObject)` makes (a test holds them
+    /// equal): building a dictionary of boxed values per message cost more than the rest of
+    /// the gateway's work on it.
     public func json() -> [UInt8] {
-        JSONText.serialize(jsonObject)
+        switch self {
+        case .event(let conversation, let sequence, let time, let author, let kind, let text, let attachment):
+            var out = JSONBytes(capacity: 160 + text.utf8.count)
+            out.open()
+            if let attachment {
+                out.key("attachment")
+                out.open()
+                out.field("contentType", attachment.contentType)
+                out.field("id", attachment.id)
+                out.field("name", attachment.name)
+                out.field("size", Int64(attachment.size))
+                out.close()
+            }
+            out.key("author")
+            out.open()
+            switch author {
+            case .visitor: out.field("kind", "visitor")
+            case .system: out.field("kind", "system")
+            case .operator(let id, let name):
+                out.field("id", id)
+                out.field("kind", "operator")
+                if let name { out.field("name", name) }
+            }
+            out.close()
+            out.field("conversation", conversation)
+            out.field("sequence", sequence)
+            out.field("text", text)
+            out.field("time", time)
+            out.field("type", kind.rawValue)
+            out.close()
+            return out.bytes
+        case .accepted(let requestID, let conversation, let sequence):
+            var out = JSONBytes(capacity: 96)
+            out.open()
+            if let conversation { out.field("conversation", conversation) }
+            if let requestID { out.field("requestId", requestID) }
+            if let sequence { out.field("sequence", sequence) }
+            out.field("type", "accepted")
+            out.close()
+            return out.bytes
+        default:
+            return JSONText.serialize(jsonObject)
+        }
     }
 
     /// The event as a JSON object value (to embed in a larger document).
