@@ -70,7 +70,23 @@ for n, raw in enumerate([b"\x05\x10\x00", b"\x0b\x02\x01\x10\x00\x20\x01\x00\x30
 
 fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "WireTests", "Fixtures")
 for name in sorted(os.listdir(fixtures)):
-    if name.endswith(".hex"):
+    if name == "typed-values.hex":
+        # One "kind/name hex" line per typed value: each becomes the payload of the message
+        # that carries it (commands in `command` 18, events in `sessionUpdate` 22, replies
+        # in `commandReply` 19), so the message fuzzer starts from every case.
+        with open(os.path.join(fixtures, name)) as f:
+            for line in f.read().splitlines():
+                key, _, value = line.partition(" ")
+                kind, _, case = key.partition("/")
+                value = bytes.fromhex(value)
+                if kind == "command":  # session 1, principal shop / visitor / v, no attributes
+                    seed = (18).to_bytes(2, "big") + b"\x01\x04shop\x01\x01v\x00" + value
+                elif kind == "event":
+                    seed = (22).to_bytes(2, "big") + b"\x01" + value
+                else:
+                    seed = (19).to_bytes(2, "big") + value
+                put("MessageDecoderFuzz", f"typed-{kind}-{case}", seed)
+    elif name.endswith(".hex"):
         with open(os.path.join(fixtures, name)) as f:
             frame = bytes.fromhex("".join(f.read().split()))
         put("FrameDecoderFuzz", name[:-4], frame)
