@@ -53,6 +53,7 @@ final class RouterEndpoints: HTTPHandler {
         text += "# TYPE switchboard_router_commands_total counter\nswitchboard_router_commands_total \(m.commands)\n"
         text += "# TYPE switchboard_router_messages_total counter\nswitchboard_router_messages_total \(m.messages)\n"
         text += "# TYPE switchboard_router_assignments_total counter\nswitchboard_router_assignments_total \(m.assignments)\n"
+        text += "# TYPE switchboard_router_gateway_send_failures_total counter\nswitchboard_router_gateway_send_failures_total \(m.failedSends)\n"
         text += "# TYPE switchboard_router_errors_total counter\n"
         for (code, count) in m.errors.sorted(by: { $0.key < $1.key }) { text += "switchboard_router_errors_total{code=\"\(code)\"} \(count)\n" }
         text += "# TYPE switchboard_router_wait_seconds histogram\n"
