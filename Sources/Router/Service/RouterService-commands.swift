@@ -10,7 +10,9 @@ extension RouterService {
         case .ignored:
             return
         case .refused(let code, let message):
-            return reply(.event(.error(code: code, message: message, requestID: command.requestID)))
+            // No request id: the widget treats an unnamed `unknown_conversation` as "that
+            // chat is gone" and offers a new one, rather than marking one message unsent.
+            return reply(.event(.error(code: code, message: message, requestID: nil)))
         case .allowed:
             break
         }
@@ -216,18 +218,6 @@ extension RouterService {
         case .missed: deliver(.missed(conversation: id.raw), sequence: 0)
         case .offline: deliver(.offline(conversation: id.raw), sequence: 0)
         case .queued, .offered: break  // the next queue-position update tells the visitor
-        }
-    }
-}
-
-extension ClientCommand {
-    /// The id a refusal echoes so the client knows which request it answers: a send's
-    /// client message id, a start's request id.
-    var requestID: String? {
-        switch self {
-        case .send(_, let id, _), .attach(_, let id, _, _, _): id
-        case .start(let id, _, _, _, _): id
-        default: nil
         }
     }
 }
