@@ -74,7 +74,7 @@ final class BadInputFixture {
     @Test func frameBeforeHandshake_getsNotAuthenticated() throws {
         let fixture = try BadInputFixture()
         let raw = try RawClient(port: fixture.server.address.port)
-        raw.send(encodeFrame(.clientCommand(sessionID: 1, conversationID: "c", body: [1])))
+        raw.send(encodeFrame(.command(sessionID: 1, principal: Principal(site: "shop", role: .visitor, id: "v"), command: .departments)))
         expectErrorThenClose(raw, code: WireError.notAuthenticated.code)
         #expect(try fixture.healthyClientStillWorks())
     }
@@ -135,7 +135,7 @@ final class BadInputFixture {
     @Test func lengthOverTheLimit_getsFrameTooLarge_withoutThePayloadBeingSent() throws {
         let fixture = try BadInputFixture()
         let raw = try fixture.authenticatedRawClient()
-        raw.send(rawFrameBytes(type: MessageType.clientCommand.rawValue, length: 0x7FFF_FFFF, payload: []))
+        raw.send(rawFrameBytes(type: MessageType.command.rawValue, length: 0x7FFF_FFFF, payload: []))
         expectErrorThenClose(raw, code: 2)
         #expect(try fixture.healthyClientStillWorks())
     }
@@ -143,7 +143,7 @@ final class BadInputFixture {
     @Test func corruptLZ4_getsCorruptCompressedPayload() throws {
         let fixture = try BadInputFixture()
         let raw = try fixture.authenticatedRawClient()
-        raw.send(rawFrameBytes(flags: 1, type: MessageType.clientCommand.rawValue, payload: [0x90, 0x4E, 0xFF, 0xFF, 0xFF, 0x01]))
+        raw.send(rawFrameBytes(flags: 1, type: MessageType.command.rawValue, payload: [0x90, 0x4E, 0xFF, 0xFF, 0xFF, 0x01]))
         expectErrorThenClose(raw, code: 7)
         #expect(try fixture.healthyClientStillWorks())
     }
@@ -154,7 +154,7 @@ final class BadInputFixture {
         var payload = ByteWriter()
         payload.writeVarint(UInt64(64) << 20)
         payload.writeRaw([0x1F, 0x00])
-        raw.send(rawFrameBytes(flags: 1, type: MessageType.clientCommand.rawValue, payload: payload.bytes))
+        raw.send(rawFrameBytes(flags: 1, type: MessageType.command.rawValue, payload: payload.bytes))
         expectErrorThenClose(raw, code: 8)
         #expect(try fixture.healthyClientStillWorks())
     }

@@ -35,13 +35,13 @@ private func messages(_ outcome: DecodeOutcome) throws -> [WireMessage] {
     @Test func incompressiblePayload_isSentPlain() throws {
         var rng = SplitMix64(seed: 5)
         let body = (0..<2000).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let stream = try encodeStream([.clientCommand(sessionID: 1, conversationID: "c", body: body)])
+        let stream = try encodeStream([.conversationEvent(conversationID: "c", sequence: 1, body: body)])
         #expect(stream[1] == 0)
     }
 
     @Test func payloadBelowThreshold_isNeverCompressed() throws {
         let body = [UInt8](repeating: 0x41, count: 400)
-        let stream = try encodeStream([.clientCommand(sessionID: 1, conversationID: "c", body: body)])
+        let stream = try encodeStream([.conversationEvent(conversationID: "c", sequence: 1, body: body)])
         #expect(stream[1] == 0)
     }
 
@@ -121,13 +121,13 @@ private func messages(_ outcome: DecodeOutcome) throws -> [WireMessage] {
         var payload = ByteWriter()
         payload.writeVarint(1000)
         payload.writeRaw([0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x01, 0x02])
-        let frame = rawFrame(flags: FrameFlags.lz4.rawValue, type: MessageType.clientCommand.rawValue, payload: payload.bytes)
+        let frame = rawFrame(flags: FrameFlags.lz4.rawValue, type: MessageType.conversationEvent.rawValue, payload: payload.bytes)
         #expect(try decoded(frame).error == .corruptCompressedPayload)
     }
 
     @Test func lz4ThatExpandsToOtherThanItsDeclaredSize_isRejected() throws {
         let body = Array(String(repeating: "abc ", count: 300).utf8)
-        var stream = try encodeStream([.clientCommand(sessionID: 1, conversationID: "c", body: body)])
+        var stream = try encodeStream([.conversationEvent(conversationID: "c", sequence: 1, body: body)])
         #expect(stream[1] == FrameFlags.lz4.rawValue)
         // Declared size: the varint right after the header. The payload is 1205 bytes
         // (session 1 B, conversation id 2 B, body length 2 B, body 1200 B) = [0xB5, 0x09].
@@ -140,7 +140,7 @@ private func messages(_ outcome: DecodeOutcome) throws -> [WireMessage] {
         var payload = ByteWriter()
         payload.writeVarint(UInt64(1 << 20) + 1)
         payload.writeRaw([0x10, 0x41])
-        let frame = rawFrame(flags: FrameFlags.lz4.rawValue, type: MessageType.clientCommand.rawValue, payload: payload.bytes)
+        let frame = rawFrame(flags: FrameFlags.lz4.rawValue, type: MessageType.conversationEvent.rawValue, payload: payload.bytes)
         #expect(try decoded(frame).error == .decompressedTooLarge(declared: UInt64(1 << 20) + 1, limit: 1 << 20))
     }
 
@@ -149,7 +149,7 @@ private func messages(_ outcome: DecodeOutcome) throws -> [WireMessage] {
         let body = [UInt8](repeating: 0, count: 1 << 20)
         var encoder = FrameEncoder(maxFrameSize: 1 << 21)
         var out = ByteWriter()
-        try encoder.encode(.clientCommand(sessionID: 0, conversationID: "c", body: body), into: &out)
+        try encoder.encode(.conversationEvent(conversationID: "c", sequence: 0, body: body), into: &out)
         #expect(out.count < 8192)
         let outcome = try decoded(out.bytes, limits: FrameLimits(maxFrameSize: 1 << 20, maxDecompressedSize: 1 << 16))
         guard case .decompressedTooLarge = outcome.error else {

@@ -103,7 +103,7 @@ private func viaWire(_ message: WireMessage) throws -> WireMessage {
     }
 
     @Test func anyOtherFrameBeforeHandshake_isNotAuthenticated() {
-        for message in [WireMessage.ping(token: 1), .clientCommand(sessionID: 1, conversationID: "c", body: []), .welcome] {
+        for message in [WireMessage.ping(token: 1), .conversationEvent(conversationID: "c", sequence: 1, body: []), .welcome] {
             var router = Handshake(side: .accepting, configuration: config("router-a"), nonce: nonce(2))
             _ = router.start()
             #expect(router.onMessage(message) == [.fail(.notAuthenticated)])

@@ -18,15 +18,11 @@ enum RandomMessages {
         case .ping: return .ping(token: rng.next())
         case .pong: return .pong(token: rng.next())
         case .redirect: return .redirect(partition: UInt32.random(in: 0...UInt32.max, using: &rng), nodeID: string(&rng), address: string(&rng))
-        case .clientCommand: return .clientCommand(sessionID: rng.next(), conversationID: string(&rng), body: body(&rng))
         case .conversationEvent: return .conversationEvent(conversationID: string(&rng), sequence: rng.next() >> 3, body: body(&rng))
         case .subscribe: return .subscribe(conversationID: string(&rng), afterSequence: rng.next())
         case .unsubscribe: return .unsubscribe(conversationID: string(&rng))
         case .ack: return .ack(conversationID: string(&rng), sequence: UInt64.random(in: 0...1000, using: &rng))
-        case .reply: return .reply(body: Array(string(&rng).utf8))
-        case .operatorEvent: return .operatorEvent(operatorID: string(&rng), body: Array(string(&rng).utf8))
         case .sessionClosed: return .sessionClosed(sessionID: UInt64.random(in: 0...UInt64.max, using: &rng))
-        case .sessionEvent: return .sessionEvent(sessionID: rng.next(), body: Array(string(&rng).utf8))
         case .command:
             return .command(sessionID: rng.next(), principal: Principal(site: string(&rng), role: .visitor, id: string(&rng), attributes: ["k": string(&rng)]),
                             command: TypedSamples.commands.randomElement(using: &rng)!.command)

@@ -18,9 +18,9 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case pong = 7
     /// The receiver is not the owner; go to the named node instead.
     case redirect = 8
-    /// A client's command, forwarded by a gateway to the router owning the conversation.
-    case clientCommand = 9
-    /// An event of a conversation, with its sequence number.
+    // 9 (clientCommand: a client's JSON command) is retired: never reuse it.
+    /// An opaque payload under a conversation id and sequence number: the frame the
+    /// transport benchmarks and tests send (routers send events as `conversationUpdate`).
     case conversationEvent = 10
     /// Start receiving a conversation's events from a sequence number on.
     case subscribe = 11
@@ -28,17 +28,13 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case unsubscribe = 12
     /// A command was applied durably; carries the sequence number it was given.
     case ack = 13
-    /// The router's answer to the `clientCommand` with the same correlation id (JSON body).
-    case reply = 14
-    /// A notice for an operator's sessions (JSON body).
-    case operatorEvent = 15
+    // 14 (reply: a JSON answer) is retired: never reuse it.
+    // 15 (operatorEvent: a JSON notice) is retired: never reuse it.
     /// A gateway session ended (the browser went away).
     case sessionClosed = 16
-    /// A notice for one gateway session (JSON body): a visitor's invitation, the
-    /// departments' availability.
-    case sessionEvent = 17
+    // 17 (sessionEvent: a JSON notice) is retired: never reuse it.
     /// A client's command as a typed value, with the session and principal it came from
-    /// (gateway to router; replaces `clientCommand`'s JSON body).
+    /// (gateway to router).
     case command = 18
     /// The router's typed answer to the `command` with the same correlation id.
     case commandReply = 19

@@ -17,10 +17,7 @@ public enum WireMessage: Equatable, Sendable {
     case pong(token: UInt64)
     /// Go to `nodeID` at `address` ("host:port"), owner of `partition`.
     case redirect(partition: UInt32, nodeID: String, address: String)
-    /// A client command forwarded for a session of the gateway; `body` is the client
-    /// protocol's message, opaque to the wire.
-    case clientCommand(sessionID: UInt64, conversationID: String, body: [UInt8])
-    /// An event of a conversation; `body` is opaque to the wire.
+    /// An opaque payload under a conversation id and sequence (the transport benchmarks' frame).
     case conversationEvent(conversationID: String, sequence: UInt64, body: [UInt8])
     /// Deliver the conversation's events with sequence numbers greater than `afterSequence`.
     case subscribe(conversationID: String, afterSequence: UInt64)
@@ -28,14 +25,8 @@ public enum WireMessage: Equatable, Sendable {
     case unsubscribe(conversationID: String)
     /// The command with this frame's correlation id is durable as `sequence`.
     case ack(conversationID: String, sequence: UInt64)
-    /// The router's answer to the `clientCommand` with this frame's correlation id.
-    case reply(body: [UInt8])
-    /// A notice for operator `operatorID`'s sessions.
-    case operatorEvent(operatorID: String, body: [UInt8])
     /// Session `sessionID` of the sending gateway ended.
     case sessionClosed(sessionID: UInt64)
-    /// A notice for session `sessionID` of the receiving gateway.
-    case sessionEvent(sessionID: UInt64, body: [UInt8])
 
     /// A client's command for session `sessionID` (0: a REST request) of the sending
     /// gateway, on behalf of `principal` (from the token the gateway verified).
@@ -106,15 +97,11 @@ public enum WireMessage: Equatable, Sendable {
         case .ping: .ping
         case .pong: .pong
         case .redirect: .redirect
-        case .clientCommand: .clientCommand
         case .conversationEvent: .conversationEvent
         case .subscribe: .subscribe
         case .unsubscribe: .unsubscribe
         case .ack: .ack
-        case .reply: .reply
-        case .operatorEvent: .operatorEvent
         case .sessionClosed: .sessionClosed
-        case .sessionEvent: .sessionEvent
         case .command: .command
         case .commandReply: .commandReply
         case .conversationUpdate: .conversationUpdate
@@ -150,10 +137,6 @@ public enum WireMessage: Equatable, Sendable {
             writer.writeVarint(UInt64(partition))
             writer.writeString(nodeID)
             writer.writeString(address)
-        case .clientCommand(let sessionID, let conversationID, let body):
-            writer.writeVarint(sessionID)
-            writer.writeString(conversationID)
-            writer.writeBytes(body)
         case .conversationEvent(let conversationID, let sequence, let body):
             writer.writeString(conversationID)
             writer.writeVarint(sequence)
@@ -166,16 +149,8 @@ public enum WireMessage: Equatable, Sendable {
         case .ack(let conversationID, let sequence):
             writer.writeString(conversationID)
             writer.writeVarint(sequence)
-        case .reply(let body):
-            writer.writeBytes(body)
-        case .operatorEvent(let operatorID, let body):
-            writer.writeString(operatorID)
-            writer.writeBytes(body)
         case .sessionClosed(let sessionID):
             writer.writeVarint(sessionID)
-        case .sessionEvent(let sessionID, let body):
-            writer.writeVarint(sessionID)
-            writer.writeBytes(body)
         case .command(let sessionID, let principal, let command):
             writer.writeVarint(sessionID)
             principal.encode(into: &writer)
@@ -231,10 +206,6 @@ public enum WireMessage: Equatable, Sendable {
             let partition = try reader.readVarint()
             guard partition <= UInt64(UInt32.max) else { throw .invalidField("redirect.partition") }
             message = .redirect(partition: UInt32(partition), nodeID: try reader.readString(), address: try reader.readString())
-        case .clientCommand:
-            let session = try reader.readVarint()
-            let conversation = try reader.readString()
-            message = .clientCommand(sessionID: session, conversationID: conversation, body: try reader.readBytes())
         case .conversationEvent:
             let conversation = try reader.readString()
             let sequence = try reader.readVarint()
@@ -247,16 +218,8 @@ public enum WireMessage: Equatable, Sendable {
         case .ack:
             let conversation = try reader.readString()
             message = .ack(conversationID: conversation, sequence: try reader.readVarint())
-        case .reply:
-            message = .reply(body: try reader.readBytes())
-        case .operatorEvent:
-            let operatorID = try reader.readString()
-            message = .operatorEvent(operatorID: operatorID, body: try reader.readBytes())
         case .sessionClosed:
             message = .sessionClosed(sessionID: try reader.readVarint())
-        case .sessionEvent:
-            let sessionID = try reader.readVarint()
-            message = .sessionEvent(sessionID: sessionID, body: try reader.readBytes())
         case .command:
             let sessionID = try reader.readVarint()
             let principal = try Principal.decode(from: &reader)
