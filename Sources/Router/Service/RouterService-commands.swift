@@ -6,7 +6,8 @@ extension RouterService {
     /// Answers `command` through `reply` (once, and only after what it changed is durable).
     func handle(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reply: @escaping (RouterReply) -> Void) {
         let operatorOnSite = principal.role == .visitor || node.core.homes[principal.operatorID]?.profile.site == SiteID(principal.site)
-        switch Authorization.decide(command, by: principal, conversation: conversationFacts(for: command), operatorOnSite: operatorOnSite) {
+        let named = lookUp(command)
+        switch Authorization.decide(command, by: principal, conversation: named.facts, operatorOnSite: operatorOnSite) {
         case .ignored:
             return
         case .refused(let code, let message):
@@ -16,34 +17,35 @@ extension RouterService {
         case .allowed:
             break
         }
-        if let listing = listing(for: command, principal: principal) {
+        if let listing = listing(for: command, principal: principal, reading: named.toRead) {
             return reply(listing)
         }
-        run(command, principal: principal, session: session, reply: reply)
+        run(command, principal: principal, session: session, reading: named.toRead, reply: reply)
     }
 
-    /// What authorisation needs to know of the conversation a command names, from memory or
-    /// (for commands that may read an archived one) the transcript store. No copy of the
-    /// conversation outlives this call: one held while the command appends an event would
-    /// make the append copy the whole event list (every message O(chat length)).
-    private func conversationFacts(for command: ClientCommand) -> Authorization.ConversationFacts? {
-        guard let raw = command.conversationID else { return nil }
+    /// The conversation a command names, from memory or (for commands that may read an
+    /// archived one) the transcript store, looked up once: what authorisation needs to know
+    /// of it, and the conversation itself for a command that only reads it (a replay, a
+    /// transcript, a file). Any other command gets no copy: one held while the command
+    /// appends an event would make the append copy the whole event list (every message
+    /// O(chat length)).
+    private func lookUp(_ command: ClientCommand) -> (facts: Authorization.ConversationFacts?, toRead: Conversation?) {
+        guard let raw = command.conversationID else { return (nil, nil) }
         let id = ConversationID(raw)
         let live = node.core.conversation(id)
-        guard let conversation = live ?? (Authorization.acceptsArchived(command) ? stored(id) : nil) else { return nil }
+        guard let conversation = live ?? (Authorization.acceptsArchived(command) ? stored(id) : nil) else { return (nil, nil) }
         // Only a file download asks who took part; the scan is O(events), so a chat message
         // must not pay for it.
         var participants: Set<OperatorID> = []
         if case .attachment = command {
             for event in conversation.events { if case .operator(let op) = event.author { participants.insert(op) } }
         }
-        return .init(site: conversation.site, visitor: conversation.visitor, assignedOperator: conversation.assignedOperator,
-                     participants: participants, live: live != nil)
-    }
-
-    /// A conversation to read (not to change): from memory, or stored once it is over.
-    func readable(_ id: ConversationID) -> Conversation? {
-        node.core.conversation(id) ?? stored(id)
+        let facts = Authorization.ConversationFacts(site: conversation.site, visitor: conversation.visitor,
+                                                    assignedOperator: conversation.assignedOperator, participants: participants, live: live != nil)
+        switch command {
+        case .resume, .attachment, .transcript, .emailTranscript: return (facts, conversation)
+        default: return (facts, nil)
+        }
     }
 
     /// A conversation from memory, on its way to the store, or stored.
@@ -57,7 +59,9 @@ extension RouterService {
     }
 
     /// An authorised command that is not a listing.
-    private func run(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reply: @escaping (RouterReply) -> Void) {
+    /// `reading` is the conversation a read-only command names (see `lookUp`).
+    private func run(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reading: Conversation?,
+                     reply: @escaping (RouterReply) -> Void) {
         let site = SiteID(principal.site)
         let isVisitor = principal.role == .visitor
         let author: Author = isVisitor ? .visitor : .operator(principal.operatorID)
@@ -105,7 +109,7 @@ extension RouterService {
                 }
             }
         case .resume(_, let after):
-            guard let conversation = readable(id) else { return }
+            guard let conversation = reading else { return }
             resume(conversation, after: after, for: isVisitor ? nil : op, session: session, reply: reply)
         case .typing(_, let typing):
             let who: ServerEvent.Author = isVisitor ? .visitor : .operator(id: principal.id, name: nil)
@@ -130,12 +134,12 @@ extension RouterService {
             }
             reply(.event(.departments(availability(of: site))))
         case .emailTranscript(_, let email):
-            guard let conversation = readable(id) else { return }
+            guard let conversation = reading else { return }
             emailTranscript(conversation, to: email, reply: reply)
         case .attach(_, let messageID, let name, let contentType, let data):
             attach(id, author: author, clientMessageID: messageID, name: name, contentType: contentType, data: data, reply: reply)
         case .attachment(_, let attachmentID):
-            guard let conversation = readable(id) else { return }
+            guard let conversation = reading else { return }
             reply(serveAttachment(attachmentID, of: conversation))
         case .hello:
             subscriptions.operatorSessionOpened(session, operator: op)

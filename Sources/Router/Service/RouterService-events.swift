@@ -24,7 +24,7 @@ extension RouterService {
         switch notice {
         case .event(let stored): return serverEvent(conversation, stored)
         case .queued(let position, let wait):
-            return .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000), time: preciseWallMilliseconds())
+            return .queued(conversation: id, position: position, estimatedWaitSeconds: Int(wait / 1_000_000_000), time: Self.preciseMilliseconds(node.wallClock()))
         case .assigned(let op, let name): return .assigned(conversation: id, operatorID: Self.localID(op), operatorName: name)
         case .transferred(.operator(let op)): return .transferred(conversation: id, toOperator: Self.localID(op), toDepartment: nil)
         case .transferred(.department(let skill)): return .transferred(conversation: id, toOperator: nil, toDepartment: skill.raw)
@@ -43,7 +43,7 @@ extension RouterService {
             let conversation = node.core.conversation(id)
             return .offer(conversation: id.raw, visitor: visitor.raw, visitorName: conversation?.visitorProfile["name"], department: skill.raw,
                           expiresInSeconds: Int((expiresAt &- min(expiresAt, now)) / 1_000_000_000),
-                          queuedAt: (Double(conversation?.queuedAt ?? now) / 1000).rounded() / 1000, time: preciseWallMilliseconds())
+                          queuedAt: Self.preciseMilliseconds(conversation?.queuedAt ?? now), time: Self.preciseMilliseconds(node.wallClock()))
         case .offerWithdrawn(let id, let reason): return .offerWithdrawn(conversation: id.raw, reason: reason)
         case .ended(let id): return .ended(conversation: id.raw)
         case .statusChanged(let status, let reason): return .statusChanged(status: status.rawValue, reason: reason)
@@ -82,9 +82,10 @@ extension RouterService {
                       author: author, kind: kind, text: text, attachment: attachment)
     }
 
-    /// Now as milliseconds since 1970 to the microsecond: notices that tell order (offers,
-    /// queue positions) read the clock afresh, so two released in one loop turn are ordered.
-    private func preciseWallMilliseconds() -> Double {
-        (Double(node.wallClock()) / 1000).rounded() / 1000
+    /// An instant as milliseconds since 1970 to the microsecond. Notices that tell order
+    /// (offers, queue positions) are stamped with a fresh clock read, so two released in one
+    /// loop turn are still ordered.
+    static func preciseMilliseconds(_ instant: Instant) -> Double {
+        (Double(instant) / 1000).rounded() / 1000
     }
 }

@@ -5,7 +5,8 @@ import Wire
 /// caller has authorised them.
 extension RouterService {
     /// The rows `command` asks for, or nil when it is not a listing.
-    func listing(for command: ClientCommand, principal: Principal) -> RouterReply? {
+    /// `reading` is the conversation a transcript asks for (looked up by the caller).
+    func listing(for command: ClientCommand, principal: Principal, reading: Conversation?) -> RouterReply? {
         let site = SiteID(principal.site)
         // Only the listings look at every conversation (a plain command must not pay for it).
         var all: [Conversation] { node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site } }
@@ -23,7 +24,7 @@ extension RouterService {
         case .conversations(let includeClosed):
             return .conversations(all.filter { includeClosed || $0.state.isOpen }.sorted { $0.id < $1.id }.map(summary))
         case .transcript(let raw):
-            guard let conversation = readable(ConversationID(raw)) else {
+            guard let conversation = reading else {
                 return .event(.error(code: "unknown_conversation", message: "There is no conversation \(raw) on this site.", requestID: nil))
             }
             return .transcript(transcript(conversation))

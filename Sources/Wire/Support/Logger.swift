@@ -50,7 +50,7 @@ public struct Logger: Sendable {
     /// Writes one line if `level` is enabled.
     public func log(_ level: Level, _ message: @autoclosure () -> String, _ fields: @autoclosure () -> KeyValuePairs<String, String> = [:]) {
         guard level >= minimumLevel else { return }
-        Self.write(Self.line(time: Self.timestamp(), level: level, component: label, message: message(), fields: fields().map { ($0.key, $0.value) }))
+        log(level, message(), fields: fields().map { ($0.key, $0.value) })
     }
 
     /// Writes one line with fields built at run time.
