@@ -23,7 +23,7 @@ import time
 import zlib
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -116,9 +116,18 @@ def browser(width, height, phone=False):
 
 
 def wait(driver, condition, what):
+    def looked_at_again(d):
+        # A page that reloads (a login) leaves elements found a moment before stale: look
+        # again. Chromium sometimes reports that as a plain WebDriverException ("Node with
+        # given id does not belong to the document") rather than as a stale element.
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return False
+            raise
     try:
-        # A page that reloads (a login) leaves elements found a moment before stale: look again.
-        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(looked_at_again)
     except TimeoutException:
         shot(driver, "failed-" + re.sub(r"\W+", "-", what)[:60])
         raise AssertionError(f"timed out: {what}")
