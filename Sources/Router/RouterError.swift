@@ -27,6 +27,8 @@ public enum RouterError: Error, Equatable, Sendable {
     case notPermitted(String)
     /// No such canned response, attachment or visitor.
     case notFound(String)
+    /// Another router owns this partition (or the operator's home): send it there.
+    case notOwner(partition: Int)
 
     /// The stable code sent to clients.
     public var code: String {
@@ -43,6 +45,7 @@ public enum RouterError: Error, Equatable, Sendable {
         case .storageFailed: "storage_failed"
         case .notPermitted: "forbidden"
         case .notFound: "not_found"
+        case .notOwner: "wrong_router"
         }
     }
 }

@@ -163,7 +163,7 @@ extension RouterServiceTests {
         _ = try command(anna, session: 1, #"{"type":"end","conversation":"\#(conversation)"}"#)
         let (node, loop) = (service.node, service.routerLoop)
         let archived = Shared<Bool>(false)
-        try loop.submitAndWait { node.value.archive(closedFor: 0) { _ in archived.update { $0 = true } } }
+        _ = try loop.submitAndWait { node.value.archive(closedFor: 0) { _ in archived.update { $0 = true } } }
         #expect(archived.wait { $0 })
         #expect(try loop.submitAndWait { node.value.core.conversation(ConversationID(conversation)) } == nil, "the chat left memory")
         let before = service.gateway.inbox.read { $0.conversationEvents.count }

@@ -18,8 +18,8 @@ import Testing
 }
 
 @Suite struct LifecycleTests {
-    @Test func conversation_goesQueuedOfferedActiveEnded_andFreesTheSlot() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func conversation_goesQueuedOfferedActiveEnded_andFreesTheSlot(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let id = try h.start("v1", "sales")
         #expect(h.state(id) == .offered)
@@ -30,11 +30,11 @@ import Testing
         try h.end(id, "ben")
         #expect(h.state(id) == .ended)
         #expect(h.home("ben").held.isEmpty)
-        #expect(h.core.conversation(id)!.events.map(\.sequence) == [1, 2])
+        #expect(h.conversation(id)!.events.map(\.sequence) == [1, 2])
     }
 
-    @Test func start_whileAConversationIsOpen_returnsTheSameConversation() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func start_whileAConversationIsOpen_returnsTheSameConversation(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let first = try h.start("v1", "sales")
         let again = try h.start("v1", "billing")
@@ -43,45 +43,43 @@ import Testing
         #expect(persisted.count == 1)
     }
 
-    @Test func start_withNobodyOnline_becomesAnOfflineMessage() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func start_withNobodyOnline_becomesAnOfflineMessage(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         let id = try h.start("v1", "support")
         #expect(h.state(id) == .offline)
         #expect(h.effects.contains(.toVisitor(id, .offline)))
-        let seq = try h.run { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m1", text: "please call me back", now: now, into: &effects)
-        }
+        let seq = try h.visitorSend(id, "please call me back", messageID: "m1")
         #expect(seq == 1)
         // The visitor may start a new chat later: the offline one is not "open".
         #expect(try h.start("v1", "support") != id)
     }
 
-    @Test func visitorLeaving_whileQueued_abandons_andNobodyIsOfferedIt() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func visitorLeaving_whileQueued_abandons_andNobodyIsOfferedIt(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         try h.fillSlots("ben", 2, "sales")
         let id = try h.start("v1", "sales")
         #expect(h.state(id) == .queued)
-        try h.run { (core, now, effects) throws(RouterError) in try core.visitorLeave(id, now: now, into: &effects) }
+        try h.execute(.leave(id))
         #expect(h.state(id) == .abandoned)
         try h.online("anna")
         #expect(h.offers(to: "anna").isEmpty)
     }
 
-    @Test func visitorLeaving_whileOffered_withdrawsTheOffer_andFreesTheSlot() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func visitorLeaving_whileOffered_withdrawsTheOffer_andFreesTheSlot(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let id = try h.start("v1", "sales")
-        try h.run { (core, now, effects) throws(RouterError) in try core.visitorLeave(id, now: now, into: &effects) }
+        try h.execute(.leave(id))
         #expect(h.state(id) == .abandoned)
         #expect(h.home("ben").held.isEmpty)
         #expect(h.effects.contains(.toOperator("ben", .offerWithdrawn(id, reason: "visitor left"))))
     }
 
-    @Test func waitingPastTheWaitLimit_marksTheConversationMissed() throws {
+    @Test(arguments: Harness.nodeCounts) func waitingPastTheWaitLimit_marksTheConversationMissed(nodes: Int) throws {
         var settings = RoutingSettings()
         settings.waitLimit = Nanos.seconds(300)
-        var h = Harness(settings: settings)
+        var h = Harness(settings: settings, nodes: nodes)
         try h.online("ben")
         try h.fillSlots("ben", 2, "sales")
         let id = try h.start("v1", "sales")
@@ -96,8 +94,9 @@ import Testing
 @Suite struct QueueOrderTests {
     /// Queues conversations with nobody available, then lets one operator take them one by
     /// one: the order they are offered is the queue order.
-    private func serviceOrder(_ arrivals: [(visitor: String, priority: Int, after: UInt64)], settings: RoutingSettings = RoutingSettings()) throws -> [String] {
-        var h = Harness(settings: settings, operators: [Harness.op("solo", ["sales": 3], max: 1)])
+    private func serviceOrder(_ arrivals: [(visitor: String, priority: Int, after: UInt64)], settings: RoutingSettings = RoutingSettings(),
+                              nodes: Int) throws -> [String] {
+        var h = Harness(settings: settings, operators: [Harness.op("solo", ["sales": 3], max: 1)], nodes: nodes)
         try h.online("solo")
         let blocker = try h.fillSlots("solo", 1, "sales")[0]
         var byID: [ConversationID: String] = [:]
@@ -115,44 +114,44 @@ import Testing
         return order
     }
 
-    @Test func samePriority_isServedFirstInFirstOut() throws {
-        let order = try serviceOrder([("a", 0, 0), ("b", 0, Nanos.seconds(1)), ("c", 0, Nanos.seconds(1))])
+    @Test(arguments: Harness.nodeCounts) func samePriority_isServedFirstInFirstOut(nodes: Int) throws {
+        let order = try serviceOrder([("a", 0, 0), ("b", 0, Nanos.seconds(1)), ("c", 0, Nanos.seconds(1))], nodes: nodes)
         #expect(order == ["a", "b", "c"])
     }
 
-    @Test func higherPriority_isServedFirst_amongCloseArrivals() throws {
-        let order = try serviceOrder([("low", 0, 0), ("high", 1, Nanos.seconds(5)), ("low2", 0, Nanos.seconds(1))])
+    @Test(arguments: Harness.nodeCounts) func higherPriority_isServedFirst_amongCloseArrivals(nodes: Int) throws {
+        let order = try serviceOrder([("low", 0, 0), ("high", 1, Nanos.seconds(5)), ("low2", 0, Nanos.seconds(1))], nodes: nodes)
         #expect(order == ["high", "low", "low2"])
     }
 
-    @Test func aging_letsALongWaitGoAheadOfNewerHighPriority() throws {
+    @Test(arguments: Harness.nodeCounts) func aging_letsALongWaitGoAheadOfNewerHighPriority(nodes: Int) throws {
         // Aging interval 60 s: after waiting 90 s, a priority-0 chat ranks ahead of a new priority-1 one.
-        let order = try serviceOrder([("old", 0, 0), ("new-high", 1, Nanos.seconds(90))])
+        let order = try serviceOrder([("old", 0, 0), ("new-high", 1, Nanos.seconds(90))], nodes: nodes)
         #expect(order == ["old", "new-high"])
     }
 
-    @Test func queuePosition_andEstimatedWait_areToldToEachWaitingVisitor() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func queuePosition_andEstimatedWait_areToldToEachWaitingVisitor(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         try h.fillSlots("ben", 2, "sales")
         let a = try h.start("a", "sales")
         h.advance(seconds: 1)
         let b = try h.start("b", "sales")
-        try h.run { (core, _, effects) in core.refreshQueuePositions(into: &effects) }
+        h.refreshQueuePositions()
         #expect(h.lastQueueNotice(a)?.position == 1)
         #expect(h.lastQueueNotice(b)?.position == 2)
         // One operator online for sales with 2 slots, handle time 180 s: one position ≈ 90 s.
         #expect(h.lastQueueNotice(a)?.wait == Nanos.seconds(90))
         #expect(h.lastQueueNotice(b)?.wait == Nanos.seconds(180))
         let before = h.effects.count
-        try h.run { (core, _, effects) in core.refreshQueuePositions(into: &effects) }
+        h.refreshQueuePositions()
         #expect(h.effects.count == before, "unchanged figures are not sent again")
     }
 }
 
 @Suite struct AssignmentTests {
-    @Test func leastLoaded_thenLongestIdle_isTheDefaultPolicy() throws {
-        var h = Harness(operators: [Harness.op("x", ["sales": 1], max: 3), Harness.op("y", ["sales": 1], max: 3)])
+    @Test(arguments: Harness.nodeCounts) func leastLoaded_thenLongestIdle_isTheDefaultPolicy(nodes: Int) throws {
+        var h = Harness(operators: [Harness.op("x", ["sales": 1], max: 3), Harness.op("y", ["sales": 1], max: 3)], nodes: nodes)
         try h.online("x")
         h.advance(seconds: 10)
         try h.online("y")
@@ -162,20 +161,20 @@ import Testing
         #expect(h.assigned(second) == "y", "x now holds one chat")
     }
 
-    @Test func mostProficient_prefersTheHigherLevel() throws {
+    @Test(arguments: Harness.nodeCounts) func mostProficient_prefersTheHigherLevel(nodes: Int) throws {
         var settings = RoutingSettings()
         settings.policy = .mostProficient
-        var h = Harness(settings: settings)
+        var h = Harness(settings: settings, nodes: nodes)
         try h.online("ben", "anna")
         let id = try h.start("v1", "sales")
         #expect(h.assigned(id) == "anna")
     }
 
-    @Test func roundRobin_takesOperatorsInTurn() throws {
+    @Test(arguments: Harness.nodeCounts) func roundRobin_takesOperatorsInTurn(nodes: Int) throws {
         var settings = RoutingSettings()
         settings.policy = .roundRobin
         settings.autoAccept = true
-        var h = Harness(settings: settings, operators: ["p", "q", "r"].map { Harness.op($0, ["sales": 1], max: 10) })
+        var h = Harness(settings: settings, operators: ["p", "q", "r"].map { Harness.op($0, ["sales": 1], max: 10) }, nodes: nodes)
         try h.online("p", "q", "r")
         var chosen: [OperatorID] = []
         for n in 0..<6 {
@@ -189,8 +188,8 @@ import Testing
         #expect(chosen == ["p", "q", "r", "p", "q", "r"])
     }
 
-    @Test func skillLevel_belowTheRequiredMinimum_isNotOffered_untilEscalation() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func skillLevel_belowTheRequiredMinimum_isNotOffered_untilEscalation(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")  // sales level 2
         let id = try h.start("v1", "sales", level: 4)
         #expect(h.state(id) == .queued)
@@ -201,16 +200,16 @@ import Testing
         #expect(h.assigned(id) == "ben")
     }
 
-    @Test func capacity_isNeverExceeded() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func capacity_isNeverExceeded(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")  // max 2
         let ids = try (0..<5).map { n throws(RouterError) in try h.start("v\(n)", "sales") }
         #expect(ids.filter { h.assigned($0) == "ben" }.count == 2)
         #expect(h.home("ben").held.count == 2)
     }
 
-    @Test func freedSlot_pullsTheOldestWaitingConversation() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func freedSlot_pullsTheOldestWaitingConversation(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let ids = try (0..<4).map { n throws(RouterError) in
             h.advance(seconds: 1)
@@ -222,8 +221,8 @@ import Testing
         #expect(h.state(ids[3]) == .queued)
     }
 
-    @Test func operatorComingOnline_pullsWaitingConversations_uptoCapacity() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func operatorComingOnline_pullsWaitingConversations_uptoCapacity(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("carl")
         try h.fillSlots("carl", 3, "billing")
         let waiting = try (0..<3).map { n throws(RouterError) in
@@ -238,19 +237,19 @@ import Testing
 }
 
 @Suite struct OfferTests {
-    @Test func offer_notAcceptedInTime_goesToTheNextCandidate_andCountsAMiss() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func offer_notAcceptedInTime_goesToTheNextCandidate_andCountsAMiss(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("anna", "ben")
         let id = try h.start("v1", "sales")
         let first = h.assigned(id)!
         h.advance(seconds: 30)
         #expect(h.assigned(id) != first)
         #expect(h.state(id) == .offered)
-        #expect(h.core.homes[first]!.consecutiveMisses == 1)
+        #expect(h.homes[first]!.consecutiveMisses == 1)
     }
 
-    @Test func declinedOffer_isNotOfferedToTheSameOperatorAgain() throws {
-        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 2)])
+    @Test(arguments: Harness.nodeCounts) func declinedOffer_isNotOfferedToTheSameOperatorAgain(nodes: Int) throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 2)], nodes: nodes)
         try h.online("solo")
         let id = try h.start("v1", "sales")
         try h.decline(id, "solo")
@@ -258,8 +257,8 @@ import Testing
         #expect(h.offers(to: "solo") == [id])
     }
 
-    @Test func twoMissesInARow_setTheOperatorAway() throws {
-        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1), Harness.op("other", ["support": 1], max: 1)])
+    @Test(arguments: Harness.nodeCounts) func twoMissesInARow_setTheOperatorAway(nodes: Int) throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1), Harness.op("other", ["support": 1], max: 1)], nodes: nodes)
         try h.online("solo")
         let a = try h.start("a", "sales")
         h.advance(seconds: 30)
@@ -271,18 +270,18 @@ import Testing
         #expect(h.state(a) == .queued && h.state(b) == .queued)
     }
 
-    @Test func acceptingAfterTheOfferExpired_isRefused() throws {
-        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1)])
+    @Test(arguments: Harness.nodeCounts) func acceptingAfterTheOfferExpired_isRefused(nodes: Int) throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1)], nodes: nodes)
         try h.online("solo")
         let id = try h.start("v1", "sales")
         h.advance(seconds: 31)
         #expect(throws: RouterError.noSuchOffer(id, "solo")) { try h.accept(id, "solo") }
     }
 
-    @Test func autoAccept_makesTheChatActiveAtOnce() throws {
+    @Test(arguments: Harness.nodeCounts) func autoAccept_makesTheChatActiveAtOnce(nodes: Int) throws {
         var settings = RoutingSettings()
         settings.autoAccept = true
-        var h = Harness(settings: settings)
+        var h = Harness(settings: settings, nodes: nodes)
         try h.online("ben")
         let id = try h.start("v1", "sales")
         #expect(h.state(id) == .active)
@@ -291,28 +290,28 @@ import Testing
 }
 
 @Suite struct DisconnectTests {
-    @Test func reconnectWithinGrace_keepsTheChats() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func reconnectWithinGrace_keepsTheChats(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let id = try h.start("v1", "sales")
         try h.accept(id, "ben")
-        try h.run { (core, now, effects) throws(RouterError) in try core.operatorDisconnected("ben", now: now, into: &effects) }
+        try h.execute(.disconnect("ben"))
         h.advance(seconds: 20)
-        try h.run { (core, now, effects) throws(RouterError) in try core.operatorConnected("ben", now: now, into: &effects) }
+        try h.execute(.connect("ben"))
         h.advance(seconds: 20)
         #expect(h.state(id) == .active)
         #expect(h.assigned(id) == "ben")
     }
 
-    @Test func graceExpired_requeuesTheChatsAtTheFront() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func graceExpired_requeuesTheChatsAtTheFront(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let mine = try h.start("v1", "sales")
         try h.accept(mine, "ben")
         let busy = try h.start("v2", "sales")  // ben's second slot
         try h.accept(busy, "ben")
         let waiting = try h.start("v3", "sales")  // waits: ben is full
-        try h.run { (core, now, effects) throws(RouterError) in try core.operatorDisconnected("ben", now: now, into: &effects) }
+        try h.execute(.disconnect("ben"))
         h.advance(seconds: 30)
         #expect(h.home("ben").status == .offline)
         #expect(h.effects.contains(.toVisitor(mine, .operatorLeft)))
@@ -324,86 +323,74 @@ import Testing
 }
 
 @Suite struct MessageTests {
-    @Test func retriedSend_withTheSameClientMessageID_returnsTheOriginalSequence_andStoresOnce() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func retriedSend_withTheSameClientMessageID_returnsTheOriginalSequence_andStoresOnce(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         let id = try h.start("v1", "sales")
-        let first = try h.run { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m-1", text: "hello", now: now, into: &effects)
-        }
-        let retry = try h.run { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(id, clientMessageID: "m-1", text: "hello", now: now, into: &effects)
-        }
+        let first = try h.visitorSend(id, "hello", messageID: "m-1")
+        let retry = try h.visitorSend(id, "hello", messageID: "m-1")
         #expect(first == retry)
-        #expect(h.core.conversation(id)!.events.count == 1)
+        #expect(h.conversation(id)!.events.count == 1)
     }
 
-    @Test func operatorNotAssigned_cannotWrite() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func operatorNotAssigned_cannotWrite(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben", "anna")
         let id = try h.start("v1", "sales")
         let assigned = h.assigned(id)!
         try h.accept(id, assigned.raw)
         let other: OperatorID = assigned == "ben" ? "anna" : "ben"
         #expect(throws: RouterError.notAssigned(id, other)) {
-            try h.run { (core, now, effects) throws(RouterError) in
-                try core.operatorSend(id, by: other, clientMessageID: nil, text: "hi", now: now, into: &effects)
-            }
+            try h.execute(.send(id, author: .operator(other), clientMessageID: "o1", text: "hi"))
         }
     }
 
-    @Test func emptyOrHugeMessages_areRefused_andNothingIsStored() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func emptyOrHugeMessages_areRefused_andNothingIsStored(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         let id = try h.start("v1", "sales")
         for text in ["", String(repeating: "x", count: Partition.maxMessageBytes + 1)] {
             #expect(throws: RouterError.self) {
-                try h.run { (core, now, effects) throws(RouterError) in
-                    try core.visitorSend(id, clientMessageID: nil, text: text, now: now, into: &effects)
-                }
+                try h.visitorSend(id, text)
             }
         }
-        #expect(h.core.conversation(id)!.events.isEmpty)
+        #expect(h.conversation(id)!.events.isEmpty)
     }
 
-    @Test func unknownDepartment_isRefused() {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func unknownDepartment_isRefused(nodes: Int) {
+        var h = Harness(nodes: nodes)
         #expect(throws: RouterError.unknownDepartment("legal")) { try h.start("v1", "legal") }
     }
 }
 
 @Suite struct TransferTests {
-    @Test func transferToADepartment_goesBackThroughTheQueue_toSomeoneElse() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func transferToADepartment_goesBackThroughTheQueue_toSomeoneElse(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("anna", "carl")
         let id = try h.start("v1", "sales")
         #expect(h.assigned(id) == "anna")
         try h.accept(id, "anna")
-        try h.run { (core, now, effects) throws(RouterError) in
-            try core.transfer(id, by: "anna", to: .department("support"), note: "printer question", now: now, into: &effects)
-        }
+        try h.execute(.transfer(id, by: "anna", to: .department("support"), note: "printer question"))
         #expect(h.assigned(id) == "carl")
         #expect(h.state(id) == .offered)
-        #expect(h.core.conversation(id)!.requirement.skill == "support")
+        #expect(h.conversation(id)!.requirement.skill == "support")
         #expect(h.home("anna").held.isEmpty)
     }
 
-    @Test func transferToANamedOperator_offersItToThem() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func transferToANamedOperator_offersItToThem(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("anna", "ben")
         let id = try h.start("v1", "sales")
         let from = h.assigned(id)!
         try h.accept(id, from.raw)
         let to: OperatorID = from == "anna" ? "ben" : "anna"
-        try h.run { (core, now, effects) throws(RouterError) in
-            try core.transfer(id, by: from, to: .operator(to), note: "", now: now, into: &effects)
-        }
+        try h.execute(.transfer(id, by: from, to: .operator(to), note: ""))
         #expect(h.assigned(id) == to)
         #expect(h.state(id) == .offered)
     }
 }
 
 @Suite struct RecoveryReplayTests {
-    @Test func replayingThePersistedRecords_rebuildsConversationsAndQueueOrder() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func replayingThePersistedRecords_rebuildsConversationsAndQueueOrder(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         var ids: [ConversationID] = []
         for n in 0..<6 {
@@ -411,49 +398,42 @@ import Testing
             ids.append(try h.start("v\(n)", "sales", priority: n % 2))
         }
         try h.accept(ids[0], "ben")
-        _ = try h.run { (core, now, effects) throws(RouterError) in
-            try core.visitorSend(ids[0], clientMessageID: "m", text: "hi", now: now, into: &effects)
-        }
-        var rebuilt = Harness()
-        for case .persist(let partition, let record) in h.effects { rebuilt.core.replay(partition: partition, record) }
-        var effects: [RouterEffect] = []
-        rebuilt.core.finishRecovery(now: h.now, into: &effects)
+        try h.visitorSend(ids[0], "hi")
+        let rebuilt = h.rebuilt()
         for id in ids {
-            let (original, recovered) = (h.core.conversation(id)!, rebuilt.core.conversation(id)!)
+            let (original, recovered) = (h.conversation(id)!, rebuilt.conversation(id)!)
             #expect(recovered.events == original.events)
             #expect(recovered.rank == original.rank)
             #expect(recovered.state == (original.state == .offered ? .queued : original.state))
         }
-        #expect(rebuilt.core.homes["ben"]!.held.contains(ids[0]))
-        #expect(rebuilt.core.openByVisitor == h.core.openByVisitor)
+        #expect(rebuilt.homes["ben"]!.held.contains(ids[0]))
+        #expect(rebuilt.openConversations == h.openConversations)
     }
 }
 
 @Suite struct RatingTests {
-    @Test func aChatIsRatedOnce_afterItEnded() throws {
-        var h = Harness()
+    @Test(arguments: Harness.nodeCounts) func aChatIsRatedOnce_afterItEnded(nodes: Int) throws {
+        var h = Harness(nodes: nodes)
         try h.online("ben")
         let id = try h.start("v1", "sales")
         try h.accept(id, "ben")
         let good = Rating(score: 5, comment: "quick and kind")
         #expect(throws: RouterError.self) {
-            try h.run { (core, now, effects) throws(RouterError) in try core.rate(id, rating: good, now: now, into: &effects) }
+            try h.execute(.rate(id, good))
         }
         try h.end(id, "ben")
-        try h.run { (core, now, effects) throws(RouterError) in try core.rate(id, rating: good, now: now, into: &effects) }
-        #expect(h.core.conversation(id)?.rating == good)
+        try h.execute(.rate(id, good))
+        #expect(h.conversation(id)?.rating == good)
         #expect(throws: RouterError.self) {
-            try h.run { (core, now, effects) throws(RouterError) in
-                try core.rate(id, rating: Rating(score: 1, comment: ""), now: now, into: &effects)
-            }
+            try h.execute(.rate(id, Rating(score: 1, comment: "")))
         }
-        #expect(h.core.conversation(id)?.rating == good)
-        #expect(h.effects.contains(.persist(partition: h.core.partitionIndex(of: id), .rated(id, good))))
+        #expect(h.conversation(id)?.rating == good)
+        #expect(h.effects.contains(.persist(partition: h.nodes[0].partitionIndex(of: id), .rated(id, good))))
     }
 }
 
 @Suite struct VisitorTrackerTests {
-    @Test func pagesAndCart_areTracked_andGoneVisitorsAreForgotten() {
+    @Test(arguments: Harness.nodeCounts) func pagesAndCart_areTracked_andGoneVisitorsAreForgotten(nodes: Int) {
         var tracker = VisitorTracker(forgetAfter: Nanos.seconds(60))
         tracker.pageView(site: "shop", visitor: "v1", session: 1, url: "/p/shoes", title: "Shoes", now: 1)
         tracker.cart(site: "shop", visitor: "v1", session: 1, value: 129.9, items: 2, now: 2)
@@ -469,7 +449,7 @@ import Testing
         #expect(list.map(\.id) == ["v1"], "a visitor gone for longer than forgetAfter is dropped")
     }
 
-    @Test func pageHistory_isBounded() {
+    @Test(arguments: Harness.nodeCounts) func pageHistory_isBounded(nodes: Int) {
         var tracker = VisitorTracker()
         for n in 0..<(VisitorTracker.maxPages + 10) {
             tracker.pageView(site: "shop", visitor: "v1", session: 1, url: "/p/\(n)", title: nil, now: UInt64(n))
@@ -480,7 +460,7 @@ import Testing
 
     /// Regression (issue 10): gone visitors were forgotten only when an operator listed the
     /// visitors, so a router nobody looked at kept every visitor it had ever seen.
-    @Test func goneVisitors_areForgotten_withoutAnyoneListingThem() {
+    @Test(arguments: Harness.nodeCounts) func goneVisitors_areForgotten_withoutAnyoneListingThem(nodes: Int) {
         var tracker = VisitorTracker(forgetAfter: Nanos.seconds(60))
         for n in 0..<1_000 {
             tracker.pageView(site: "shop", visitor: VisitorID("v\(n)"), session: UInt64(n), url: "/", title: nil, now: Nanos.seconds(1))

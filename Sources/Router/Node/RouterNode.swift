@@ -30,6 +30,10 @@ public final class RouterNode {
     public let loop: EventLoop
     /// Receives notices; held weakly.
     public weak var delegate: (any RouterNodeDelegate)?
+    /// Carries messages to the routers that own their partitions or homes (or to every
+    /// other router), in order, each once what came before it is durable. A router alone
+    /// (owning every partition) sends nothing.
+    public var send: ((RoutingMessage) -> Void)?
     /// The routing state (read-only outside the node: change it through `perform`).
     public private(set) var core: RouterCore
     private let log: DurableLog
@@ -75,7 +79,7 @@ public final class RouterNode {
     /// returns a node running on `loop`. Call on the loop. `compactionInterval` 0 turns
     /// periodic compaction off; `archiveInterval` 0 turns periodic archiving off.
     public static func open(
-        loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, policy: SyncPolicy = .always,
+        loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, owned: Set<Int>? = nil, policy: SyncPolicy = .always,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
         compactionInterval: UInt64 = 300_000_000_000, archiveInterval: UInt64 = 1_000_000_000,
         archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false, clock: @escaping @Sendable () -> Instant = { WallClock.now() }
@@ -86,17 +90,25 @@ public final class RouterNode {
         let files = (attachments: try AttachmentStore(directory: directory + "/attachments"), canned: try CannedStore(directory: directory),
                      outbox: try MailOutbox(directory: directory + "/outbox"))
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
-        var core = RouterCore(partitionCount: partitionCount, sites: sites, seed: seed)
+        let placement = Placement(partitionCount: partitionCount, owned: owned)
+        var core = RouterCore(placement: placement, sites: sites, seed: seed)
         for record in recovery.records {
             do {
                 let (partition, decoded) = try PartitionRecordCodec.decode(type: record.type, body: record.body)
                 guard partition < partitionCount else {
                     throw StorageError.undecodable(segment: directory, offset: record.offset, reason: "partition \(partition) of \(partitionCount)")
                 }
+                guard placement.owns(partition: partition) else {
+                    throw StorageError.undecodable(segment: directory, offset: record.offset,
+                                                   reason: "the log holds partition \(partition), which this router is not configured to own")
+                }
                 core.replay(partition: partition, decoded)
             } catch let error as WireError {
                 log.close()
                 throw StorageError.undecodable(segment: directory, offset: record.offset, reason: error.message)
+            } catch {
+                log.close()
+                throw error
             }
         }
         let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval,
@@ -157,6 +169,13 @@ public final class RouterNode {
             return
         }
         enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(outcome)) }
+    }
+
+    /// A message from another router for a partition or home here, or for every router.
+    public func receive(_ message: RoutingMessage) {
+        loop.assertInLoop()
+        guard failure == nil else { return }
+        step { core, now, effects in core.receive(message, now: now, into: &effects) }
     }
 
     /// Moves the conversations that have been over for `closedFor` (default `archiveDelay`)
@@ -234,7 +253,9 @@ public final class RouterNode {
     public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
         loop.assertInLoop()
         let archived = archive()
-        let live = core.conversationsInMemory()
+        let live = core.placement.ownedPartitions.flatMap { partition in
+            core.conversationsInMemory(partition: partition).map { (partition: partition, conversation: $0) }
+        }
         let (transcripts, retention, attachments) = (self.transcripts, transcriptRetentionDays, self.attachments)
         let box = UncheckedBox(reply)
         let loop = self.loop
@@ -328,6 +349,8 @@ public final class RouterNode {
             delegate?.routerNode(self, deliver: notice, toVisitorOf: id)
         case .toOperator(let op, let notice):
             delegate?.routerNode(self, deliver: notice, to: op)
+        case .send(let message):
+            send?(message)
         case .schedule(let timer, let at):
             // The core's deadline is wall time; the loop's timers run on the monotonic clock.
             let now = wallClock()

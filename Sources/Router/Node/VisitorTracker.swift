@@ -82,9 +82,12 @@ public struct VisitorTracker: Sendable {
     /// `forgetAfter` are dropped.
     public mutating func visitors(of site: SiteID, now: Instant) -> [Visitor] {
         visitors[site] = visitors[site]?.filter { !$0.value.sessions.isEmpty || now &- $0.value.lastSeen < forgetAfter }
-        return (visitors[site] ?? [:]).values.sorted {
-            ($0.sessions.isEmpty ? 1 : 0, UInt64.max - $0.lastSeen, $0.id.raw) < ($1.sessions.isEmpty ? 1 : 0, UInt64.max - $1.lastSeen, $1.id.raw)
-        }
+        return (visitors[site] ?? [:]).values.sorted(by: Self.listedFirst)
+    }
+
+    /// The order of a visitor list: online first, then most recently seen, then by id.
+    public static func listedFirst(_ a: Visitor, _ b: Visitor) -> Bool {
+        (a.sessions.isEmpty ? 1 : 0, UInt64.max - a.lastSeen, a.id.raw) < (b.sessions.isEmpty ? 1 : 0, UInt64.max - b.lastSeen, b.id.raw)
     }
 
     private mutating func update(_ site: SiteID, _ id: VisitorID, _ session: UInt64, _ now: Instant, _ change: (inout Visitor) -> Void) {
@@ -94,5 +97,46 @@ public struct VisitorTracker: Sendable {
         visitor.lastSeen = now
         change(&visitor)
         visitors[site, default: [:]][id] = visitor
+    }
+}
+
+/// Visitor tracking as the partitions own it: each visitor is tracked by the partition their
+/// chats go to (`Placement.partition(ofVisitor:site:)`), so the router owning that
+/// partition is the one that knows them, and a partition that moves takes its visitors along.
+public struct PartitionedVisitorTracker: Sendable {
+    private let placement: Placement
+    private var trackers: [Int: VisitorTracker] = [:]
+
+    /// Empty trackers for the partitions of `placement`.
+    public init(placement: Placement) {
+        self.placement = placement
+    }
+
+    private func partition(_ site: SiteID, _ visitor: VisitorID) -> Int {
+        placement.partition(ofVisitor: visitor, site: site)
+    }
+
+    /// A page view from one of the visitor's sessions.
+    public mutating func pageView(site: SiteID, visitor: VisitorID, session: UInt64, url: String, title: String?, now: Instant) {
+        trackers[partition(site, visitor), default: VisitorTracker()].pageView(site: site, visitor: visitor, session: session, url: url,
+                                                                             title: title, now: now)
+    }
+
+    /// The shop reported the visitor's cart.
+    public mutating func cart(site: SiteID, visitor: VisitorID, session: UInt64, value: Double, items: Int, now: Instant) {
+        trackers[partition(site, visitor), default: VisitorTracker()].cart(site: site, visitor: visitor, session: session, value: value,
+                                                                         items: items, now: now)
+    }
+
+    /// One of the visitor's widget sessions closed.
+    public mutating func sessionClosed(_ session: UInt64, site: SiteID, visitor: VisitorID, now: Instant) {
+        trackers[partition(site, visitor)]?.sessionClosed(session, now: now)
+    }
+
+    /// The site's visitors across the partitions here, in `VisitorTracker.listedFirst` order.
+    public mutating func visitors(of site: SiteID, now: Instant) -> [VisitorTracker.Visitor] {
+        var all: [VisitorTracker.Visitor] = []
+        for key in trackers.keys.sorted() { all += trackers[key]!.visitors(of: site, now: now) }
+        return all.sorted(by: VisitorTracker.listedFirst)
     }
 }

@@ -5,9 +5,9 @@ public struct OperatorHome: Sendable {
     /// What the home asks its shell (the router core) to do.
     public enum Action: Sendable, Equatable {
         /// Answer a reservation request.
-        case grant(ConversationID, partition: Int)
+        case grant(ConversationID)
         /// Refuse a reservation request.
-        case deny(ConversationID, partition: Int)
+        case deny(ConversationID)
         /// A slot is free and the operator is online: find them the best waiting conversation.
         case pull
         /// The operator's status changed without their doing (missed offers, grace expired).
@@ -95,10 +95,10 @@ public struct OperatorHome: Sendable {
     }
 
     /// A partition asks to reserve one slot for `conversation`.
-    public mutating func onReserve(_ conversation: ConversationID, partition: Int) -> [Action] {
-        guard acceptsNewChats, !held.contains(conversation) else { return [.deny(conversation, partition: partition)] }
+    public mutating func onReserve(_ conversation: ConversationID) -> [Action] {
+        guard acceptsNewChats, !held.contains(conversation) else { return [.deny(conversation)] }
         held.insert(conversation)
-        return [.grant(conversation, partition: partition)]
+        return [.grant(conversation)]
     }
 
     /// Sets a slot aside before asking a partition for a conversation (a pull). Returns
@@ -109,11 +109,10 @@ public struct OperatorHome: Sendable {
         return true
     }
 
-    /// The partition answered a pull: with the conversation it offered, or nil.
-    public mutating func onPullAnswered(_ conversation: ConversationID?) -> [Action] {
+    /// A pull ended: with the conversation a partition offered, or nil (nothing to take).
+    public mutating func onPullAnswered(_ conversation: ConversationID?) {
         pendingPulls = max(0, pendingPulls - 1)
         if let conversation { held.insert(conversation) }
-        return []
     }
 
     /// The operator accepted an offer.
@@ -140,7 +139,7 @@ public struct OperatorHome: Sendable {
         return acceptsNewChats ? [.pull] : []
     }
 
-    /// After a restart: the partitions say this operator is active in `conversation`.
+    /// After a restart: a partition says this operator is active in `conversation`.
     public mutating func adoptActive(_ conversation: ConversationID) {
         held.insert(conversation)
     }

@@ -22,8 +22,9 @@ public struct Partition: Sendable {
         case home(OperatorID, HomeNotice)
         /// Call `onTimer` with this timer at this instant.
         case schedule(PartitionTimer, at: Instant)
-        /// The visitor's open conversation changed (opened: the id; closed: nil).
-        case visitorConversation(SiteID, VisitorID, ConversationID?)
+        /// Answer an operator's pull: the conversation now offered to them, or none, with the
+        /// best this partition holds for them when it did not beat the pull's bound.
+        case answerPull(OperatorID, offered: ConversationID?, best: QueueRank?)
         /// A conversation ended after being handled for `handleTime` (for wait estimates).
         case handled(SiteSkill, handleTime: UInt64)
     }
@@ -55,6 +56,9 @@ public struct Partition: Sendable {
     public private(set) var conversations: [ConversationID: Conversation] = [:]
     /// The waiting conversations.
     public private(set) var queue = WaitingQueue()
+    /// The open conversation of each visitor placed here, by site: this partition is the
+    /// one place that knows whether a visitor has a chat open.
+    public private(set) var openByVisitor: [SiteID: [VisitorID: ConversationID]] = [:]
     private let sites: [SiteID: RoutingSettings]
     private var queueSerial: UInt64 = 0
     private var offerTokens: [ConversationID: UInt64] = [:]
@@ -95,13 +99,11 @@ public struct Partition: Sendable {
         if let existing = conversations[id] { return existing }
         commit(.started(.init(id: id, site: site, visitor: visitor, requirement: requirement, priority: priority, time: now,
                               visitorProfile: visitorProfile)), &actions)
-        actions.append(.visitorConversation(site, visitor, id))
         if anyoneOnline {
             enqueue(id, rank: nil, now: now, &actions)
         } else {
             setState(id, .offline, operator: nil, now: now, &actions)
             actions.append(.toVisitor(id, .offline))
-            actions.append(.visitorConversation(site, visitor, nil))
         }
         return conversations[id]!
     }
@@ -165,7 +167,6 @@ public struct Partition: Sendable {
         default:
             throw .conversationClosed(id)
         }
-        actions.append(.visitorConversation(conversation.site, conversation.visitor, nil))
     }
 
     /// The visitor rates a chat that is over (once).
@@ -285,12 +286,17 @@ public struct Partition: Sendable {
         return best
     }
 
-    /// An operator's home pulled `id` for them (a slot is set aside): offer it. Returns false
-    /// if it is no longer waiting.
-    public mutating func onPull(_ id: ConversationID, operator profile: OperatorProfile, now: Instant, into actions: inout [Action]) -> Bool {
-        guard let conversation = conversations[id], conversation.state == .queued else { return false }
+    /// An operator's home pulls (a slot is set aside for them): offer them the best waiting
+    /// conversation they may take here if it ranks no later than `bound` (the best the home
+    /// may find elsewhere), and answer either way, the answer first.
+    public mutating func onPull(operator profile: OperatorProfile, bound: QueueRank?, now: Instant, into actions: inout [Action]) {
+        let found = bestWaiting(for: profile)
+        guard let best = found, bound.map({ best.rank <= $0 }) ?? true, let conversation = conversations[best.conversation] else {
+            actions.append(.answerPull(profile.id, offered: nil, best: found?.rank))
+            return
+        }
+        actions.append(.answerPull(profile.id, offered: best.conversation, best: nil))
         offer(conversation, to: profile.id, profile: profile, now: now, &actions)
-        return true
     }
 
     // MARK: timers
@@ -321,7 +327,6 @@ public struct Partition: Sendable {
                   now &- conversation.queuedAt >= settings(conversation.site).waitLimit else { return }
             setState(id, .missed, operator: nil, now: now, &actions)
             actions.append(.toVisitor(id, .missed))
-            actions.append(.visitorConversation(conversation.site, conversation.visitor, nil))
         }
     }
 
@@ -331,6 +336,7 @@ public struct Partition: Sendable {
     public mutating func apply(_ record: PartitionRecord) {
         switch record {
         case .started(let started):
+            openByVisitor[started.site, default: [:]][started.visitor] = started.id
             conversations[started.id] = Conversation(
                 id: started.id, site: started.site, visitor: started.visitor, visitorProfile: started.visitorProfile,
                 requirement: started.requirement, priority: started.priority, state: .queued, assignedOperator: nil,
@@ -349,6 +355,9 @@ public struct Partition: Sendable {
             if let rank = change.rank { queueSerial = max(queueSerial, rank.serial) }
             let conversation = conversations.values[index]
             closedAt[change.id] = conversation.state.isOpen ? nil : change.time
+            if !conversation.state.isOpen, openByVisitor[conversation.site]?[conversation.visitor] == change.id {
+                openByVisitor[conversation.site]?[conversation.visitor] = nil
+            }
             place(conversation, now: change.time)
         }
     }
@@ -536,7 +545,6 @@ public struct Partition: Sendable {
         actions.append(.toVisitor(id, .ended))
         actions.append(.toOperator(op, .ended(id)))
         actions.append(.home(op, .released(id)))
-        actions.append(.visitorConversation(conversation.site, conversation.visitor, nil))
         if let acceptedAt = conversation.acceptedAt {
             actions.append(.handled(SiteSkill(site: conversation.site, skill: conversation.requirement.skill), handleTime: now &- acceptedAt))
         }

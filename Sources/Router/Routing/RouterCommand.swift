@@ -4,8 +4,10 @@
 /// once the principal is authorised; `RouterCore.execute` runs it.
 public enum RouterCommand: Sendable, Equatable {
     /// A visitor starts a chat; the pre-chat form's question, if any, is its first message
-    /// (stored once, even when the start is retried with the same request id).
-    case start(site: SiteID, visitor: VisitorID, department: Skill, profile: [String: String], question: String?, requestID: String)
+    /// (stored once, even when the start is retried with the same request id). A shop may
+    /// ask for a minimum proficiency and a priority (routing rules); visitors get 1 and 0.
+    case start(site: SiteID, visitor: VisitorID, department: Skill, profile: [String: String], question: String?, requestID: String,
+               minimumLevel: Int = 1, priority: Int = 0)
     /// A chat message from the conversation's visitor or its assigned operator.
     case send(ConversationID, author: Author, clientMessageID: String, text: String)
     /// A file from the visitor or the assigned operator, already durable in the attachment store.
@@ -41,12 +43,29 @@ public struct CommandOutcome: Sendable, Equatable {
     }
 }
 
+extension RouterCommand {
+    /// The partition whose router runs this command: the visitor's for a new chat, the
+    /// conversation's, or the one that keeps the operator's home.
+    public func partition(in placement: Placement) -> Int {
+        switch self {
+        case .start(let site, let visitor, _, _, _, _, _, _):
+            placement.partition(ofVisitor: visitor, site: site)
+        case .send(let id, _, _, _), .attach(let id, _, _, _), .leave(let id), .rate(let id, _), .accept(let id, _),
+             .decline(let id, _), .end(let id, _), .transfer(let id, _, _, _):
+            placement.partition(of: id)
+        case .connect(let op), .disconnect(let op), .setStatus(let op, _):
+            placement.homePartition(of: op)
+        }
+    }
+}
+
 extension RouterCore {
     /// Runs one command at `now`. A refused command changes nothing.
     public mutating func execute(_ command: RouterCommand, now: Instant, into effects: inout [RouterEffect]) throws(RouterError) -> CommandOutcome {
         switch command {
-        case .start(let site, let visitor, let department, let profile, let question, let requestID):
-            let id = try startConversation(site: site, visitor: visitor, department: department, visitorProfile: profile, now: now, into: &effects)
+        case .start(let site, let visitor, let department, let profile, let question, let requestID, let level, let priority):
+            let id = try startConversation(site: site, visitor: visitor, department: department, minimumLevel: level, priority: priority,
+                                           visitorProfile: profile, now: now, into: &effects)
             if let question, !question.isEmpty {
                 _ = try visitorSend(id, clientMessageID: "start:\(requestID)", text: question, now: now, into: &effects)
             }

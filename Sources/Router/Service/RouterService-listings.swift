@@ -47,7 +47,7 @@ extension RouterService {
     }
 
     private func visitorRows(of site: SiteID, closed: [Conversation]) -> [VisitorRow] {
-        let open = node.core.openByVisitor[site] ?? [:]
+        let open = node.core.openConversations(site: site)
         let closedByVisitor = Dictionary(grouping: closed, by: \.visitor)
         return tracker.visitors(of: site, now: node.wallClock()).map { visitor in
             VisitorRow(visitor: visitor.id.raw, online: !visitor.sessions.isEmpty, pages: Int64(visitor.pages.count),

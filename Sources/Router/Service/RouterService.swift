@@ -19,8 +19,8 @@ public final class RouterService: RouterNodeDelegate {
     var subscriptions = Subscriptions()
     /// Counters for /metrics.
     public internal(set) var metrics = RouterMetrics()
-    /// Who is on each site now (live only).
-    var tracker = VisitorTracker()
+    /// Who is on each site now (live only), by the visitors' partitions.
+    var tracker: PartitionedVisitorTracker
     /// The availability each site's watchers were last told.
     var publishedAvailability: [SiteID: [ServerEvent.Department]] = [:]
     /// Where diagnostics go.
@@ -28,6 +28,7 @@ public final class RouterService: RouterNodeDelegate {
 
     private init(node: RouterNode, logger: Logger) {
         self.node = node
+        tracker = PartitionedVisitorTracker(placement: node.core.placement)
         self.logger = logger
     }
 
@@ -89,7 +90,9 @@ public final class RouterService: RouterNodeDelegate {
 
     private func sessionLeft(_ closed: Subscriptions.Closed) {
         if let op = closed.op { disconnect(op) }
-        if closed.visitor != nil { tracker.sessionClosed(Self.globalSession(closed.session), now: node.wallClock()) }
+        if let (site, visitor) = closed.visitor {
+            tracker.sessionClosed(Self.globalSession(closed.session), site: site, visitor: visitor, now: node.wallClock())
+        }
     }
 
     private func answer(_ reply: RouterReply, correlationID: UInt32, on link: Subscriptions.Link) {

@@ -1,0 +1,66 @@
+/// What partitions and operator homes tell each other, and what every router must hear of
+/// them. Nothing in one calls into another: on one router the core's work list delivers
+/// these in memory, in order; to a partition or home another router owns, the core hands
+/// them to its shell (`RouterEffect.send`), which delivers them to that router's
+/// `RouterCore.receive`.
+public enum RoutingMessage: Sendable, Equatable {
+    // MARK: partition → home
+
+    /// Reserve one of the operator's slots for this waiting conversation; answered by
+    /// `granted` or `denied`.
+    case reserve(ConversationID, operator: OperatorID)
+    /// A conversation the operator holds was accepted, missed, or no longer holds a slot.
+    case notice(OperatorID, Partition.HomeNotice)
+    /// The answer to `pull`: the conversation now offered to the operator, or none, with
+    /// the partition's best for them when it did not beat the pull's bound.
+    case pullAnswer(OperatorID, partition: Int, offered: ConversationID?, best: QueueRank?)
+    /// After a restart: the operator is still active in this conversation.
+    case adopt(OperatorID, ConversationID)
+
+    // MARK: home → partition
+
+    /// The home set a slot aside for the conversation: offer it to this operator.
+    case granted(ConversationID, OperatorID)
+    /// The home refused: try another operator.
+    case denied(ConversationID, OperatorID)
+    /// The operator has a slot set aside: offer them the best waiting conversation they may
+    /// take here, if it ranks no later than `bound` (nil: whatever it is).
+    case pull(partition: Int, OperatorID, bound: QueueRank?)
+    /// The operator's disconnect grace ran out: the conversation goes back to the queue.
+    case operatorLost(ConversationID, OperatorID)
+
+    // MARK: to every router
+
+    /// A partition's queue heads changed (nil: the lane is empty there).
+    case queueHeads(partition: Int, [LaneHead])
+    /// An operator's availability or load changed (from their home).
+    case availability(OperatorSummary)
+    /// A partition holds a conversation in `lane` that no operator it knows of could take:
+    /// a router with a free operator who can should pull. (Its view of other routers'
+    /// operators may be behind theirs.)
+    case unclaimed(partition: Int, LaneKey)
+
+    /// One lane's head in one partition.
+    public struct LaneHead: Sendable, Equatable {
+        public var lane: LaneKey
+        public var rank: QueueRank?
+        public init(lane: LaneKey, rank: QueueRank?) { (self.lane, self.rank) = (lane, rank) }
+    }
+
+    /// Who a message is for.
+    public enum Destination: Sendable, Equatable {
+        case partition(Int)
+        case home(OperatorID)
+        case everyRouter
+    }
+
+    /// Who this message is for, under `placement`.
+    public func destination(_ placement: Placement) -> Destination {
+        switch self {
+        case .reserve(_, let op), .notice(let op, _), .pullAnswer(let op, _, _, _), .adopt(let op, _): .home(op)
+        case .granted(let id, _), .denied(let id, _), .operatorLost(let id, _): .partition(placement.partition(of: id))
+        case .pull(let partition, _, _): .partition(partition)
+        case .queueHeads, .availability, .unclaimed: .everyRouter
+        }
+    }
+}
