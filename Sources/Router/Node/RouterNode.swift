@@ -75,14 +75,16 @@ public final class RouterNode {
     }
 
     /// Opens the data directory (`log/`, `transcripts/`, `attachments/`, `outbox/` and
-    /// `canned.json` inside it), replays the log, and
-    /// returns a node running on `loop`. Call on the loop. `compactionInterval` 0 turns
-    /// periodic compaction off; `archiveInterval` 0 turns periodic archiving off.
+    /// `canned.json` inside it), replays the log, and returns a node running on `loop`. Call
+    /// on the loop. `owned` names the partitions this router owns (all by default); `send`
+    /// carries messages to the other routers. `compactionInterval` 0 turns periodic
+    /// compaction off; `archiveInterval` 0 turns periodic archiving off.
     public static func open(
         loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, owned: Set<Int>? = nil, policy: SyncPolicy = .always,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
         compactionInterval: UInt64 = 300_000_000_000, archiveInterval: UInt64 = 1_000_000_000,
-        archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false, clock: @escaping @Sendable () -> Instant = { WallClock.now() }
+        archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false, clock: @escaping @Sendable () -> Instant = { WallClock.now() },
+        send: ((RoutingMessage) -> Void)? = nil
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
@@ -113,6 +115,8 @@ public final class RouterNode {
         }
         let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval,
                               archiveDelay: archiveDelay, clock: clock)
+        // Set before recovery: it tells other routers' homes which chats their operators still have.
+        node.send = send
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
         node.schedulePositions()
         if compactionInterval > 0 { node.scheduleCompaction(every: compactionInterval) }
