@@ -210,35 +210,32 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         try log.sync()
     }
 
-    /// Appends go on into the new segment while the snapshot is written beside them; the
-    /// reopened log is the snapshot, then what followed it.
-    @Test func aSnapshotInstalledBesideAppends_replacesWhatCameBefore() throws {
+    /// Appends go on into the new segment while what replaces the old ones is written; once
+    /// they are dropped, the reopened log is what followed the roll.
+    @Test func segmentsBeforeARoll_areDropped_andNumberingGoesOnFromTheNames() throws {
         let dir = TempDirectory()
         do {
             let (log, _) = try SegmentedLog.open(directory: dir.path, segmentBytes: 2000)
             try write(log, 0..<100)
             let first = try log.roll()
-            try write(log, 100..<103)  // while the snapshot is being made
-            var dropped = false
-            try SegmentedLog.installSnapshot(directory: dir.path, before: first, snapshot: { (emit) throws(StorageError) in
-                try emit(9, [7])
-                try emit(9, [8])
-            }, beforeDropping: { dropped = true })
-            #expect(dropped)
+            try write(log, 100..<103)  // while the partitions' snapshots are being made
+            try SegmentedLog.dropFiles(directory: dir.path, before: first)
             try write(log, 103..<104)
         }
-        #expect(dir.segments.count == 2 && dir.segments.contains { $0.hasSuffix(".snapshot.log") }, "\(dir.segments)")
+        #expect(dir.segments.count == 1, "\(dir.segments)")
         let (log, recovery) = try SegmentedLog.open(directory: dir.path, segmentBytes: 2000)
-        #expect(recovery.records.map(\.body) == [[7], [8]] + (100..<104).map { body($0) })
-        // Regression: numbering restarted from the records the log held (6) instead of the
+        #expect(recovery.records.map(\.body) == (100..<104).map { body($0) })
+        // Regression: numbering restarted from the records the log held (4) instead of the
         // names its files carry (100 on), so the next segment would sort before the others.
         try write(log, 104..<200)
         let (_, again) = try SegmentedLog.open(directory: dir.path, segmentBytes: 2000)
-        #expect(again.records.map(\.body) == [[7], [8]] + (100..<200).map { body($0) })
+        #expect(again.records.map(\.body) == (100..<200).map { body($0) })
+        #expect(try SegmentedLog.read(directory: dir.path) == again.records, "reading alone finds what opening finds")
     }
 
-    /// A crash before the snapshot was renamed into place, or before the old segments were
-    /// deleted: either way the log replays to the same records as before.
+    /// Logs written before partitions had their own snapshots hold snapshot files of the
+    /// whole log (read, no longer written). A crash before one was renamed into place, or
+    /// before the old segments were deleted: either way the log replays to the same records.
     @Test func aCompactionCutShort_atEitherStep_replaysTheSameState() throws {
         for crashAfterRename in [false, true] {
             let dir = TempDirectory()
@@ -326,21 +323,29 @@ private func framed(_ bodies: [[UInt8]]) -> (bytes: [UInt8], offsets: [Int]) {
         h.advance(seconds: 200)
         var count = 0
         for case .persist(let partition, let record) in h.effects {
-            let (type, encoded) = PartitionRecordCodec.encode(record, partition: partition)
-            let decoded = try PartitionRecordCodec.decode(type: type, body: encoded)
-            #expect(decoded.partition == partition)
-            #expect(decoded.record == record)
+            // In the log (with the record's number in its partition's stream) and in a snapshot (without).
+            for sequence in [UInt64(count + 1), nil] {
+                let (type, encoded) = PartitionRecordCodec.encode(record, partition: partition, sequence: sequence)
+                #expect((type > PartitionRecordCodec.streamed) == (sequence != nil))
+                let decoded = try PartitionRecordCodec.decode(type: type, body: encoded)
+                #expect(decoded == PartitionRecordCodec.Decoded(partition: partition, sequence: sequence, record: record))
+            }
             count += 1
         }
         #expect(count > 40)
     }
 
-    @Test func truncatedOrPaddedBodies_areRejected() {
+    @Test func truncatedOrPaddedBodies_areRejected() throws {
         let record = PartitionRecord.declined("c1", "anna")
         let (type, encoded) = PartitionRecordCodec.encode(record, partition: 3)
         #expect(throws: WireError.self) { try PartitionRecordCodec.decode(type: type, body: Array(encoded.dropLast())) }
         #expect(throws: WireError.trailingBytes(1)) { try PartitionRecordCodec.decode(type: type, body: encoded + [0]) }
         #expect(throws: WireError.self) { try PartitionRecordCodec.decode(type: 99, body: encoded) }
+        let (streamedType, streamed) = PartitionRecordCodec.encode(record, partition: 3, sequence: 7)
+        #expect(try PartitionRecordCodec.decode(type: streamedType, body: streamed).sequence == 7)
+        #expect(throws: WireError.invalidField("stream sequence 0")) {
+            try PartitionRecordCodec.decode(type: streamedType, body: [3, 0] + Array(encoded.dropFirst()))
+        }
     }
 }
 

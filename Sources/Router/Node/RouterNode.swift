@@ -37,6 +37,10 @@ public final class RouterNode {
     /// The routing state (read-only outside the node: change it through `perform`).
     public private(set) var core: RouterCore
     private let log: DurableLog
+    /// The log's directory (segments, and `partitions/` for the partitions' snapshots).
+    private let logDirectory: String
+    /// Each partition's stream: the number its next record gets, how far its snapshot covers.
+    private var streams: PartitionStreams
     /// Conversations that are over, moved out of memory `archiveDelay` after they close.
     public let transcripts: TranscriptStore
     /// Files sent in chats.
@@ -94,27 +98,18 @@ public final class RouterNode {
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
         let placement = Placement(partitionCount: partitionCount, owned: owned)
         var core = RouterCore(placement: placement, sites: sites, seed: seed)
-        for record in recovery.records {
-            do {
-                let (partition, decoded) = try PartitionRecordCodec.decode(type: record.type, body: record.body)
-                guard partition < partitionCount else {
-                    throw StorageError.undecodable(segment: directory, offset: record.offset, reason: "partition \(partition) of \(partitionCount)")
-                }
-                guard placement.owns(partition: partition) else {
-                    throw StorageError.undecodable(segment: directory, offset: record.offset,
-                                                   reason: "the log holds partition \(partition), which this router is not configured to own")
-                }
-                core.replay(partition: partition, decoded)
-            } catch let error as WireError {
-                log.close()
-                throw StorageError.undecodable(segment: directory, offset: record.offset, reason: error.message)
-            } catch {
-                log.close()
-                throw error
+        let streams: PartitionStreams
+        do {
+            streams = try PartitionLogReplay.replay(directory: directory + "/log", records: recovery.records, placement: placement) { partition, record in
+                core.replay(partition: partition, record)
             }
+        } catch {
+            log.close()
+            throw error
         }
-        let node = RouterNode(loop: loop, core: core, log: log, transcripts: transcripts, files: files, positionInterval: positionInterval,
-                              archiveDelay: archiveDelay, clock: clock)
+        let node = RouterNode(loop: loop, core: core, log: log, logDirectory: directory + "/log", transcripts: transcripts, files: files,
+                              positionInterval: positionInterval, archiveDelay: archiveDelay, clock: clock)
+        node.streams = streams
         // Set before recovery: it tells other routers' homes which chats their operators still have.
         node.send = send
         node.step { core, now, effects in core.finishRecovery(now: now, into: &effects) }
@@ -124,13 +119,15 @@ public final class RouterNode {
         return (node, recovery)
     }
 
-    private init(loop: EventLoop, core: RouterCore, log: DurableLog, transcripts: TranscriptStore,
+    private init(loop: EventLoop, core: RouterCore, log: DurableLog, logDirectory: String, transcripts: TranscriptStore,
                  files: (attachments: AttachmentStore, canned: CannedStore, outbox: MailOutbox), positionInterval: UInt64,
                  archiveDelay: UInt64, clock: @escaping @Sendable () -> Instant) {
         self.clock = clock
+        streams = PartitionStreams(partitionCount: core.partitionCount)
         self.loop = loop
         self.core = core
         self.log = log
+        self.logDirectory = logDirectory
         self.transcripts = transcripts
         (attachments, canned, outbox) = files
         self.positionInterval = positionInterval
@@ -248,32 +245,43 @@ public final class RouterNode {
         storeTranscripts([rated], done: reply)
     }
 
-    /// Archives what is due (see `archive`), then rewrites the log as the records of the
-    /// conversations still in memory, so the log (and recovery time) stays proportional to
-    /// what is live. The snapshot is taken here as values and encoded and written by the
-    /// log's compaction thread (`DurableLog.compact`), so neither the loop nor the appends
-    /// wait for it. Expired transcripts are deleted. `reply` runs on the loop when done,
-    /// with the number archived.
+    /// Archives what is due (see `archive`), then gives every partition whose stream went
+    /// on a new snapshot (the records of its conversations still in memory, covering its
+    /// stream up to now) and drops the segments before, so the log (and recovery time)
+    /// stays proportional to what is live. The conversations are taken here as values and
+    /// encoded and written by the log's compaction thread (`DurableLog.compact`), so
+    /// neither the loop nor the appends wait for it. Expired transcripts are deleted.
+    /// `reply` runs on the loop when done, with the number archived.
     public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
         loop.assertInLoop()
         let archived = archive()
-        let live = core.placement.ownedPartitions.flatMap { partition in
-            core.conversationsInMemory(partition: partition).map { (partition: partition, conversation: $0) }
+        // Partitions whose stream went on since their snapshot; the others' snapshots still
+        // cover every record they have in the segments this compaction drops.
+        let due = core.placement.ownedPartitions.filter { streams.last[$0] > streams.covered[$0] }.map { partition in
+            (partition: partition, covers: streams.last[partition],
+             conversations: core.conversationsInMemory(partition: partition).sorted { $0.id < $1.id })
         }
-        let (transcripts, retention, attachments) = (self.transcripts, transcriptRetentionDays, self.attachments)
-        let box = UncheckedBox(reply)
+        let (transcripts, retention, attachments, directory) = (self.transcripts, transcriptRetentionDays, self.attachments, logDirectory)
+        let box = UncheckedBox((node: self, reply: reply))
         let loop = self.loop
-        log.compact(snapshot: { (emit) throws(StorageError) in
-            for entry in live.sorted(by: { ($0.partition, $0.conversation.id) < ($1.partition, $1.conversation.id) }) {
-                for record in Partition.records(rebuilding: entry.conversation) {
-                    let (type, body) = PartitionRecordCodec.encode(record, partition: entry.partition)
-                    try emit(type, body)
+        log.compact(install: {
+            for entry in due {
+                try PartitionSnapshots.write(directory: directory, partition: entry.partition, covers: entry.covers) { (emit) throws(StorageError) in
+                    for conversation in entry.conversations {
+                        for record in Partition.records(rebuilding: conversation) { try emit(record) }
+                    }
                 }
             }
         }, beforeDropping: {
             attachments.delete(transcripts.purge(retentionDays: retention, now: Date()).attachmentIDs)
         }, completion: { result in
-            loop.execute { box.value(result.map { archived }) }
+            loop.execute {
+                let (node, reply) = box.value
+                if case .success = result {
+                    for entry in due { node.streams.snapshotted(entry.partition, upTo: entry.covers) }
+                }
+                reply(result.map { archived })
+            }
         })
     }
 
@@ -307,7 +315,7 @@ public final class RouterNode {
     private func enqueue(_ effects: [RouterEffect], reply: ((RouterError?) -> Void)?) {
         var records: [(type: UInt8, body: [UInt8])] = []
         for case .persist(let partition, let record) in effects {
-            records.append(PartitionRecordCodec.encode(record, partition: partition))
+            records.append(PartitionRecordCodec.encode(record, partition: partition, sequence: streams.next(partition)))
         }
         if !records.isEmpty {
             nextAppend += 1

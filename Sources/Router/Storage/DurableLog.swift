@@ -25,7 +25,7 @@ public final class DurableLog: @unchecked Sendable {
     /// One request to the writer, served in order.
     private enum Request {
         case append(records: [(type: UInt8, body: [UInt8])], completion: @Sendable (Result<UInt64, StorageError>) -> Void)
-        case compact(snapshot: @Sendable (_ emit: SegmentedLog.Emit) throws(StorageError) -> Void, beforeDropping: @Sendable () throws -> Void,
+        case compact(install: @Sendable () throws -> Void, beforeDropping: @Sendable () throws -> Void,
                      completion: @Sendable (Result<Void, any Error>) -> Void)
         case work(body: @Sendable () throws(StorageError) -> Void, completion: @Sendable (Result<Void, any Error>) -> Void)
     }
@@ -78,15 +78,16 @@ public final class DurableLog: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// After every append queued before it, replaces the log's contents up to here with
-    /// `snapshot`: the writer starts a new segment (`SegmentedLog.roll`) and goes on
-    /// appending, while the compaction thread encodes the snapshot, installs it
-    /// (`SegmentedLog.installSnapshot`), runs `beforeDropping` once it is durable and then
-    /// deletes what it replaces. Neither the caller's loop nor the appends wait for a large
-    /// snapshot (a compaction used to hold up every acknowledgement for a quarter second).
-    public func compact(snapshot: @escaping @Sendable (_ emit: SegmentedLog.Emit) throws(StorageError) -> Void, beforeDropping: @escaping @Sendable () throws -> Void,
+    /// After every append queued before it, replaces the log's segments up to here with
+    /// what `install` makes durable (the partitions' snapshots, which must cover every record
+    /// appended before this call): the writer starts a new segment (`SegmentedLog.roll`) and
+    /// goes on appending, while the compaction thread runs `install`, then `beforeDropping`,
+    /// then deletes the older segments (`SegmentedLog.dropFiles`). Neither the caller's loop
+    /// nor the appends wait for a large snapshot (a compaction used to hold up every
+    /// acknowledgement for a quarter second).
+    public func compact(install: @escaping @Sendable () throws -> Void, beforeDropping: @escaping @Sendable () throws -> Void,
                         completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        enqueue(.compact(snapshot: snapshot, beforeDropping: beforeDropping, completion: completion), orFail: completion)
+        enqueue(.compact(install: install, beforeDropping: beforeDropping, completion: completion), orFail: completion)
     }
 
     /// Runs `body` on the writer thread after every append queued before it is written,
@@ -195,7 +196,7 @@ public final class DurableLog: @unchecked Sendable {
                 switch request {
                 case .append(let records, let completion):
                     appends.append((records, completion))
-                case .compact(let snapshot, let beforeDropping, let completion):
+                case .compact(let install, let beforeDropping, let completion):
                     writeAppends(&appends, finishing: false, unsynced: &unsynced, lastSync: &lastSync)
                     if let failure = currentFailure {
                         completion(.failure(failure))
@@ -212,7 +213,9 @@ public final class DurableLog: @unchecked Sendable {
                     let directory = log.directory
                     compactor.async {
                         completion(Result {
-                            try SegmentedLog.installSnapshot(directory: directory, before: first, snapshot: snapshot, beforeDropping: beforeDropping)
+                            try install()
+                            try beforeDropping()
+                            try SegmentedLog.dropFiles(directory: directory, before: first)
                         })
                     }
                 case .work(let body, let completion):

@@ -1,11 +1,14 @@
 import Wire
 
 /// The binary form of `PartitionRecord`s in the log (docs/storage.md). Each body starts with
-/// the partition number; fields use Wire's payload encoding (uvarints, length-prefixed UTF-8).
+/// the partition number, then (in the log) the record's number in its partition's stream;
+/// fields use Wire's payload encoding (uvarints, length-prefixed UTF-8).
 ///
 /// ONLY APPEND to the type numbers and enum codes: they are stored on disk.
 public enum PartitionRecordCodec {
-    /// Record type bytes.
+    /// Record type bytes. Types 1-5 carry no stream sequence (snapshots, transcripts, and
+    /// logs written before partitions had streams); the same kind plus `streamed` (11-15)
+    /// carries one after the partition.
     public enum RecordType: UInt8, Sendable {
         case started = 1
         case event = 2
@@ -14,12 +17,31 @@ public enum PartitionRecordCodec {
         case rated = 5
     }
 
+    /// Added to a record type when the body carries a stream sequence.
+    public static let streamed: UInt8 = 10
+
+    /// A decoded log record.
+    public struct Decoded: Sendable, Equatable {
+        /// The partition it belongs to.
+        public var partition: Int
+        /// Its number in the partition's stream (1, 2, ...), when the log gave it one.
+        public var sequence: UInt64?
+        /// The change itself.
+        public var record: PartitionRecord
+
+        public init(partition: Int, sequence: UInt64?, record: PartitionRecord) {
+            (self.partition, self.sequence, self.record) = (partition, sequence, record)
+        }
+    }
+
     private static let stateCodes: [ConversationState] = [.queued, .offered, .active, .ended, .abandoned, .offline, .missed]
 
-    /// The type byte and body of `record` for partition `partition`.
-    public static func encode(_ record: PartitionRecord, partition: Int) -> (type: UInt8, body: [UInt8]) {
+    /// The type byte and body of `record` for partition `partition`, as record `sequence`
+    /// of the partition's stream (nil: outside any stream, as in a snapshot).
+    public static func encode(_ record: PartitionRecord, partition: Int, sequence: UInt64? = nil) -> (type: UInt8, body: [UInt8]) {
         var w = ByteWriter(capacity: 128)
         w.writeVarint(UInt64(partition))
+        if let sequence { w.writeVarint(sequence) }
         let type: RecordType
         switch record {
         case .started(let started):
@@ -90,19 +112,22 @@ public enum PartitionRecordCodec {
             w.writeUInt8(UInt8(clamping: rating.score))
             w.writeString(rating.comment)
         }
-        return (type.rawValue, w.bytes)
+        return (type.rawValue + (sequence == nil ? 0 : streamed), w.bytes)
     }
 
     /// Decodes a record body; throws `WireError` on malformed bytes.
-    public static func decode(type rawType: UInt8, body: [UInt8]) throws(WireError) -> (partition: Int, record: PartitionRecord) {
-        guard let type = RecordType(rawValue: rawType) else { throw .invalidField("record type \(rawType)") }
-        let result = body.withUnsafeBytes { raw in Result { () throws(WireError) in try decodeBody(type, raw) } }
+    public static func decode(type rawType: UInt8, body: [UInt8]) throws(WireError) -> Decoded {
+        let isStreamed = rawType > streamed
+        guard let type = RecordType(rawValue: isStreamed ? rawType - streamed : rawType) else { throw .invalidField("record type \(rawType)") }
+        let result = body.withUnsafeBytes { raw in Result { () throws(WireError) in try decodeBody(type, streamed: isStreamed, raw) } }
         return try result.get()
     }
 
-    private static func decodeBody(_ type: RecordType, _ raw: UnsafeRawBufferPointer) throws(WireError) -> (partition: Int, record: PartitionRecord) {
+    private static func decodeBody(_ type: RecordType, streamed: Bool, _ raw: UnsafeRawBufferPointer) throws(WireError) -> Decoded {
         var r = ByteReader(raw)
         let partition = Int(clamping: try r.readVarint())
+        let sequence = streamed ? try r.readVarint() : nil
+        if let sequence, sequence == 0 { throw .invalidField("stream sequence 0") }
         let record: PartitionRecord
         switch type {
         case .started:
@@ -173,7 +198,7 @@ public enum PartitionRecordCodec {
             record = .rated(id, Rating(score: score, comment: try r.readString()))
         }
         guard r.isAtEnd else { throw .trailingBytes(r.remaining) }
-        return (partition, record)
+        return Decoded(partition: partition, sequence: sequence, record: record)
     }
 
     private static func writeOptional(_ value: String?, _ w: inout ByteWriter) {

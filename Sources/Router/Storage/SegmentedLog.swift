@@ -24,11 +24,12 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A directory of append-only segment files `<first record number>.log`, written in order,
-/// and the snapshot files compaction writes, `<first record number>.snapshot.log`: the
-/// records that rebuild the state as it was before segment `<first>`, replayed before it.
-/// Not thread-safe: `DurableLog` drives it from its writer thread (`installSnapshot`, a
-/// static function, runs on another thread: it touches only its own file and older ones).
+/// A directory of append-only segment files `<first record number>.log`, written in order.
+/// Logs written before partitions had their own snapshots may also hold snapshot files,
+/// `<first record number>.snapshot.log`: the records that rebuild the state as it was
+/// before segment `<first>`, replayed before it (read, no longer written).
+/// Not thread-safe: `DurableLog` drives it from its writer thread (`dropFiles`, a static
+/// function, runs on another thread: it touches only files older than the current one).
 ///
 /// Opening scans every segment. A record cut short at the very end of the last segment is
 /// a write that never completed (it was never acknowledged): it is truncated away and
@@ -91,59 +92,46 @@ public final class SegmentedLog {
 
     /// The first half of a compaction: syncs and closes the current segment and starts a
     /// new one, whose first record number it returns. Appends go on into the new segment
-    /// while `installSnapshot` writes the state as it is now, on another thread.
+    /// while the partitions' snapshots are written on another thread; `dropFiles` then
+    /// deletes the segments before it.
     public func roll() throws(StorageError) -> UInt64 {
         let first = nextRecord
         try startSegment(first: first)
         return first
     }
 
-    /// The second half of a compaction, on any thread: writes `snapshot` (the records that
-    /// rebuild the state as it was when segment `before` was started) as a snapshot file,
-    /// makes it durable under its final name, runs `beforeDropping`, then deletes every
-    /// segment and snapshot older than `before`. The appender is never held up.
-    ///
-    /// A crash at any point leaves a log that replays to the same state: the snapshot is
-    /// written under a temporary name and renamed only once synced; until the deletion,
-    /// the old segments replay first and the snapshot's records then rebuild each
-    /// conversation from its start; the segments from `before` on replay after it.
-    ///
-    /// `snapshot` hands each record to the `emit` it is given; they are written out a
-    /// megabyte at a time, so a large state is never in memory twice.
-    public static func installSnapshot(directory: String, before first: UInt64, snapshot: (_ emit: Emit) throws(StorageError) -> Void,
-                                       beforeDropping: () throws -> Void) throws {
-        let path = directory + "/" + String(format: "%020llu", first) + snapshotSuffix
-        let temporary = path + ".tmp"
-        let fd = try DurableFile.createTemporary(temporary)
-        var installed = false
-        defer {
-            Glibc.close(fd)
-            if !installed { unlink(temporary) }  // a failed install leaves nothing behind
-        }
-        var writer = ByteWriter(capacity: snapshotChunk + (64 << 10))
-        writer.writeRaw(LogFraming.fileHeader)
-        try snapshot { (type, body) throws(StorageError) in
-            LogFraming.append(type: type, body: body, to: &writer)
-            if writer.count >= snapshotChunk {
-                try DurableFile.writeAll(fd, writer.bytes, path: temporary)
-                writer.clear()
-            }
-        }
-        try DurableFile.writeAll(fd, writer.bytes, path: temporary)
-        try DurableFile.install(fd, temporary: temporary, as: path)
-        installed = true
-        try beforeDropping()
+    /// The second half of a compaction, on any thread, once what replaces them is durable
+    /// (the partitions' snapshots): deletes every segment, and every snapshot of the kind
+    /// logs held before partitions had their own, older than segment `before`. The appender
+    /// is never held up. A crash part way leaves some of them: replay skips what the
+    /// partitions' snapshots cover.
+    public static func dropFiles(directory: String, before first: UInt64) throws(StorageError) {
         for file in try logFiles(in: directory) where file.first < first {
             unlink(directory + "/" + file.name)
         }
         DurableFile.syncDirectory(directory)
     }
 
-    /// Takes one record of a snapshot (type, body).
-    public typealias Emit = (UInt8, [UInt8]) throws(StorageError) -> Void
-
-    /// Bytes of a snapshot gathered before they are written.
-    private static let snapshotChunk = 1 << 20
+    /// Every valid record in `directory`, in order, read without changing a file: a torn
+    /// tail of the last segment ends the read (it was never acknowledged); damage anywhere
+    /// else throws `StorageError.corrupt`, as opening would.
+    public static func read(directory: String) throws(StorageError) -> [LogFraming.Record] {
+        let files = try logFiles(in: directory)
+        var records: [LogFraming.Record] = []
+        for (position, file) in files.enumerated() {
+            let path = directory + "/" + file.name
+            let bytes = try DurableFile.read(path)
+            let (found, stop) = bytes.withUnsafeBytes { LogFraming.scanFile($0) }
+            records += found
+            switch stop {
+            case .end: break
+            case .torn where position == files.count - 1 && !file.isSnapshot: break
+            case .torn(let offset): throw .corrupt(segment: path, offset: offset, reason: "segment ends inside a record")
+            case .corrupt(let offset, let reason): throw .corrupt(segment: path, offset: offset, reason: reason)
+            }
+        }
+        return records
+    }
 
     /// How a snapshot file's name ends.
     static let snapshotSuffix = ".snapshot.log"
