@@ -35,12 +35,12 @@ public final class RouterNode {
     /// (owning every partition) sends nothing.
     public var send: ((RoutingMessage) -> Void)?
     /// The routing state (read-only outside the node: change it through `perform`).
-    public private(set) var core: RouterCore
-    private let log: DurableLog
+    public internal(set) var core: RouterCore
+    let log: DurableLog
     /// The log's directory (segments, and `partitions/` for the partitions' snapshots).
-    private let logDirectory: String
+    let logDirectory: String
     /// Each partition's stream: the number its next record gets, how far its snapshot covers.
-    private var streams: PartitionStreams
+    var streams: PartitionStreams
     /// Conversations that are over, moved out of memory `archiveDelay` after they close.
     public let transcripts: TranscriptStore
     /// Files sent in chats.
@@ -51,27 +51,27 @@ public final class RouterNode {
     public let outbox: MailOutbox
     /// Days a transcript is kept (default 90).
     public var transcriptRetentionDays = 90
-    private var compactionTimer: TimerID?
-    private var archiveTimer: TimerID?
+    var compactionTimer: TimerID?
+    var archiveTimer: TimerID?
     /// How long a conversation that is over stays in memory (default 60 s: the widget's
     /// rating form, an e-mailed transcript); then it is read from the transcript store.
     public let archiveDelay: UInt64
     /// Conversations taken out of memory whose transcript is not yet durable, by id (so
     /// reads find them meanwhile).
-    private var archiving: [ConversationID: Conversation] = [:]
+    var archiving: [ConversationID: Conversation] = [:]
     /// Steps whose output waits for the log, oldest first.
-    private var waiting: [Step] = []
-    private var nextAppend: UInt64 = 0
-    private var durableUpTo: UInt64 = 0
-    private var failure: RouterError?
-    private var positionsTimer: TimerID?
+    var waiting: [Step] = []
+    var nextAppend: UInt64 = 0
+    var durableUpTo: UInt64 = 0
+    var failure: RouterError?
+    var positionsTimer: TimerID?
     /// How often waiting visitors get their place in line (default 1 s).
     public let positionInterval: UInt64
     /// The wall clock (injected by tests that recover a log written at another time).
-    private let clock: @Sendable () -> Instant
-    private var lastWallClock: Instant = 0
+    let clock: @Sendable () -> Instant
+    var lastWallClock: Instant = 0
 
-    private struct Step {
+    struct Step {
         /// The log append this step's output waits for (appends complete in order).
         var append: UInt64
         var effects: [RouterEffect]
@@ -179,112 +179,6 @@ public final class RouterNode {
         step { core, now, effects in core.receive(message, now: now, into: &effects) }
     }
 
-    /// Moves the conversations that have been over for `closedFor` (default `archiveDelay`)
-    /// out of memory into the transcript store, through the log's writer thread (in order
-    /// with compactions: a compaction never drops the records of a conversation whose
-    /// transcript is not durable yet). Returns how many left memory; `reply` runs on the
-    /// loop once they are stored.
-    @discardableResult
-    public func archive(closedFor: UInt64? = nil, reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) -> Int {
-        loop.assertInLoop()
-        let closed = core.evictClosed(now: coreTime(), closedFor: closedFor ?? archiveDelay)
-        guard !closed.isEmpty else {
-            reply(.success(0))
-            return 0
-        }
-        let ids = closed.map(\.id)
-        delegate?.routerNode(self, didArchive: ids)
-        // After a restart the log may still hold conversations archived before it: those
-        // leave memory again without a second copy in the store.
-        let fresh = closed.filter { !transcripts.contains($0.id) }
-        storeTranscripts(fresh) { result in reply(result.map { closed.count }.mapError { $0 }) }
-        return closed.count
-    }
-
-    /// Stores transcripts through the log's writer thread (in order with appends and
-    /// compactions); until they are durable, reads find them in `archiving`. A failure
-    /// fails the node: the log may hold the only copy. `done` runs on the loop.
-    private func storeTranscripts(_ conversations: [Conversation], done: @escaping (Result<Void, RouterError>) -> Void) {
-        for conversation in conversations { archiving[conversation.id] = conversation }
-        let (transcripts, box, loop) = (self.transcripts, UncheckedBox((node: self, done: done)), self.loop)
-        log.perform({ () throws(StorageError) in try transcripts.store(conversations, on: Date()) }, completion: { result in
-            loop.execute {
-                let (node, done) = box.value
-                for conversation in conversations { node.archiving[conversation.id] = nil }
-                switch result {
-                case .success:
-                    done(.success(()))
-                case .failure(let error):
-                    node.fail(.storageFailed("\(error)"))
-                    done(.failure(.storageFailed("\(error)")))
-                }
-            }
-        })
-    }
-
-    /// Rates a chat that has already left memory (a shopper may rate a while after the
-    /// end): its transcript is stored again with the rating, through the log's writer
-    /// thread; the newer copy is the one read. `reply` runs on the loop once it is durable.
-    public func rateArchived(_ id: ConversationID, rating: Rating, reply: @escaping (Result<Void, RouterError>) -> Void) {
-        loop.assertInLoop()
-        if let failure { return reply(.failure(failure)) }
-        let stored: Conversation?
-        do {
-            stored = try conversation(id)
-        } catch {
-            return reply(.failure(.storageFailed("\(error)")))
-        }
-        guard var rated = stored, core.conversation(id) == nil else { return reply(.failure(.unknownConversation(id))) }
-        do throws(RouterError) {
-            try Partition.checkRating(rating, of: rated)
-        } catch {
-            return reply(.failure(error))
-        }
-        rated.rating = rating
-        // Meanwhile reads (and a second rating) see the rated copy.
-        storeTranscripts([rated], done: reply)
-    }
-
-    /// Archives what is due (see `archive`), then gives every partition whose stream went
-    /// on a new snapshot (the records of its conversations still in memory, covering its
-    /// stream up to now) and drops the segments before, so the log (and recovery time)
-    /// stays proportional to what is live. The conversations are taken here as values and
-    /// encoded and written by the log's compaction thread (`DurableLog.compact`), so
-    /// neither the loop nor the appends wait for it. Expired transcripts are deleted.
-    /// `reply` runs on the loop when done, with the number archived.
-    public func compact(reply: @escaping (Result<Int, any Error>) -> Void = { _ in }) {
-        loop.assertInLoop()
-        let archived = archive()
-        // Partitions whose stream went on since their snapshot; the others' snapshots still
-        // cover every record they have in the segments this compaction drops.
-        let due = core.placement.ownedPartitions.filter { streams.last[$0] > streams.covered[$0] }.map { partition in
-            (partition: partition, covers: streams.last[partition],
-             conversations: core.conversationsInMemory(partition: partition).sorted { $0.id < $1.id })
-        }
-        let (transcripts, retention, attachments, directory) = (self.transcripts, transcriptRetentionDays, self.attachments, logDirectory)
-        let box = UncheckedBox((node: self, reply: reply))
-        let loop = self.loop
-        log.compact(install: {
-            for entry in due {
-                try PartitionSnapshots.write(directory: directory, partition: entry.partition, covers: entry.covers) { (emit) throws(StorageError) in
-                    for conversation in entry.conversations {
-                        for record in Partition.records(rebuilding: conversation) { try emit(record) }
-                    }
-                }
-            }
-        }, beforeDropping: {
-            attachments.delete(transcripts.purge(retentionDays: retention, now: Date()).attachmentIDs)
-        }, completion: { result in
-            loop.execute {
-                let (node, reply) = box.value
-                if case .success = result {
-                    for entry in due { node.streams.snapshotted(entry.partition, upTo: entry.covers) }
-                }
-                reply(result.map { archived })
-            }
-        })
-    }
-
     /// Appends what is pending and stops the log writer. The node must not be used after.
     public func close() {
         loop.assertInLoop()
@@ -302,17 +196,17 @@ public final class RouterNode {
     /// handled in one loop turn (chat starts from many visitors) get distinct, ordered
     /// times, and never earlier than the last step's, so a clock stepped back by NTP does
     /// not reorder the queue (time then stands still until the clock catches up).
-    private func coreTime() -> Instant {
+    func coreTime() -> Instant {
         wallClock()
     }
 
-    private func step(_ body: (inout RouterCore, Instant, inout [RouterEffect]) -> Void) {
+    func step(_ body: (inout RouterCore, Instant, inout [RouterEffect]) -> Void) {
         var effects: [RouterEffect] = []
         body(&core, coreTime(), &effects)
         enqueue(effects, reply: nil)
     }
 
-    private func enqueue(_ effects: [RouterEffect], reply: ((RouterError?) -> Void)?) {
+    func enqueue(_ effects: [RouterEffect], reply: ((RouterError?) -> Void)?) {
         var records: [(type: UInt8, body: [UInt8])] = []
         for case .persist(let partition, let record) in effects {
             records.append(PartitionRecordCodec.encode(record, partition: partition, sequence: streams.next(partition)))
@@ -334,13 +228,13 @@ public final class RouterNode {
         release()
     }
 
-    private func appendDurable() {
+    func appendDurable() {
         durableUpTo += 1
         release()
     }
 
     /// Delivers, in order, every step whose records are durable.
-    private func release() {
+    func release() {
         var released = 0
         for step in waiting {
             guard step.append <= durableUpTo else { break }
@@ -353,7 +247,7 @@ public final class RouterNode {
         waiting.removeFirst(released)
     }
 
-    private func execute(_ effect: RouterEffect) {
+    func execute(_ effect: RouterEffect) {
         switch effect {
         case .persist:
             break  // already in the log
@@ -373,32 +267,8 @@ public final class RouterNode {
         }
     }
 
-    private func scheduleCompaction(every interval: UInt64) {
-        compactionTimer = loop.scheduleTimer(at: loop.now + interval) { [weak self] in
-            guard let self, self.failure == nil else { return }
-            self.compact()
-            self.scheduleCompaction(every: interval)
-        }
-    }
-
-    private func scheduleArchiving(every interval: UInt64) {
-        archiveTimer = loop.scheduleTimer(at: loop.now + interval) { [weak self] in
-            guard let self, self.failure == nil else { return }
-            self.archive()
-            self.scheduleArchiving(every: interval)
-        }
-    }
-
-    private func schedulePositions() {
-        positionsTimer = loop.scheduleTimer(at: loop.now + positionInterval) { [weak self] in
-            guard let self, self.failure == nil else { return }
-            self.step { core, _, effects in core.refreshQueuePositions(into: &effects) }
-            self.schedulePositions()
-        }
-    }
-
     /// The log failed: memory is now ahead of the disk, so nothing more may be acknowledged.
-    private func fail(_ error: RouterError) {
+    func fail(_ error: RouterError) {
         guard failure == nil else { return }
         failure = error
         for step in waiting { step.reply?(error) }
