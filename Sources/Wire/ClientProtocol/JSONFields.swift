@@ -20,13 +20,14 @@ public struct ClientProtocolError: Error, Equatable, Sendable {
 /// of the right type and within its limits; anything else is a `ClientProtocolError`
 /// naming the field.
 struct JSONFields {
-    private let object: [String: Any]
-    private var used: Set<String> = ["type"]
+    private let object: [String: JSONValue]
+    /// Fields read so far (a message has a handful: a list beats a set).
+    private var used: [String] = ["type"]
 
     /// Parses `bytes` as one JSON object of at most `maxBytes`.
     init(_ bytes: [UInt8], maxBytes: Int) throws(ClientProtocolError) {
         guard bytes.count <= maxBytes else { throw ClientProtocolError(code: "too_large", message: "message over \(maxBytes) bytes") }
-        guard let object = JSONParser.parse(bytes) as? [String: Any] else {
+        guard case .object(let object) = JSONParser.parseValue(bytes) else {
             throw ClientProtocolError(code: "bad_json", message: "not a JSON object")
         }
         self.object = object
@@ -34,7 +35,7 @@ struct JSONFields {
 
     /// The message's `type`.
     func type() throws(ClientProtocolError) -> String {
-        guard let type = object["type"] as? String else { throw ClientProtocolError(code: "missing_field", message: "field 'type' is required") }
+        guard case .string(let type) = object["type"] else { throw ClientProtocolError(code: "missing_field", message: "field 'type' is required") }
         return type
     }
 
@@ -53,9 +54,9 @@ struct JSONFields {
     }
 
     mutating func optionalString(_ name: String, maxLength: Int = 256) throws(ClientProtocolError) -> String? {
-        used.insert(name)
-        guard let raw = object[name], !(raw is JSONNull) else { return nil }
-        guard let value = raw as? String else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a string") }
+        used.append(name)
+        guard let raw = object[name], raw != .null else { return nil }
+        guard case .string(let value) = raw else { throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be a string") }
         guard value.utf8.count <= maxLength else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' is longer than \(maxLength) bytes")
         }
@@ -70,11 +71,11 @@ struct JSONFields {
     }
 
     mutating func optionalInteger(_ name: String, range: ClosedRange<Int64>) throws(ClientProtocolError) -> Int64? {
-        used.insert(name)
-        guard let raw = object[name], !(raw is JSONNull) else { return nil }
+        used.append(name)
+        guard let raw = object[name], raw != .null else { return nil }
         let exact: Int64? = switch raw {
-        case let int as Int: Int64(int)
-        case let double as Double: Int64(exactly: double)
+        case .int(let int): Int64(int)
+        case .double(let double): Int64(exactly: double)
         default: nil  // booleans and strings are not integers
         }
         guard let value = exact, range.contains(value) else {
@@ -84,11 +85,11 @@ struct JSONFields {
     }
 
     mutating func number(_ name: String, range: ClosedRange<Double>) throws(ClientProtocolError) -> Double? {
-        used.insert(name)
-        guard let raw = object[name], !(raw is JSONNull) else { return nil }
+        used.append(name)
+        guard let raw = object[name], raw != .null else { return nil }
         let number: Double? = switch raw {
-        case let int as Int: Double(int)
-        case let double as Double: double
+        case .int(let int): Double(int)
+        case .double(let double): double
         default: nil
         }
         guard let number, range.contains(number) else {
@@ -98,15 +99,15 @@ struct JSONFields {
     }
 
     mutating func optionalBool(_ name: String) throws(ClientProtocolError) -> Bool? {
-        used.insert(name)
+        used.append(name)
         guard object[name] != nil else { return nil }
         return try bool(name)
     }
 
     mutating func bool(_ name: String) throws(ClientProtocolError) -> Bool {
-        used.insert(name)
+        used.append(name)
         guard let raw = object[name] else { throw ClientProtocolError(code: "missing_field", message: "field '\(name)' is required") }
-        guard let value = raw as? Bool else {
+        guard case .bool(let value) = raw else {
             throw ClientProtocolError(code: "invalid_field", message: "field '\(name)' must be true or false")
         }
         return value
@@ -121,7 +122,8 @@ struct JSONFields {
 
     /// Refuses fields the message type does not have (a typo must not pass silently).
     func finish() throws(ClientProtocolError) {
-        if let unknown = object.keys.sorted().first(where: { !used.contains($0) }) {
+        // The first unknown field in name order, so the error names the same one every time.
+        if let unknown = object.keys.filter({ !used.contains($0) }).min() {
             throw ClientProtocolError(code: "unknown_field", message: "unknown field '\(unknown)'")
         }
     }

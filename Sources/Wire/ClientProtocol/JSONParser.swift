@@ -1,7 +1,7 @@
 /// The one strict JSON parser (RFC 8259) of the project: client messages, tokens, the
 /// configuration and stored JSON files are all read with it, so every reader agrees on what
-/// a document says. It produces `[String: Any]`, `[Any]`, `String`, `Int`/`Double`, `Bool`
-/// and `JSONNull`. Refused: anything but exactly one value, nesting deeper than `maxDepth`,
+/// a document says. It produces a `JSONValue` (`parseValue`), or the same as `[String: Any]`,
+/// `[Any]`, `String`, `Int`/`Double`, `Bool` and `JSONNull` (`parse`). Refused: anything but exactly one value, nesting deeper than `maxDepth`,
 /// unescaped control characters, lone surrogates, and an object that repeats a key (RFC
 /// 8259 4 leaves duplicates to the reader; here they are an error). Written here because
 /// JSONSerialization was the largest cost per chat message after serialisation was replaced,
@@ -11,13 +11,19 @@ public enum JSONParser {
     public static let maxDepth = 32
 
     /// The value `bytes` hold, or nil if they are not exactly one JSON value.
-    public static func parse(_ bytes: [UInt8]) -> Any? {
+    public static func parseValue(_ bytes: [UInt8]) -> JSONValue? {
         bytes.withUnsafeBufferPointer { buffer in
             var parser = Cursor(bytes: buffer)
             guard let value = parser.value(depth: 0) else { return nil }
             parser.skipSpace()
             return parser.index == buffer.count ? value : nil
         }
+    }
+
+    /// The value `bytes` hold as Foundation-style values, or nil if they are not exactly one
+    /// JSON value.
+    public static func parse(_ bytes: [UInt8]) -> Any? {
+        parseValue(bytes)?.any
     }
 
     private struct Cursor {
@@ -30,23 +36,22 @@ public enum JSONParser {
             }
         }
 
-        /// `Optional<Any>.none` (null) is represented as NSNull-free `JSONNull`.
-        mutating func value(depth: Int) -> Any? {
+        mutating func value(depth: Int) -> JSONValue? {
             guard depth <= JSONParser.maxDepth else { return nil }
             skipSpace()
             guard index < bytes.count else { return nil }
             switch bytes[index] {
             case UInt8(ascii: "{"): return object(depth: depth)
             case UInt8(ascii: "["): return array(depth: depth)
-            case UInt8(ascii: "\""): return string()
-            case UInt8(ascii: "t"): return literal("true", true)
-            case UInt8(ascii: "f"): return literal("false", false)
-            case UInt8(ascii: "n"): return literal("null", JSONNull.null)
+            case UInt8(ascii: "\""): return string().map(JSONValue.string)
+            case UInt8(ascii: "t"): return literal("true", .bool(true))
+            case UInt8(ascii: "f"): return literal("false", .bool(false))
+            case UInt8(ascii: "n"): return literal("null", .null)
             default: return number()
             }
         }
 
-        mutating func literal(_ word: StaticString, _ result: Any) -> Any? {
+        mutating func literal(_ word: StaticString, _ result: JSONValue) -> JSONValue? {
             let count = word.utf8CodeUnitCount
             guard index + count <= bytes.count else { return nil }
             for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return nil }
@@ -54,13 +59,13 @@ public enum JSONParser {
             return result
         }
 
-        mutating func object(depth: Int) -> Any? {
+        mutating func object(depth: Int) -> JSONValue? {
             index += 1
-            var result: [String: Any] = [:]
+            var result: [String: JSONValue] = [:]
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return result
+                return .object(result)
             }
             while true {
                 skipSpace()
@@ -78,20 +83,20 @@ public enum JSONParser {
                     index += 1
                 } else if bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    return result
+                    return .object(result)
                 } else {
                     return nil
                 }
             }
         }
 
-        mutating func array(depth: Int) -> Any? {
+        mutating func array(depth: Int) -> JSONValue? {
             index += 1
-            var result: [Any] = []
+            var result: [JSONValue] = []
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return result
+                return .array(result)
             }
             while true {
                 guard let value = value(depth: depth + 1) else { return nil }
@@ -102,7 +107,7 @@ public enum JSONParser {
                     index += 1
                 } else if bytes[index] == UInt8(ascii: "]") {
                     index += 1
-                    return result
+                    return .array(result)
                 } else {
                     return nil
                 }
@@ -174,7 +179,7 @@ public enum JSONParser {
 
         /// RFC 8259 number grammar; integers without fraction or exponent that fit in `Int`
         /// become `Int`, everything else `Double`.
-        mutating func number() -> Any? {
+        mutating func number() -> JSONValue? {
             let start = index
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { return nil }
@@ -198,18 +203,61 @@ public enum JSONParser {
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            if integral, let value = Int(text) { return value }
+            if integral, let value = Int(text) { return .int(value) }
             // A number too large for a double is refused rather than read as infinity,
             // which no JSON writer can write back (the fuzzer's first finding).
             guard let value = Double(text), value.isFinite else { return nil }
-            return value
+            return .double(value)
         }
 
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
     }
 }
 
-/// JSON's null, as the parser returns it.
+/// JSON's null, as `JSONParser.parse` returns it.
 public enum JSONNull: Sendable {
     case null
+}
+
+/// A JSON value, typed: what strict readers of flat messages use, with no dynamic casts.
+public indirect enum JSONValue: Sendable, Equatable {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// The string, if it is one.
+    public var string: String? { if case .string(let value) = self { value } else { nil } }
+    /// The integer, if it is one.
+    public var int: Int? { if case .int(let value) = self { value } else { nil } }
+    /// The number, integer or not.
+    public var double: Double? {
+        switch self {
+        case .double(let value): value
+        case .int(let value): Double(value)
+        default: nil
+        }
+    }
+    /// The boolean, if it is one.
+    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
+    /// The members, if it is an object.
+    public var object: [String: JSONValue]? { if case .object(let members) = self { members } else { nil } }
+    /// The elements, if it is an array.
+    public var array: [JSONValue]? { if case .array(let values) = self { values } else { nil } }
+
+    /// The same value as `JSONParser.parse` gives it.
+    public var any: Any {
+        switch self {
+        case .string(let value): value
+        case .int(let value): value
+        case .double(let value): value
+        case .bool(let value): value
+        case .null: JSONNull.null
+        case .array(let values): values.map(\.any)
+        case .object(let members): members.mapValues(\.any)
+        }
+    }
 }

@@ -4,14 +4,15 @@
 extension ServerEvent {
     /// The event in `bytes`, or nil if it is not one the server sends.
     public static func parse(_ bytes: [UInt8]) -> ServerEvent? {
-        (JSONParser.parse(bytes) as? [String: Any]).flatMap(ServerEvent.init(jsonObject:))
+        guard case .object(let object) = JSONParser.parseValue(bytes) else { return nil }
+        return ServerEvent(json: object)
     }
 
     /// The event a JSON object describes, or nil.
-    public init?(jsonObject o: [String: Any]) {
-        func string(_ key: String) -> String? { o[key] as? String }
-        func int(_ key: String) -> Int64? { (o[key] as? Int).map(Int64.init) }
-        func double(_ key: String) -> Double? { (o[key] as? Double) ?? (o[key] as? Int).map(Double.init) }
+    public init?(json o: [String: JSONValue]) {
+        func string(_ key: String) -> String? { o[key]?.string }
+        func int(_ key: String) -> Int64? { o[key]?.int.map(Int64.init) }
+        func double(_ key: String) -> Double? { o[key]?.double }
         guard let type = string("type") else { return nil }
         let conversation = string("conversation")
         switch type {
@@ -23,18 +24,18 @@ extension ServerEvent {
             guard let conversation, let position = int("position"), let wait = int("estimatedWaitSeconds"), let time = double("time") else { return nil }
             self = .queued(conversation: conversation, position: Int(position), estimatedWaitSeconds: Int(wait), time: time)
         case "assigned":
-            guard let conversation, let op = o["operator"] as? [String: Any], let id = op["id"] as? String, let name = op["name"] as? String else { return nil }
+            guard let conversation, let op = o["operator"]?.object, let id = op["id"]?.string, let name = op["name"]?.string else { return nil }
             self = .assigned(conversation: conversation, operatorID: id, operatorName: name)
         case "message", "notice", "attachment":
             guard let conversation, let kind = Kind(rawValue: type), let sequence = int("sequence"), let time = int("time"), let text = string("text"),
                   let author = Self.author(o["author"]) else { return nil }
-            let attachment = (o["attachment"] as? [String: Any]).flatMap { a -> Attachment? in
-                guard let id = a["id"] as? String, let name = a["name"] as? String, let type = a["contentType"] as? String, let size = a["size"] as? Int else { return nil }
+            let attachment = (o["attachment"]?.object).flatMap { a -> Attachment? in
+                guard let id = a["id"]?.string, let name = a["name"]?.string, let type = a["contentType"]?.string, let size = a["size"]?.int else { return nil }
                 return Attachment(id: id, name: name, contentType: type, size: size)
             }
             self = .event(conversation: conversation, sequence: sequence, time: time, author: author, kind: kind, text: text, attachment: attachment)
         case "typing":
-            guard let conversation, let author = Self.author(o["author"]), let typing = o["typing"] as? Bool else { return nil }
+            guard let conversation, let author = Self.author(o["author"]), let typing = o["typing"]?.bool else { return nil }
             self = .typing(conversation: conversation, author: author, typing: typing)
         case "read":
             guard let conversation, let author = Self.author(o["author"]), let sequence = int("sequence") else { return nil }
@@ -58,18 +59,18 @@ extension ServerEvent {
             guard let status = string("status"), let reason = string("reason") else { return nil }
             self = .statusChanged(status: status, reason: reason)
         case "departments":
-            guard let items = o["items"] as? [[String: Any]] else { return nil }
+            guard let items = o["items"]?.array?.compactMap(\.object) else { return nil }
             let departments = items.compactMap { item -> Department? in
-                guard let id = item["id"] as? String, let online = item["online"] as? Bool else { return nil }
+                guard let id = item["id"]?.string, let online = item["online"]?.bool else { return nil }
                 return Department(id: id, online: online)
             }
-            guard departments.count == items.count else { return nil }
+            guard departments.count == o["items"]?.array?.count else { return nil }
             self = .departments(departments)
         case "navigate":
             guard let conversation, let url = string("url") else { return nil }
             self = .navigate(conversation: conversation, url: url)
         case "invitation":
-            guard let op = o["operator"] as? [String: Any], let id = op["id"] as? String, let name = op["name"] as? String,
+            guard let op = o["operator"]?.object, let id = op["id"]?.string, let name = op["name"]?.string,
                   let department = string("department"), let text = string("text") else { return nil }
             self = .invitation(operatorID: id, operatorName: name, department: department, text: text)
         case "error":
@@ -80,12 +81,12 @@ extension ServerEvent {
         }
     }
 
-    private static func author(_ value: Any?) -> Author? {
-        guard let o = value as? [String: Any] else { return nil }
-        switch o["kind"] as? String {
+    private static func author(_ value: JSONValue?) -> Author? {
+        guard let o = value?.object else { return nil }
+        switch o["kind"]?.string {
         case "visitor": return .visitor
         case "system": return .system
-        case "operator": return (o["id"] as? String).map { .operator(id: $0, name: o["name"] as? String) }
+        case "operator": return (o["id"]?.string).map { .operator(id: $0, name: o["name"]?.string) }
         default: return nil
         }
     }
