@@ -221,10 +221,28 @@ final class NoticeRecorder: RouterNodeDelegate, Sendable {
         // again, it is not stored a second time.
         let reopened = try open(seed: 6)
         #expect(try loop.submitAndWait { reopened.value.core.conversation(id) } != nil)
+        // A compaction now (the chat closed less than the archive delay ago) puts it in its
+        // partition's snapshot.
+        func compact(_ node: UncheckedBox<RouterNode>) throws {
+            let done = Shared<Bool>(false)
+            try loop.submitAndWait { node.value.compact { _ in done.update { $0 = true } } }
+            #expect(done.wait { $0 })
+        }
+        try compact(reopened)
+        let partition = Placement(partitionCount: 8).partition(of: id)
+        #expect(try PartitionSnapshots.readAll(directory: directory + "/log")[partition]?.records.isEmpty == false)
         #expect(try archive(reopened, closedFor: 0) == 1)
         #expect(reopened.value.transcripts.count == 1)
         #expect(try loop.submitAndWait { try reopened.value.conversation(id) } == stored)
+        // The next compaction gives the partition a snapshot without it, though the partition
+        // wrote no record since (review finding: the older snapshot brought the archived chat
+        // back into memory after every restart).
+        try compact(reopened)
         try loop.submitAndWait { reopened.value.close() }
+        let again = try open(seed: 7)
+        #expect(try loop.submitAndWait { again.value.core.conversation(id) } == nil, "the archived chat stays out of memory")
+        #expect(try loop.submitAndWait { try again.value.conversation(id) } == stored)
+        try loop.submitAndWait { again.value.close() }
     }
 }
 

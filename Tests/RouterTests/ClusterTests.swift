@@ -150,4 +150,31 @@ import Wire
         h.deliverHeld()
         #expect(h.state(waiting) == .offered && h.assigned(waiting) == "solo")
     }
+
+    /// A reservation and a pull of the same operator can race for one chat: the chat's
+    /// router asks the home to reserve, the home (its operator just freed) pulls the same
+    /// chat, the pull gets there first and the grant arrives for a chat already offered to
+    /// that operator. The grant must not hand the slot back (review finding: the home then
+    /// counted nothing for a chat on offer, and could give out one chat too many).
+    @Test func aGrantThatLosesToTheSameOperatorsPull_keepsTheSlotCounted() throws {
+        var h = Harness(operators: [Harness.op("duo", ["sales": 3], max: 2)], nodes: 2)
+        let home = Self.homeNode("duo", h)
+        try h.online("duo")
+        let busy = try h.start(Self.visitor(on: home, h), "sales")
+        try h.accept(busy, "duo")
+        h.holding = true
+        // A new chat on the other router, which knows duo has a free slot: it asks duo's home.
+        let chat = try h.start(Self.visitor(on: 1 - home, h), "sales")
+        let reserveAt = try #require(h.heldMessages.firstIndex { if case .reserve(chat, "duo") = $0 { true } else { false } })
+        // The chat's queue head reaches the home's router; the reservation is still on its way.
+        h.deliverHeld(first: reserveAt)
+        // duo ends the other chat: with two free slots, their home pulls the chat it now knows of.
+        try h.end(busy, "duo")
+        #expect(h.heldMessages.contains { if case .pull(_, "duo", _) = $0 { true } else { false } })
+        h.holding = false
+        h.deliverHeld()
+        #expect(h.state(chat) == .offered && h.assigned(chat) == "duo")
+        #expect(h.home("duo").held == [chat])
+        #expect(h.home("duo").pendingPulls == 0)
+    }
 }

@@ -97,6 +97,26 @@ struct Harness {
         if !holding { deliverHeld() }
     }
 
+    /// Delivers the oldest `count` held messages alone; what they cause is held behind the rest.
+    mutating func deliverHeld(first count: Int) {
+        let now = Array(held.prefix(count))
+        held.removeFirst(now.count)
+        let wasHolding = holding
+        holding = true
+        for (sender, message) in now {
+            for target in recipients(of: message, from: sender) {
+                crossNodeMessages += 1
+                var more: [RouterEffect] = []
+                nodes[target].receive(message, now: self.now, into: &more)
+                record(more, from: target)
+            }
+        }
+        holding = wasHolding
+    }
+
+    /// What is held, oldest first (for tests that pick their interleaving).
+    var heldMessages: [RoutingMessage] { held.map(\.message) }
+
     /// Delivers every held message, and what they cause, until the network is quiet.
     mutating func deliverHeld() {
         let pending = held

@@ -97,7 +97,12 @@ import Wire
                 // Commands may be refused (an offer that just expired, an operator now away); the
                 // invariants below must hold either way.
             }
-            if h.holding { continue }
+            if h.holding {
+                // Some of what is in flight arrives now, the rest later: links in order, messages of
+                // different steps interleaved with new commands.
+                if Bool.random(using: &rng) { h.deliverHeld(first: Int.random(in: 0...h.heldMessages.count, using: &rng)) }
+                continue
+            }
             h.deliverHeld()
             // Offers made while the clock jumps happen at many instants, and those made as late
             // messages arrive were chosen on an old view: their order is only judged on steps

@@ -18,6 +18,7 @@ extension RouterNode {
             return 0
         }
         let ids = closed.map(\.id)
+        for id in ids { streams.evicted(core.partitionIndex(of: id)) }
         delegate?.routerNode(self, didArchive: ids)
         // After a restart the log may still hold conversations archived before it: those
         // leave memory again without a second copy in the store.
@@ -82,8 +83,10 @@ extension RouterNode {
         let archived = archive()
         // Partitions whose stream went on since their snapshot; the others' snapshots still
         // cover every record they have in the segments this compaction drops.
-        let due = core.placement.ownedPartitions.filter { streams.last[$0] > streams.covered[$0] }.map { partition in
-            (partition: partition, covers: streams.last[partition],
+        // (A partition that only let conversations leave memory is due too: its old snapshot
+        // would bring them back.)
+        let due = core.placement.ownedPartitions.filter { streams.needsSnapshot($0) }.map { partition in
+            (partition: partition, mark: streams.mark(partition),
              conversations: core.conversationsInMemory(partition: partition).sorted { $0.id < $1.id })
         }
         let (transcripts, retention, attachments, directory) = (self.transcripts, transcriptRetentionDays, self.attachments, logDirectory)
@@ -91,7 +94,7 @@ extension RouterNode {
         let loop = self.loop
         log.compact(install: {
             for entry in due {
-                try PartitionSnapshots.write(directory: directory, partition: entry.partition, covers: entry.covers) { (emit) throws(StorageError) in
+                try PartitionSnapshots.write(directory: directory, partition: entry.partition, covers: entry.mark.number) { (emit) throws(StorageError) in
                     for conversation in entry.conversations {
                         for record in Partition.records(rebuilding: conversation) { try emit(record) }
                     }
@@ -103,7 +106,7 @@ extension RouterNode {
             loop.execute {
                 let (node, reply) = box.value
                 if case .success = result {
-                    for entry in due { node.streams.snapshotted(entry.partition, upTo: entry.covers) }
+                    for entry in due { node.streams.snapshotted(entry.partition, upTo: entry.mark.number, evictions: entry.mark.evictions) }
                 }
                 reply(result.map { archived })
             }

@@ -8,7 +8,11 @@ extension Partition {
     public mutating func onGranted(_ id: ConversationID, operator op: OperatorID, profile: OperatorProfile, now: Instant,
                                    into actions: inout [Action]) {
         guard let conversation = conversations[id], conversation.state == .queued else {
-            // Too late (taken by a pull, abandoned): give the slot back.
+            // The same operator's pull got there first: their home counts the chat once
+            // already (grant and pull answer name the same chat), so nothing is given back.
+            if let conversation = conversations[id], conversation.assignedOperator == op,
+               conversation.state == .offered || conversation.state == .active { return }
+            // Too late (taken by someone else, abandoned): give the slot back.
             actions.append(.home(op, .released(id)))
             return
         }

@@ -73,7 +73,9 @@ extension RouterCore {
                   summary.profile.level(in: lane.skill) >= lane.level else { return nil }
             return summary
         }
-        guard let op = OperatorSelection.choose(policy: policy, among: eligible, skill: lane.skill, after: nil) else { return }
+        let key = SiteSkill(site: lane.site, skill: lane.skill)
+        guard let op = OperatorSelection.choose(policy: policy, among: eligible, skill: lane.skill, after: roundRobinCursor[key]) else { return }
+        if policy == .roundRobin { roundRobinCursor[key] = op }
         startPull(op, now: now, &work, &effects)
     }
 

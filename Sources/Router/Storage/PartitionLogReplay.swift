@@ -10,10 +10,11 @@ public enum PartitionLogReplay {
     /// `apply`, for the partitions `placement` owns; a record or snapshot of a partition it
     /// does not own stops the open (its router is configured with the wrong partitions).
     /// Returns the streams, ready for the next record of each partition.
-    public static func replay(directory: String, records: [LogFraming.Record], placement: Placement,
+    public static func replay(directory: String, records: [LogFraming.Record], placement: Placement, clearLeftovers: Bool = true,
                               into apply: (Int, PartitionRecord) -> Void) throws(StorageError) -> PartitionStreams {
         var streams = PartitionStreams(partitionCount: placement.partitionCount)
-        for (partition, snapshot) in try PartitionSnapshots.readAll(directory: directory).sorted(by: { $0.key < $1.key }) {
+        let snapshots = try PartitionSnapshots.readAll(directory: directory, clearLeftovers: clearLeftovers)
+        for (partition, snapshot) in snapshots.sorted(by: { $0.key < $1.key }) {
             try check(partition, placement, at: PartitionSnapshots.path(directory: directory, partition: partition), offset: 0)
             for record in snapshot.records { apply(partition, record) }
             streams.snapshotted(partition, upTo: snapshot.covers)
@@ -38,7 +39,8 @@ public enum PartitionLogReplay {
     public static func read(partition: Int, directory: String, partitionCount: Int) throws(StorageError) -> [PartitionRecord] {
         var out: [PartitionRecord] = []
         let everything = Placement(partitionCount: partitionCount)
-        _ = try replay(directory: directory, records: try SegmentedLog.read(directory: directory), placement: everything) { owner, record in
+        _ = try replay(directory: directory, records: try SegmentedLog.read(directory: directory), placement: everything,
+                       clearLeftovers: false) { owner, record in
             if owner == partition { out.append(record) }
         }
         return out

@@ -39,7 +39,11 @@ public enum PartitionSnapshots {
     /// in memory twice). An empty snapshot drops the partition: replay then finds it empty.
     public static func write(directory: String, partition: Int, covers: UInt64,
                              records: (_ emit: (PartitionRecord) throws(StorageError) -> Void) throws(StorageError) -> Void) throws(StorageError) {
-        try DurableFile.makeDirectory(directory + "/" + folder)
+        if access(directory + "/" + folder, F_OK) != 0 {
+            try DurableFile.makeDirectory(directory + "/" + folder)
+            // The folder's own entry must be durable too, or a crash could lose every snapshot in it.
+            DurableFile.syncDirectory(directory)
+        }
         let path = path(directory: directory, partition: partition)
         let temporary = path + ".tmp"
         let fd = try DurableFile.createTemporary(temporary)
@@ -67,14 +71,17 @@ public enum PartitionSnapshots {
         installed = true
     }
 
-    /// Every partition snapshot in log directory `directory`, by partition. A leftover
-    /// temporary file (a write a crash cut short) is deleted; a damaged or mislabelled
-    /// snapshot stops the open, naming the file: it cannot be cut short like a segment,
-    /// since what it replaced is gone.
-    public static func readAll(directory: String) throws(StorageError) -> [Int: Snapshot] {
+    /// Every partition snapshot in log directory `directory`, by partition. With
+    /// `clearLeftovers` (the router opening its own log), a temporary file a crash left of a
+    /// write is deleted; without (reading beside a running router), it is left alone, since
+    /// it may be a snapshot being written. A damaged or mislabelled snapshot stops the open,
+    /// naming the file: it cannot be cut short like a segment, since what it replaced is gone.
+    public static func readAll(directory: String, clearLeftovers: Bool = true) throws(StorageError) -> [Int: Snapshot] {
         let folder = directory + "/" + Self.folder
         guard FileManager.default.fileExists(atPath: folder) else { return [:] }
-        for stale in try DurableFile.files(in: folder, suffix: ".tmp") { unlink(folder + "/" + stale) }
+        if clearLeftovers {
+            for stale in try DurableFile.files(in: folder, suffix: ".tmp") { unlink(folder + "/" + stale) }
+        }
         var snapshots: [Int: Snapshot] = [:]
         for name in try DurableFile.files(in: folder, suffix: ".log") {
             let snapshot = try read(folder + "/" + name)

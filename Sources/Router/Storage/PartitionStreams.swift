@@ -11,12 +11,33 @@ public struct PartitionStreams: Sendable, Equatable {
     /// Records of logs written before streams had numbers, counted per partition: they are
     /// numbered in log order, so the numbers the log gives later continue from them.
     private var unnumbered: [UInt64]
+    /// Times each partition let conversations leave memory (archived) with no record, and
+    /// how many of those its snapshot has seen: a snapshot taken before would bring them back.
+    private var evictions: [UInt64]
+    private var evictionsCovered: [UInt64]
 
     /// Streams of `partitionCount` empty partitions.
     public init(partitionCount: Int) {
         last = Array(repeating: 0, count: partitionCount)
         covered = last
         unnumbered = last
+        evictions = last
+        evictionsCovered = last
+    }
+
+    /// Conversations of `partition` left memory (for the transcript store).
+    public mutating func evicted(_ partition: Int) {
+        evictions[partition] += 1
+    }
+
+    /// Whether `partition`'s snapshot no longer matches it: records or evictions since.
+    public func needsSnapshot(_ partition: Int) -> Bool {
+        last[partition] > covered[partition] || evictions[partition] > evictionsCovered[partition]
+    }
+
+    /// What a snapshot of `partition` taken now covers, for `snapshotted` once it is durable.
+    public func mark(_ partition: Int) -> (number: UInt64, evictions: UInt64) {
+        (last[partition], evictions[partition])
     }
 
     /// The number of partition `partition`'s next record (a new record is being logged).
@@ -25,10 +46,12 @@ public struct PartitionStreams: Sendable, Equatable {
         return last[partition]
     }
 
-    /// The partition was snapshotted (or dropped) with its stream up to `number`.
-    public mutating func snapshotted(_ partition: Int, upTo number: UInt64) {
+    /// The partition was snapshotted (or dropped) with its stream up to `number` (and, live,
+    /// after `evictions` evictions).
+    public mutating func snapshotted(_ partition: Int, upTo number: UInt64, evictions count: UInt64? = nil) {
         covered[partition] = max(covered[partition], number)
         last[partition] = max(last[partition], number)
+        if let count { evictionsCovered[partition] = max(evictionsCovered[partition], count) }
     }
 
     /// What replay does with a record of the shared log.
