@@ -190,6 +190,23 @@ struct Harness {
         return fresh
     }
 
+    /// Node `node` crashes and restarts alone, from the records its partitions persisted
+    /// (in `persisted`, or the effects so far): its homes start empty, its timers are gone,
+    /// and the other nodes go on. Nothing may be in flight.
+    mutating func restart(node: Int, persisted: [RouterEffect]? = nil) {
+        precondition(held.isEmpty, "a restart with messages in flight would lose them")
+        let old = nodes[node]
+        var fresh = RouterCore(placement: old.placement, sites: Array(old.sites.values), seed: seed &+ UInt64(node) &+ 1000)
+        for case .persist(let partition, let record) in persisted ?? effects where owner(of: partition) == node {
+            fresh.replay(partition: partition, record)
+        }
+        nodes[node] = fresh
+        timers.removeAll { $0.node == node }
+        var produced: [RouterEffect] = []
+        nodes[node].finishRecovery(now: now, into: &produced)
+        record(produced, from: node)
+    }
+
     // MARK: commands
 
     /// Logs an operator in and sets them online.

@@ -32,6 +32,7 @@ import Wire
         let steps = 15_000  // eight seeds: 120,000 steps in all
         var sent = 0
         var remoteAssignments = 0
+        var restarts = 0
         var log: [RouterEffect] = []
         for step in 0..<steps {
             log += h.effects.filter { if case .persist = $0 { true } else { false } }
@@ -88,6 +89,11 @@ import Wire
                             : .operator(ops.filter { $0 != op }.randomElement(using: &rng)!)
                         try h.execute(.transfer(id, by: op, to: target, note: ""))
                     }
+                case 80..<81 where nodes > 1 && !h.messagesInFlight && Int.random(in: 0..<8, using: &rng) == 0:
+                    // One router crashes and restarts alone from its log (about every 800 steps:
+                    // its operators are offline after it, and must log in again).
+                    h.restart(node: Int.random(in: 0..<nodes, using: &rng), persisted: log + h.effects)
+                    restarts += 1
                 case 80..<82:
                     h.advance(seconds: UInt64.random(in: 60...400, using: &rng))  // clock jump
                 default:
@@ -117,6 +123,7 @@ import Wire
         if nodes > 1 {
             #expect(remoteAssignments > 50, "the walk should assign chats to operators whose home is on the other router")
             #expect(h.crossNodeMessages > 1000)
+            #expect(restarts > 5, "routers should crash and restart alone now and then")
         }
 
         // Recovery from the log rebuilds every conversation exactly (offers aside, which a

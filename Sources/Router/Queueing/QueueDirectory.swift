@@ -29,6 +29,13 @@ public struct QueueDirectory: Sendable {
         if !lane.current.isEmpty { lanes[key] = lane }
     }
 
+    /// Forgets every head of partition `partition` (a full list of its heads follows).
+    public mutating func clear(partition: Int) {
+        for key in Array(lanes.keys) where lanes[key]?.current[partition] != nil {
+            update(lane: key, partition: partition, head: nil)
+        }
+    }
+
     /// What the directory believes partition `partition`'s head of `lane` is.
     public func head(of lane: LaneKey, partition: Int) -> QueueRank? {
         lanes[lane]?.current[partition]

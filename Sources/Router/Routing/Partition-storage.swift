@@ -52,6 +52,9 @@ extension Partition {
             let conversation = conversations[id]!
             switch conversation.state {
             case .offered:
+                // The home (on another router, which did not restart) may still hold the
+                // slot: give it back.
+                if let op = conversation.assignedOperator { actions.append(.home(op, .released(id))) }
                 setState(id, .queued, operator: nil, now: now, &actions)
                 fallthrough
             case .queued:

@@ -26,10 +26,10 @@ extension RouterCore {
             guard homes[op] != nil else { return }
             work.append(.message(message))
         case .everyRouter:
-            if case .unclaimed(_, let lane) = message {
-                offerPull(for: lane, now: now, &work, &effects)
-            } else {
-                learn(message)
+            switch message {
+            case .unclaimed(_, let lane): offerPull(for: lane, now: now, &work, &effects)
+            case .resync: announce(&work, &effects)
+            default: learn(message)
             }
         }
         drain(&work, now: now, &effects)
@@ -147,7 +147,7 @@ extension RouterCore {
             onPartitionMessage(partition: index, &work, &effects) { partition, actions in
                 partition.onPull(operator: profile, bound: bound, now: now, into: &actions)
             }
-        case .queueHeads, .availability, .unclaimed:
+        case .queueHeads, .availability, .unclaimed, .resync:
             break  // for every router: handled where they arrive (`receive`) or are made
         }
     }
@@ -180,7 +180,8 @@ extension RouterCore {
     /// Takes in what every router must know, whether it was made here or arrived.
     mutating func learn(_ message: RoutingMessage) {
         switch message {
-        case .queueHeads(let partition, let heads):
+        case .queueHeads(let partition, let heads, let complete):
+            if complete { directory.clear(partition: partition) }
             for head in heads { directory.update(lane: head.lane, partition: partition, head: head.rank) }
             // A search that asked this partition already must not trust its old answer.
             if !pulls.isEmpty { for op in Array(pulls.keys) { pulls[op]!.forget(partition: partition) } }
@@ -195,9 +196,30 @@ extension RouterCore {
     mutating func publishHeads(_ index: Int, _ effects: inout [RouterEffect]) {
         let changed = partitions[index].takeChangedLanes()
         guard !changed.isEmpty else { return }
-        let message = RoutingMessage.queueHeads(partition: index, changed.map { RoutingMessage.LaneHead(lane: $0.0, rank: $0.1) })
+        let message = RoutingMessage.queueHeads(partition: index, changed.map { RoutingMessage.LaneHead(lane: $0.0, rank: $0.1) }, complete: false)
         learn(message)
         if !placement.ownsEverything { effects.append(.send(message)) }
+    }
+
+    /// Tells the other routers everything they may have missed while one of them was down:
+    /// every home's availability, every partition's queue heads in full, and, to the homes,
+    /// every chat an operator has here (a home that already counts one ignores it).
+    mutating func announce(_ work: inout [Work], _ effects: inout [RouterEffect]) {
+        guard !placement.ownsEverything else { return }
+        for home in homes.values.sorted(by: { $0.profile.id < $1.profile.id }) {
+            availability.update(home.summary)
+            effects.append(.send(.availability(home.summary)))
+        }
+        for index in placement.ownedPartitions {
+            publishHeads(index, &effects)
+            let heads = partitions[index].queue.laneHeads.map { RoutingMessage.LaneHead(lane: $0.key, rank: $0.value) }
+            effects.append(.send(.queueHeads(partition: index, heads, complete: true)))
+            for conversation in partitions[index].conversations.values.sorted(by: { $0.id < $1.id })
+            where conversation.state == .offered || conversation.state == .active {
+                guard let op = conversation.assignedOperator else { continue }
+                route(.adopt(op, conversation.id), &work, &effects)
+            }
+        }
     }
 
     /// Tells every router (this one first) operator `op`'s availability, if it changed.

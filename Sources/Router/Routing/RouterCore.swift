@@ -250,7 +250,9 @@ public struct RouterCore: Sendable {
     }
 
     /// After replay: requeue interrupted offers, schedule timers, tell the homes which chats
-    /// their operators still have, and tell every router the queue heads.
+    /// their operators still have, and tell every router the queue heads. In a cluster, the
+    /// router also asks the others to tell it everything it missed (`resync`) and tells them
+    /// the same.
     public mutating func finishRecovery(now: Instant, into effects: inout [RouterEffect]) {
         for index in placement.ownedPartitions {
             var actions: [Partition.Action] = []
@@ -262,6 +264,11 @@ public struct RouterCore: Sendable {
             drain(&work, now: now, &effects)
             publishHeads(index, &effects)
         }
+        guard !placement.ownsEverything else { return }
+        effects.append(.send(.resync))
+        var work: [Work] = []
+        announce(&work, &effects)
+        drain(&work, now: now, &effects)
     }
 
     // MARK: compaction

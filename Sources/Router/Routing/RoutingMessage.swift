@@ -31,14 +31,19 @@ public enum RoutingMessage: Sendable, Equatable {
 
     // MARK: to every router
 
-    /// A partition's queue heads changed (nil: the lane is empty there).
-    case queueHeads(partition: Int, [LaneHead])
+    /// A partition's queue heads changed (nil: the lane is empty there). `complete`: these
+    /// are all its lanes with a head, every other lane of it is empty (sent after a restart).
+    case queueHeads(partition: Int, [LaneHead], complete: Bool)
     /// An operator's availability or load changed (from their home).
     case availability(OperatorSummary)
     /// A partition holds a conversation in `lane` that no operator it knows of could take:
     /// a router with a free operator who can should pull. (Its view of other routers'
     /// operators may be behind theirs.)
     case unclaimed(partition: Int, LaneKey)
+    /// A router (re)started and knows nothing of the others: every router tells every other
+    /// its homes' availability and its partitions' queue heads in full, and tells the homes
+    /// which chats their operators have (`adopt`), since a restarted home counts none.
+    case resync
 
     /// One lane's head in one partition.
     public struct LaneHead: Sendable, Equatable {
@@ -60,7 +65,7 @@ public enum RoutingMessage: Sendable, Equatable {
         case .reserve(_, let op), .notice(let op, _), .pullAnswer(let op, _, _, _), .adopt(let op, _): .home(op)
         case .granted(let id, _), .denied(let id, _), .operatorLost(let id, _): .partition(placement.partition(of: id))
         case .pull(let partition, _, _): .partition(partition)
-        case .queueHeads, .availability, .unclaimed: .everyRouter
+        case .queueHeads, .availability, .unclaimed, .resync: .everyRouter
         }
     }
 }
