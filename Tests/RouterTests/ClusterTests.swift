@@ -151,6 +151,30 @@ import Wire
         #expect(h.state(waiting) == .offered && h.assigned(waiting) == "solo")
     }
 
+    /// A router restarts and knows no other router's queue; its operator comes online and
+    /// finds nothing before the others' full queue heads arrive (`resync`); the chat waiting
+    /// elsewhere had looked for someone long before. When the heads arrive, the free operator
+    /// looks again (the simulation found this once in a few runs).
+    @Test func anOperatorOnlineBeforeTheResyncArrives_stillGetsTheWaitingChat() throws {
+        let probe = Harness(nodes: 2)
+        let (onA, onB) = (["anna", "ben", "carl"].first { Self.homeNode($0, probe) == 0 },
+                          ["anna", "ben", "carl"].first { Self.homeNode($0, probe) == 1 })
+        let a = try #require(onA, "the pinned hash puts a home on each router"), b = try #require(onB)
+        var h = Harness(operators: [Harness.op(a, ["sales": 3], max: 1), Harness.op(b, ["sales": 3], max: 1)], nodes: 2)
+        try h.online(b)
+        let busy = try h.start(Self.visitor(on: 1, h), "sales")
+        try h.accept(busy, b)
+        let waiting = try h.start(Self.visitor(on: 1, h) + "-2", "sales")
+        #expect(h.state(waiting) == .queued)
+        h.holding = true
+        h.restart(node: 0)
+        try h.online(a)
+        #expect(h.state(waiting) == .queued, "the restarted router has not heard of the chat yet")
+        h.holding = false
+        h.deliverHeld()
+        #expect(h.state(waiting) == .offered && h.assigned(waiting) == OperatorID(a))
+    }
+
     /// A reservation and a pull of the same operator can race for one chat: the chat's
     /// router asks the home to reserve, the home (its operator just freed) pulls the same
     /// chat, the pull gets there first and the grant arrives for a chat already offered to

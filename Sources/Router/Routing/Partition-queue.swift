@@ -188,12 +188,18 @@ extension Partition {
         }
     }
 
+    private static func appendFacts(_ conversation: Conversation) -> (UInt64, OperatorID?, ConversationState) {
+        (conversation.nextSequence, conversation.assignedOperator, conversation.state)
+    }
+
     mutating func appendEvent(_ id: ConversationID, author: Author, kind: EventKind, clientMessageID: String?,
                                       now: Instant, _ actions: inout [Action]) -> UInt64 {
-        // Read the few fields needed, not the whole conversation: a copy held across the
-        // append would share its event array and make the append copy it (every event,
-        // every time — quadratic in the conversation's length).
-        let (sequence, holder, state) = conversations[id].map { ($0.nextSequence, $0.assignedOperator, $0.state) }!
+        // Read the few fields needed in place, not a copy of the conversation: a copy held
+        // across the append would share its event array and make the append copy it (every
+        // event, every time — quadratic in the conversation's length), and even a short-lived
+        // one retains and releases each of its fields.
+        let index = conversations.index(forKey: id)!
+        let (sequence, holder, state) = Self.appendFacts(conversations.values[index])
         let event = ConversationEvent(sequence: sequence, time: now, author: author, kind: kind)
         commit(.event(id, event, clientMessageID: clientMessageID), &actions)
         actions.append(.toVisitor(id, .event(event)))

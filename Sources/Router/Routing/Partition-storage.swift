@@ -13,8 +13,10 @@ extension Partition {
                 requirement: started.requirement, priority: started.priority, state: .queued, assignedOperator: nil,
                 queuedAt: started.time, acceptedAt: nil)
         case .event(let id, let event, let clientMessageID):
-            conversations[id]?.events.append(event)
-            if let clientMessageID { conversations[id]?.clientMessageSequences[clientMessageID] = event.sequence }
+            // One hash lookup, then the conversation is changed in place.
+            guard let index = conversations.index(forKey: id) else { return }
+            conversations.values[index].events.append(event)
+            if let clientMessageID { conversations.values[index].clientMessageSequences[clientMessageID] = event.sequence }
         case .declined(let id, let op):
             conversations[id]?.declinedBy.insert(op)
         case .rated(let id, let rating):

@@ -123,8 +123,11 @@ public struct Partition: Sendable {
         _ id: ConversationID, author: Author, clientMessageID: String?, kind: EventKind, now: Instant,
         into actions: inout [Action]
     ) throws(RouterError) -> UInt64 {
-        guard let conversation = conversations[id] else { throw .unknownConversation(id) }
-        if let clientMessageID, let sequence = conversation.clientMessageSequences[clientMessageID] { return sequence }
+        // The few facts a send is checked against, read in place: a copy of the conversation
+        // costs a retain and release of each of its fields, on every message.
+        guard let index = conversations.index(forKey: id) else { throw .unknownConversation(id) }
+        let conversation = Self.sendFacts(conversations.values[index], clientMessageID: clientMessageID)
+        if let sequence = conversation.retried { return sequence }
         switch kind {
         case .message(let text):
             guard !text.isEmpty, text.utf8.count <= Self.maxMessageBytes else {
@@ -133,7 +136,7 @@ public struct Partition: Sendable {
         case .attachment: break
         case .notice, .transfer: throw .invalidMessage("only messages and attachments can be sent")
         }
-        guard conversation.events.count < Self.maxEvents - 10 else {
+        guard conversation.eventCount < Self.maxEvents - 10 else {
             // A few events stay in reserve for the notices that close the conversation.
             throw .invalidMessage("this conversation has reached \(Self.maxEvents) events; please start a new one")
         }
@@ -148,6 +151,12 @@ public struct Partition: Sendable {
             break
         }
         return appendEvent(id, author: author, kind: kind, clientMessageID: clientMessageID, now: now, &actions)
+    }
+
+    private static func sendFacts(_ conversation: Conversation, clientMessageID: String?)
+        -> (retried: UInt64?, eventCount: Int, state: ConversationState, assignedOperator: OperatorID?) {
+        (clientMessageID.flatMap { conversation.clientMessageSequences[$0] }, conversation.events.count, conversation.state,
+         conversation.assignedOperator)
     }
 
     /// The visitor closes the chat: a waiting conversation is abandoned, an active one ends.

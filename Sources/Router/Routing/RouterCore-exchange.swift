@@ -29,6 +29,9 @@ extension RouterCore {
             switch message {
             case .unclaimed(_, let lane): offerPull(for: lane, now: now, &work, &effects)
             case .resync: announce(&work, &effects)
+            case .queueHeads(_, let heads, complete: true):
+                learn(message)
+                pullAfterResync(heads, now: now, &work, &effects)
             default: learn(message)
             }
         }

@@ -79,6 +79,19 @@ extension RouterCore {
         startPull(op, now: now, &work, &effects)
     }
 
+    /// A partition's full queue heads arrived after a restart (this router's or its own):
+    /// each free operator here who can take one of them looks, since a search they made
+    /// before the heads arrived found nothing, and the partition's own search for them may
+    /// have found nobody too.
+    mutating func pullAfterResync(_ heads: [RoutingMessage.LaneHead], now: Instant, _ work: inout [Work], _ effects: inout [RouterEffect]) {
+        for (op, home) in homes.sorted(by: { $0.key < $1.key }) where home.acceptsNewChats && pulls[op] == nil {
+            let takes = heads.contains { head in
+                head.rank != nil && head.lane.site == home.profile.site && home.profile.level(in: head.lane.skill) >= head.lane.level
+            }
+            if takes { startPull(op, now: now, &work, &effects) }
+        }
+    }
+
     // MARK: choosing operators
 
     /// The operator the site's policy picks for a waiting chat among those this router

@@ -67,6 +67,14 @@ public struct RouterCore: Sendable {
         partitions[partitionIndex(of: id)].conversations[id]
     }
 
+    /// What `body` makes of a conversation of a partition owned here, read in place (no copy
+    /// of its events and fields: what a lookup on every message must not pay for), or nil.
+    public func inspect<T>(_ id: ConversationID, _ body: (Conversation) -> T) -> T? {
+        let index = partitionIndex(of: id)
+        guard let position = partitions[index].conversations.index(forKey: id) else { return nil }
+        return body(partitions[index].conversations.values[position])
+    }
+
     /// The visitor's open chat on the site, if their partition is here and they have one.
     public func openConversation(site: SiteID, visitor: VisitorID) -> ConversationID? {
         partitions[placement.partition(ofVisitor: visitor, site: site)].openByVisitor[site]?[visitor]

@@ -5,7 +5,7 @@ import Wire
 extension RouterService {
     /// Answers `command` through `reply` (once, and only after what it changed is durable).
     func handle(_ command: ClientCommand, principal: Principal, session: Subscriptions.Session, reply: @escaping (RouterReply) -> Void) {
-        let operatorOnSite = principal.role == .visitor || node.core.homes[principal.operatorID]?.profile.site == SiteID(principal.site)
+        let operatorOnSite = principal.role == .visitor || node.core.profiles[principal.operatorID]?.site == SiteID(principal.site)
         let named = lookUp(command)
         switch Authorization.decide(command, by: principal, conversation: named.facts, operatorOnSite: operatorOnSite) {
         case .ignored:
@@ -32,20 +32,26 @@ extension RouterService {
     private func lookUp(_ command: ClientCommand) -> (facts: Authorization.ConversationFacts?, toRead: Conversation?) {
         guard let raw = command.conversationID else { return (nil, nil) }
         let id = ConversationID(raw)
-        let live = node.core.conversation(id)
-        guard let conversation = live ?? (Authorization.acceptsArchived(command) ? stored(id) : nil) else { return (nil, nil) }
+        let reads = switch command {
+        case .resume, .attachment, .transcript, .emailTranscript: true
+        default: false
+        }
+        if let facts = node.core.inspect(id, { Self.facts(of: $0, for: command, live: true) }) {
+            return (facts, reads ? node.core.conversation(id) : nil)
+        }
+        guard Authorization.acceptsArchived(command), let archived = stored(id) else { return (nil, nil) }
+        return (Self.facts(of: archived, for: command, live: false), reads ? archived : nil)
+    }
+
+    private static func facts(of conversation: Conversation, for command: ClientCommand, live: Bool) -> Authorization.ConversationFacts {
         // Only a file download asks who took part; the scan is O(events), so a chat message
         // must not pay for it.
         var participants: Set<OperatorID> = []
         if case .attachment = command {
             for event in conversation.events { if case .operator(let op) = event.author { participants.insert(op) } }
         }
-        let facts = Authorization.ConversationFacts(site: conversation.site, visitor: conversation.visitor,
-                                                    assignedOperator: conversation.assignedOperator, participants: participants, live: live != nil)
-        switch command {
-        case .resume, .attachment, .transcript, .emailTranscript: return (facts, conversation)
-        default: return (facts, nil)
-        }
+        return Authorization.ConversationFacts(site: conversation.site, visitor: conversation.visitor,
+                                               assignedOperator: conversation.assignedOperator, participants: participants, live: live)
     }
 
     /// A conversation from memory, on its way to the store, or stored.
@@ -185,7 +191,7 @@ extension RouterService {
     /// The operator's last console went away (their home starts the reconnect grace).
     func disconnect(_ op: OperatorID) {
         node.execute(.disconnect(op)) { [weak self] _ in
-            guard let self, let site = self.node.core.homes[op]?.profile.site else { return }
+            guard let self, let site = self.node.core.profiles[op]?.site else { return }
             self.refreshAvailability(of: site)
         }
     }
@@ -215,7 +221,7 @@ extension RouterService {
         switch conversation.state {
         case .active:
             if op == nil, let holder = conversation.assignedOperator {
-                deliver(.assigned(conversation: id.raw, operatorID: Self.localID(holder), operatorName: node.core.homes[holder]?.profile.displayName ?? ""),
+                deliver(.assigned(conversation: id.raw, operatorID: Self.localID(holder), operatorName: node.core.profiles[holder]?.displayName ?? ""),
                         sequence: 0)
             }
         case .ended, .abandoned: deliver(.ended(conversation: id.raw), sequence: 0)

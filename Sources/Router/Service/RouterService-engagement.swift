@@ -41,7 +41,7 @@ extension RouterService {
         guard let sessions = subscriptions.sessionsOfVisitor[site]?[visitor], !sessions.isEmpty else {
             return .event(.error(code: "not_found", message: "Visitor \(visitor.raw) is not on the site now.", requestID: nil))
         }
-        guard let profile = node.core.homes[op]?.profile else {
+        guard let profile = node.core.profiles[op] else {
             return .event(.error(code: "unknown_operator", message: "There is no operator \(Self.localID(op)) on this site.", requestID: nil))
         }
         let skill = department.map { Skill($0) } ?? profile.skills.max { ($0.value, $1.key.raw) < ($1.value, $0.key.raw) }?.key

@@ -16,7 +16,7 @@ extension RouterService {
 
     public func routerNode(_ node: RouterNode, deliver notice: OperatorNotice, to op: OperatorID) {
         pushOperator(op, event(of: notice))
-        if case .statusChanged = notice, let site = node.core.homes[op]?.profile.site { refreshAvailability(of: site) }
+        if case .statusChanged = notice, let site = node.core.profiles[op]?.site { refreshAvailability(of: site) }
     }
 
     private func event(of notice: VisitorNotice, _ conversation: ConversationID) -> ServerEvent {
@@ -68,7 +68,7 @@ extension RouterService {
     func serverEvent(_ conversation: ConversationID, _ event: ConversationEvent) -> ServerEvent {
         let author: ServerEvent.Author = switch event.author {
         case .visitor: .visitor
-        case .operator(let op): .operator(id: Self.localID(op), name: node.core.homes[op]?.profile.displayName)
+        case .operator(let op): .operator(id: Self.localID(op), name: node.core.profiles[op]?.displayName)
         case .system: .system
         }
         let (kind, text, attachment): (ServerEvent.Kind, String, ServerEvent.Attachment?) = switch event.kind {
