@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "routerd", dependencies: ["Wire", "Router", "Gateway"]),
         // The load generator and benchmark scenarios.
         // (It drives the router core directly for the routing and log scenarios issue #3 asks for.)
-        .executableTarget(name: "loadgen", dependencies: ["Wire", "Router"]),
+        .executableTarget(name: "loadgen", dependencies: ["Wire", "Router", "Presence"]),
         // Fast deterministic unit tests: no sockets, no clock, no sleeping.
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         // Router state machines with a manual clock and seeded randomness; the log on a temp dir.

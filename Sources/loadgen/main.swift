@@ -14,6 +14,7 @@ scenarios:
   chat    visitors and operators chatting over WebSocket, verified exactly-once in order
   burst   many more chat starts than operator capacity: FIFO and position accuracy
   idle    many idle visitor connections held open: gateway memory per connection
+  gossip  SWIM membership with Lifeguard, simulated for many members in one process
 """
 
 // A parent (a test runner, a shell script) may have started us with signals blocked; the
@@ -36,6 +37,7 @@ do {
     case "chat": status = try ChatScenario.run(rest)
     case "burst": status = try BurstScenario.run(rest)
     case "idle": status = try IdleScenario.run(rest)
+    case "gossip": status = try GossipScenario.run(rest)
     case "idle-worker": status = try IdleScenario.runWorker(rest)
     case "--help", "-h", "help":
         print(usage)
