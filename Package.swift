@@ -29,7 +29,7 @@ let package = Package(
         // The gateway: visitor and operator connections.
         .target(name: "Gateway", dependencies: ["Wire"]),
         // The daemon: `routerd dev` (router + gateway + demo site in one process).
-        .executableTarget(name: "routerd", dependencies: ["Wire", "Router", "Gateway"]),
+        .executableTarget(name: "routerd", dependencies: ["Wire", "Router", "Gateway", "Presence"]),
         // The load generator and benchmark scenarios.
         // (It drives the router core directly for the routing and log scenarios issue #3 asks for.)
         .executableTarget(name: "loadgen", dependencies: ["Wire", "Router", "Presence"]),
@@ -43,7 +43,7 @@ let package = Package(
         // Unit tests of loadgen's measuring parts (histogram, argument parsing).
         .testTarget(name: "LoadgenTests", dependencies: ["loadgen"]),
         // Real loopback sockets, threads and processes, each test bounded in time.
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Router", "Gateway"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Router", "Gateway", "Presence"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,6 +24,8 @@ enum GossipScenario {
       --lag-ms L         at most this late (default 1000)
       --drift F          clock rate spread, ± (default 0.0001)
       --crashes C        members crashed during the run (default 10)
+      --blackout F,S,D   one way only: datagrams from the first fraction F of members to the
+                         others are lost for D seconds from second S (e.g. 0.2,600,120)
       --compare          also run with Lifeguard off
       --seed N           (default 7)
       --report FILE      write the JSON report to FILE
@@ -36,6 +38,7 @@ enum GossipScenario {
         var loss: Double
         var slowFraction: Double
         var crashes: Int
+        var blackout: String?
         var seed: UInt64
         var wallSeconds: Double
         var lifeguardOn: SimulationReport
@@ -44,7 +47,7 @@ enum GossipScenario {
 
     static func run(_ raw: [String]) throws -> Int32 {
         let arguments = try Arguments(raw, known: ["nodes", "minutes", "preset", "loss", "delay-ms", "jitter-ms", "duplication", "slow",
-                                                   "lag-ms", "drift", "crashes", "seed", "report"], switches: ["compare"])
+                                                   "lag-ms", "drift", "crashes", "blackout", "seed", "report"], switches: ["compare"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -64,6 +67,14 @@ enum GossipScenario {
         plan.drift = try arguments.double("drift", default: 0.0001)
         plan.crashes = try arguments.int("crashes", default: 10, range: 0...plan.members - 1)
         plan.seed = UInt64(try arguments.int("seed", default: 7))
+        if let text = arguments.string("blackout") {
+            let parts = text.split(separator: ",").compactMap { Double($0) }
+            guard parts.count == 3, (0...1).contains(parts[0]), parts[1] >= 0, parts[2] > 0 else {
+                throw Arguments.Failure(description: "--blackout takes FRACTION,START,SECONDS, e.g. 0.2,600,120")
+            }
+            let cut = Int(parts[0] * Double(plan.members))
+            plan.blackouts = [(from: 0..<cut, to: cut..<plan.members, start: UInt64(parts[1]), end: UInt64(parts[1] + parts[2]))]
+        }
         let started = Date()
         let on = runOnce(plan, label: "Lifeguard on")
         var off: SimulationReport?
@@ -72,7 +83,7 @@ enum GossipScenario {
             without.settings.lifeguard = false
             off = runOnce(without, label: "Lifeguard off")
         }
-        let report = Report(preset: presetName, loss: plan.loss, slowFraction: plan.slowFraction, crashes: plan.crashes, seed: plan.seed,
+        let report = Report(preset: presetName, loss: plan.loss, slowFraction: plan.slowFraction, crashes: plan.crashes, blackout: arguments.string("blackout"), seed: plan.seed,
                             wallSeconds: (Date().timeIntervalSince(started) * 10).rounded() / 10, lifeguardOn: on, lifeguardOff: off)
         try writeReport(report, to: arguments.string("report"))
         return 0

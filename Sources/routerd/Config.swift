@@ -1,4 +1,5 @@
 import Foundation
+import Presence
 import Router
 import Wire
 
@@ -111,8 +112,13 @@ struct RouterConfig {
     var partitions: Int
     var fsync: SyncPolicy
     var sites: [SiteConfiguration]
+    /// Membership: the UDP address probes and gossip use (nil: this router takes no part),
+    /// the other routers' gossip addresses to join through, and the preset.
+    var gossip: SocketAddress?
+    var seeds: [String]
+    var gossipPreset: SWIMSettings
 
-    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites"])
+    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
@@ -125,6 +131,21 @@ struct RouterConfig {
         guard let fsync = SyncPolicy(rawValue: policy) else { throw ConfigError(field: "fsync", problem: "must be always, interval or none") }
         self.fsync = fsync
         sites = try root.objects("sites").enumerated().map { index, site in try Self.site(site, path: "sites[\(index)]") }
+        gossip = root.values["gossip"] == nil ? nil : try root.address("gossip", default: "")
+        // A list in the file; "a,b" from a flag or the environment.
+        if let text = root.values["seeds"] as? String {
+            seeds = text.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
+        } else {
+            seeds = try root.strings("seeds")
+        }
+        if let bad = seeds.first(where: { SocketAddress($0) == nil }) {
+            throw ConfigError(field: "seeds", problem: "must be IPv4 HOST:PORT addresses, not \(bad)")
+        }
+        switch try root.string("gossipPreset", default: "lan") {
+        case "lan": gossipPreset = .lan
+        case "fast": gossipPreset = .fast
+        case let other: throw ConfigError(field: "gossipPreset", problem: "must be lan or fast, not \(other)")
+        }
         guard !sites.isEmpty else { throw ConfigError(field: "sites", problem: "must name at least one site") }
         let ids = sites.map(\.id)
         if let duplicate = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {

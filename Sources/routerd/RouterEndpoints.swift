@@ -1,4 +1,5 @@
 import Gateway
+import Presence
 import Router
 import Wire
 
@@ -6,10 +7,12 @@ import Wire
 final class RouterEndpoints: HTTPHandler {
     private let node: RouterNode
     private let service: RouterService
+    private let membership: MembershipNode?
 
-    init(node: RouterNode, service: RouterService) {
+    init(node: RouterNode, service: RouterService, membership: MembershipNode? = nil) {
         self.node = node
         self.service = service
+        self.membership = membership
     }
 
     func handle(_ request: HTTPRequest, client: String, connection: HTTPConnection) -> HTTPAction {
@@ -21,6 +24,29 @@ final class RouterEndpoints: HTTPHandler {
         default:
             return .respond(.text(404, "not found"))
         }
+    }
+
+    /// The cluster membership as this router sees it (docs/cluster.md names each).
+    static func membershipMetrics(_ membership: MembershipNode) -> String {
+        let instance = membership.instance
+        var byStatus: [MemberStatus: Int] = [:]
+        for state in instance.members.values { byStatus[state.status, default: 0] += 1 }
+        let c = instance.counters, m = membership.metrics
+        var text = "# TYPE switchboard_cluster_members gauge\n"
+        for status in MemberStatus.allCases { text += "switchboard_cluster_members{state=\"\(status)\"} \(byStatus[status] ?? 0)\n" }
+        text += "# TYPE switchboard_cluster_generation gauge\nswitchboard_cluster_generation \(instance.me.generation)\n"
+        text += "# TYPE switchboard_cluster_incarnation gauge\nswitchboard_cluster_incarnation \(instance.incarnation)\n"
+        text += "# TYPE switchboard_cluster_local_health gauge\nswitchboard_cluster_local_health \(instance.awareness.score)\n"
+        for (name, value) in [("probes", c.probes), ("indirect_probes", c.indirectProbes), ("nacks", c.nacksSent), ("suspicions_raised", c.suspicionsRaised),
+                              ("suspicions_refuted", c.refutations), ("dead_declared", c.deadDeclared), ("gossip_datagrams", m.datagramsSent),
+                              ("gossip_bytes", m.bytesSent), ("gossip_datagrams_received", m.datagramsReceived)] {
+            text += "# TYPE switchboard_cluster_\(name)_total counter\nswitchboard_cluster_\(name)_total \(value)\n"
+        }
+        text += "# TYPE switchboard_cluster_datagrams_dropped_total counter\n"
+        for (reason, count) in m.dropped.sorted(by: { $0.key < $1.key }) {
+            text += "switchboard_cluster_datagrams_dropped_total{reason=\"\(reason)\"} \(count)\n"
+        }
+        return text
     }
 
     /// Gauges read from the routing state at the time of the scrape.
@@ -62,6 +88,7 @@ final class RouterEndpoints: HTTPHandler {
         }
         text += "switchboard_router_wait_seconds_bucket{le=\"+Inf\"} \(m.assignments)\n"
         text += "switchboard_router_wait_seconds_sum \(m.waitSum)\nswitchboard_router_wait_seconds_count \(m.assignments)\n"
+        if let membership { text += Self.membershipMetrics(membership) }
         return text
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import Presence
 import Router
 import Wire
 
@@ -15,11 +16,15 @@ commands:
 """
 
 let routerUsage = """
-routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR] [--repair]
+routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR]
+               [--gossip HOST:PORT] [--seeds HOST:PORT,...] [--gossipPreset lan|fast] [--repair]
 
 Runs a router from a JSON configuration file (docs/operations.md): nodeId, cluster,
 clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, default
-127.0.0.1:9400), data, partitions (default 64), fsync (always | interval | none), sites.
+127.0.0.1:9400), data, partitions (default 64), fsync (always | interval | none), sites;
+for a cluster, gossip (the UDP address of membership probes and gossip), seeds (other
+routers' gossip addresses to join through) and gossipPreset (lan, the default, or fast;
+docs/cluster.md).
 Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
 SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
 configuration stops the start with a message naming the field.
@@ -132,7 +137,7 @@ func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<Stri
 func runRouter(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, routerUsage)
     let repair = raw.contains("--repair")
-    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data"])
+    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data", "gossip", "seeds", "gossipPreset"])
     let config: RouterConfig
     do {
         config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions"]))
@@ -144,6 +149,7 @@ func runRouter(_ raw: [String]) -> Never {
     let wire = config.identity.wire(role: .router)
     let node: UncheckedBox<RouterNode>
     let service: UncheckedBox<RouterService>
+    var membership: UncheckedBox<MembershipNode>?
     let health: TCPServer
     do {
         node = try loop.submitAndWait {
@@ -156,7 +162,10 @@ func runRouter(_ raw: [String]) -> Never {
             return UncheckedBox(node)
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
-        let endpoints = try loop.submitAndWait { UncheckedBox(RouterEndpoints(node: node.value, service: service.value)) }
+        membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
+        let endpoints = try loop.submitAndWait { [membership] in
+            UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value))
+        }
         let budget = SharedConnectionBudget(HTTPServerOptions())
         health = try TCPServer(group: group, address: config.http) { _ in
             HTTPConnection(handler: endpoints.value, options: HTTPServerOptions(), budget: budget)
@@ -169,6 +178,8 @@ func runRouter(_ raw: [String]) -> Never {
                                      ("http", "\(health.address)"), ("data", config.data), ("fsync", config.fsync.rawValue)])
     waitForStopSignal()
     log(.info, "draining")
+    // Leaving first: the other routers mark this one left at once instead of suspecting it.
+    if let membership { try? loop.submitAndWait { membership.value.leave() } }
     health.close()
     try? loop.submitAndWait {
         service.value.close()
@@ -176,6 +187,20 @@ func runRouter(_ raw: [String]) -> Never {
     }
     log(.info, "stopped")
     exit(0)
+}
+
+/// Joins the cluster's membership as (node id, the next generation of this data directory).
+func startMembership(_ config: RouterConfig, bind: SocketAddress, loop: EventLoop) throws -> UncheckedBox<MembershipNode> {
+    let generation = try Generation.next(dataDirectory: config.data)
+    let me = MemberID(node: config.identity.nodeID, generation: generation)
+    let node = try loop.submitAndWait {
+        let node = try MembershipNode.start(loop: loop, me: me, bind: bind, settings: config.gossipPreset,
+                                            secret: config.identity.clusterSecret, seeds: config.seeds)
+        node.onChange = { member, status in log(.info, "cluster member \(status)", [("member", "\(member)")]) }
+        return UncheckedBox(node)
+    }
+    log(.info, "cluster membership started", [("member", "\(me)"), ("gossip", "\(bind)"), ("seeds", config.seeds.joined(separator: ","))])
+    return node
 }
 
 func runGateway(_ raw: [String]) -> Never {

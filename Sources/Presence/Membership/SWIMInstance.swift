@@ -94,6 +94,8 @@ public struct SWIMInstance: Sendable {
     private var probes: [UInt64: Probe] = [:]
     private var relays: [UInt64: Relay] = [:]
     private var rng: SplitMix64
+    /// Where to join: asked again while this member knows nobody (a seed may start later).
+    private var seeds: [String] = []
 
     /// A member that knows nobody yet.
     public init(me: MemberID, address: String, settings: SWIMSettings, seed: UInt64) {
@@ -116,11 +118,10 @@ public struct SWIMInstance: Sendable {
         var out: [Directive] = [
             .schedule(.probe, at: now + UInt64.random(in: 0..<settings.probeInterval, using: &rng)),
             .schedule(.gossip, at: now + settings.gossipInterval),
-            .schedule(.pushPull, at: now + settings.pushPullInterval),
+            .schedule(.pushPull, at: now + (seeds.isEmpty ? settings.pushPullInterval : settings.probeInterval)),
         ]
-        for seed in seeds where seed != address {
-            out.append(.pushPull(envelope(.pushPull(table: table, reply: false), gossip: []), address: seed))
-        }
+        self.seeds = seeds.filter { $0 != address }
+        out += joinRequests()
         return out
     }
 
@@ -156,6 +157,12 @@ public struct SWIMInstance: Sendable {
                                  address: members[target]!.address))
             }
         case .pushPull:
+            // Alone (every seed still down, or the cluster gone): ask the seeds again soon.
+            if liveCount == 1, !seeds.isEmpty {
+                out.append(.schedule(.pushPull, at: now + settings.probeInterval))
+                out += joinRequests()
+                break
+            }
             out.append(.schedule(.pushPull, at: now + settings.pushPullInterval))
             if let target = randomLiveMembers(1, excluding: []).first {
                 out.append(.pushPull(envelope(.pushPull(table: table, reply: false), gossip: []), address: members[target]!.address))
@@ -333,6 +340,10 @@ public struct SWIMInstance: Sendable {
     }
 
     // MARK: helpers
+
+    private func joinRequests() -> [Directive] {
+        seeds.map { .pushPull(envelope(.pushPull(table: table, reply: false), gossip: []), address: $0) }
+    }
 
     private func envelope(_ message: SWIMMessage, gossip: [MembershipUpdate]) -> SWIMEnvelope {
         SWIMEnvelope(from: me, fromAddress: address, message: message, gossip: gossip)

@@ -44,6 +44,9 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case operatorUpdate = 21
     /// A typed event for one gateway session.
     case sessionUpdate = 22
+    /// A membership datagram (SWIM over UDP, `Presence.MembershipDatagram`): its own payload
+    /// and an HMAC tag after the frame. Never sent on a TCP link; refused there.
+    case membership = 23
 }
 
 /// The kind of node at the other end of a connection.

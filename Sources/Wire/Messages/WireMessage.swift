@@ -177,6 +177,9 @@ public enum WireMessage: Equatable, Sendable {
         var reader = ByteReader(payload)
         let message: WireMessage
         switch type {
+        case .membership:
+            // UDP only (Presence reads it, tag first); a TCP peer that sends one is wrong.
+            throw .unknownMessageType(rawType)
         case .hello:
             let version = try reader.readVarint()
             let nodeID = try reader.readString()

@@ -1,0 +1,140 @@
+import Wire
+
+/// SWIM on an event loop: the instance's directives carried out over a UDP socket and the
+/// loop's timers. Every datagram is authenticated (`MembershipDatagram`) and checked against
+/// the sender's replay window before the instance sees it; anything refused is counted by
+/// reason and changes nothing. A push-pull table too large for one datagram goes in several.
+///
+/// Loop-confined: create it with `start` and use it on its loop.
+public final class MembershipNode {
+    /// Counters for /metrics.
+    public struct Metrics: Sendable, Equatable {
+        public var datagramsSent = 0
+        public var bytesSent = 0
+        public var datagramsReceived = 0
+        /// Dropped datagrams by reason: size, tag, frame, malformed, replay (received), and
+        /// too_large (a message that could not be sent in one datagram).
+        public var dropped: [String: Int] = [:]
+    }
+
+    public let loop: EventLoop
+    public private(set) var instance: SWIMInstance
+    public private(set) var metrics = Metrics()
+    /// Called on the loop when what this member believes of another changes.
+    public var onChange: ((MemberID, MemberStatus) -> Void)?
+    private var socket: UDPSocket?
+    private let secret: [UInt8]
+    private var counter: UInt64 = 0
+    private var replay = ReplayWindow()
+
+    /// The socket's address (the port the kernel chose when 0 was asked for).
+    public var address: SocketAddress? { socket?.address }
+
+    private init(loop: EventLoop, instance: SWIMInstance, secret: [UInt8]) {
+        (self.loop, self.instance, self.secret) = (loop, instance, secret)
+    }
+
+    /// Binds `bind`, joins through `seeds` ("host:port" of other members' UDP addresses) and
+    /// starts probing. `advertise` is the address others reach this member at (default the
+    /// bound one). Call on `loop`.
+    public static func start(loop: EventLoop, me: MemberID, bind: SocketAddress, advertise: String? = nil, settings: SWIMSettings,
+                             secret: [UInt8], seeds: [String], seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws(SocketError) -> MembershipNode {
+        loop.assertInLoop()
+        let node = MembershipNode(loop: loop, instance: SWIMInstance(me: me, address: "", settings: settings, seed: seed), secret: secret)
+        let box = UncheckedBox(node)
+        let socket = try UDPSocket(loop: loop, address: bind) { bytes, _ in box.value.received(Array(bytes)) }
+        node.socket = socket
+        node.instance = SWIMInstance(me: me, address: advertise ?? "\(socket.address)", settings: settings, seed: seed)
+        node.carryOut(node.instance.start(now: MonotonicClock.now(), seeds: seeds))
+        return node
+    }
+
+    /// Leaves the cluster: tells a few members, then stops (the socket is closed once the
+    /// goodbyes are out).
+    public func leave() {
+        loop.assertInLoop()
+        carryOut(instance.leave(now: MonotonicClock.now()))
+        stop()
+    }
+
+    /// Stops without a word (what a crash looks like to the others). Timers still set find
+    /// no socket and do nothing.
+    public func stop() {
+        loop.assertInLoop()
+        socket?.close()
+        socket = nil
+    }
+
+    // MARK: internals
+
+    private func received(_ bytes: [UInt8]) {
+        metrics.datagramsReceived += 1
+        switch MembershipDatagram.decode(bytes, secret: secret) {
+        case .failure(let refusal):
+            let reason = switch refusal {
+            case .size: "size"
+            case .tag: "tag"
+            case .frame: "frame"
+            case .malformed: "malformed"
+            }
+            metrics.dropped[reason, default: 0] += 1
+        case .success(let (envelope, counter)):
+            guard replay.accept(counter, from: envelope.from) else {
+                metrics.dropped["replay", default: 0] += 1
+                return
+            }
+            carryOut(instance.onMessage(envelope, now: MonotonicClock.now()))
+        }
+    }
+
+    private func carryOut(_ directives: [SWIMInstance.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .send(let envelope, _, let address):
+                send(envelope, to: address)
+            case .pushPull(let envelope, let address):
+                for part in Self.split(envelope) { send(part, to: address) }
+            case .schedule(let timer, let at):
+                let box = UncheckedBox(self)
+                _ = loop.scheduleTimer(at: at) {
+                    let node = box.value
+                    guard node.socket != nil else { return }
+                    node.carryOut(node.instance.onTimer(timer, now: MonotonicClock.now()))
+                }
+            case .changed(let member, let status):
+                if status.isGone { replay.forget(member) }
+                onChange?(member, status)
+            case .raisedSuspicion:
+                break
+            }
+        }
+    }
+
+    private func send(_ envelope: SWIMEnvelope, to address: String) {
+        guard let socket, let destination = SocketAddress(address) else { return }
+        counter += 1
+        // The piggybacked updates are budgeted to fit; should they not, the message goes alone.
+        guard let bytes = MembershipDatagram.encode(envelope, counter: counter, secret: secret)
+                ?? MembershipDatagram.encode(SWIMEnvelope(from: envelope.from, fromAddress: envelope.fromAddress, message: envelope.message, gossip: []),
+                                             counter: counter, secret: secret) else {
+            metrics.dropped["too_large", default: 0] += 1
+            return
+        }
+        metrics.datagramsSent += 1
+        metrics.bytesSent += bytes.count
+        socket.send(bytes, to: destination)
+    }
+
+    /// A push-pull whose table does not fit one datagram, as several: the first asks for
+    /// the other side's table as the whole did, the rest are marked as replies so they ask
+    /// for nothing more.
+    static func split(_ envelope: SWIMEnvelope) -> [SWIMEnvelope] {
+        guard case .pushPull(let table, let reply) = envelope.message, table.count > 20 else { return [envelope] }
+        return stride(from: 0, to: table.count, by: 20).enumerated().map { index, start in
+            var part = envelope
+            part.message = .pushPull(table: Array(table[start..<min(table.count, start + 20)]), reply: reply || index > 0)
+            part.gossip = []
+            return part
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Five real `routerd router` processes on loopback, membership over UDP with the `fast`
+/// preset: they find each other through one seed; a `kill -9` is declared dead by every
+/// other within the preset's bound; SIGTERM leaves at once; a restart rejoins as a new
+/// generation while the old one stays dead.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct ClusterProcessTests {
+    private let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/routerd")
+    private let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("deploy/router.example.json")
+
+    private struct Router {
+        let index: Int
+        let process: Process
+        let http: UInt16
+    }
+
+    private func start(_ index: Int, base: UInt16, data: String) throws -> Router {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["router", "--config", config.path, "--listen", "127.0.0.1:\(base + UInt16(index))",
+                             "--http", "127.0.0.1:\(base + 100 + UInt16(index))", "--data", "\(data)/r\(index)",
+                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201)", "--gossipPreset", "fast"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWITCHBOARD_NODE_ID": "router-\(index)"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return Router(index: index, process: process, http: base + 100 + UInt16(index))
+    }
+
+    /// A gauge or counter from the router's /metrics, nil while it does not answer.
+    private func metric(_ router: Router, _ name: String) -> Int? {
+        guard let text = httpGet(port: router.http, path: "/metrics") else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+    }
+
+    /// Polls until `condition` holds or `seconds` pass; returns the seconds it took, or nil.
+    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if condition() { return Date().timeIntervalSince(start) }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    @Test func fiveRouters_findEachOther_seeACrashInTime_aLeaveAtOnce_andARestartAsANewGeneration() throws {
+        let base = UInt16(21_000 + Int(getpid() % 200) * 5)
+        let data = NSTemporaryDirectory() + "switchboard-cluster-\(getpid())"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var routers = try (1...5).map { try start($0, base: base, data: data) }
+        defer { for router in routers where router.process.isRunning { router.process.terminate() } }
+        let alive = "switchboard_cluster_members{state=\"alive\"}", dead = "switchboard_cluster_members{state=\"dead\"}"
+        let left = "switchboard_cluster_members{state=\"left\"}"
+
+        let formed = waitUntil(seconds: 20) { routers.allSatisfy { metric($0, alive) == 4 } }
+        #expect(formed != nil, "every router sees the four others alive")
+
+        // kill -9 of router 5: every other declares it dead within the fast preset's bound
+        // for five members, (6 + ⌈log2 5⌉) × 200 ms + the longest suspicion, 4.8 s: 6.6 s.
+        kill(routers[4].process.processIdentifier, SIGKILL)
+        routers[4].process.waitUntilExit()
+        let detected = waitUntil(seconds: 15) { routers[0..<4].allSatisfy { metric($0, dead) == 1 } }
+        print("cluster: kill -9 declared dead by every other router after \(detected.map { String(format: "%.2f s", $0) } ?? "never")")
+        #expect(detected.map { $0 <= 6.6 } == true, "detection took \(String(describing: detected)) s")
+
+        // SIGTERM of router 4: it leaves, and the others know at once (no suspicion).
+        routers[3].process.terminate()
+        let departed = waitUntil(seconds: 5) { routers[0..<3].allSatisfy { metric($0, left) == 1 } }
+        print("cluster: SIGTERM seen as left after \(departed.map { String(format: "%.2f s", $0) } ?? "never")")
+        #expect(departed.map { $0 < 1.5 } == true)
+
+        // Router 5 restarts from its data directory: generation 2, a new member; the old
+        // generation stays dead.
+        routers[4] = try start(5, base: base, data: data)
+        let rejoined = waitUntil(seconds: 20) { routers[0..<3].allSatisfy { metric($0, alive) == 3 && metric($0, dead) == 1 } }
+        #expect(rejoined != nil, "the others see router 5 again, as a new generation")
+        #expect(waitUntil(seconds: 5) { metric(routers[4], "switchboard_cluster_generation") == 2 } != nil)
+    }
+}
+
+/// A blocking HTTP/1.1 GET on loopback, for reading a router's /metrics; nil if it does not answer.
+func httpGet(port: UInt16, path: String) -> String? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard connected == 0 else { return nil }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count <= 0 { break }
+        response += buffer[0..<count]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n") else { return nil }
+    return String(text[body.upperBound...])
+}
