@@ -1,3 +1,4 @@
+import Foundation
 import Presence
 import Testing
 import Wire
@@ -79,4 +80,21 @@ import Wire
 
 extension Result {
     var failure: Failure? { if case .failure(let error) = self { error } else { nil } }
+}
+
+@Suite struct MembershipDatagramGoldenVectorTests {
+    /// A ping from router-a#3 with one suspicion piggybacked, datagram number 5, secret
+    /// "cluster secret": the format is frozen (docs/wire.md, message type 23).
+    static let golden = "0100001700000042000000000108726f757465722d61030d31302e302e302e313a3739343605012a0108726f757465722d62010d31302e302e302e323a3739343601040108726f757465722d610350da22d8880b1ba33d6f2e20feca89d5"
+
+    @Test func aPing_encodesToTheFrozenBytes_andBack() throws {
+        let envelope = SWIMEnvelope(from: MembershipDatagramTests.a, fromAddress: "10.0.0.1:7946", message: .ping(sequence: 42),
+                                    gossip: [MembershipUpdate(member: MembershipDatagramTests.b, address: "10.0.0.2:7946", status: .suspect,
+                                                              incarnation: 4, suspectedBy: MembershipDatagramTests.a)])
+        let bytes = try #require(MembershipDatagram.encode(envelope, counter: 5, secret: MembershipDatagramTests.secret))
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        #expect(hex == Self.golden)
+        let decoded = try MembershipDatagram.decode(bytes, secret: MembershipDatagramTests.secret).get()
+        #expect(decoded.envelope == envelope && decoded.counter == 5)
+    }
 }

@@ -36,7 +36,9 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 @Suite struct GoldenVectorTests {
     @Test func everyMessageType_hasAGoldenVector() {
         let covered = Set(samples.map(\.message.type))
-        #expect(covered == Set(MessageType.allCases))
+        // A membership datagram is Presence's own format after the frame header; its golden
+        // vector is in PresenceTests (MembershipDatagramTests).
+        #expect(covered == Set(MessageType.allCases).subtracting([.membership]))
     }
 
     @Test(arguments: samples.map(\.name))
