@@ -179,7 +179,7 @@ struct RouterConfig {
         var settings = RoutingSettings()
         if let raw = object["routing"] as? [String: Any] {
             let routing = try ConfigObject(raw, path: "\(path).routing", allowed: [
-                "policy", "offerTimeoutSeconds", "autoAccept", "maxConsecutiveMisses", "disconnectGraceSeconds",
+                "policy", "offerTimeoutSeconds", "autoAccept", "maxConsecutiveMisses", "disconnectGraceSeconds", "presenceGraceSeconds",
                 "agingIntervalSeconds", "waitLimitSeconds",
             ])
             let policy = try routing.string("policy", default: settings.policy.rawValue)
@@ -191,6 +191,7 @@ struct RouterConfig {
             settings.autoAccept = (routing.values["autoAccept"] as? Bool) ?? false
             settings.maxConsecutiveMisses = try routing.int("maxConsecutiveMisses", default: 2, range: 1...100)
             settings.disconnectGrace = Nanos.seconds(UInt64(try routing.int("disconnectGraceSeconds", default: 30, range: 0...3600)))
+            settings.presenceGrace = Nanos.seconds(UInt64(try routing.int("presenceGraceSeconds", default: 5, range: 0...300)))
             settings.agingInterval = Nanos.seconds(UInt64(try routing.int("agingIntervalSeconds", default: 60, range: 1...86_400)))
             settings.waitLimit = Nanos.seconds(UInt64(try routing.int("waitLimitSeconds", default: 600, range: 10...86_400)))
         } else if object["routing"] != nil {

@@ -290,6 +290,33 @@ import Testing
 }
 
 @Suite struct DisconnectTests {
+    /// Tried as a new user would: a console reload showed the shop's widget "offline" for a
+    /// moment. Now an operator counts as online for visitors for `presenceGrace` (5 s) after
+    /// their last console went, though nobody offers them a chat meanwhile.
+    @Test(arguments: Harness.nodeCounts) func aConsoleReload_keepsTheOperatorOnlineForVisitors_butOffersThemNothing(nodes: Int) throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 2)], nodes: nodes)
+        func online() -> Bool {
+            let views = h.nodes.map { $0.anyoneOnline(site: "shop", skill: "sales") }
+            precondition(Set(views).count == 1, "every router agrees: \(views)")
+            return views[0]
+        }
+        try h.online("solo")
+        try h.execute(.disconnect("solo"))
+        #expect(online(), "a console reload does not flash offline")
+        let id = try h.start("v1", "sales")
+        #expect(h.state(id) == .queued, "the chat waits for them rather than becoming an offline message")
+        h.advance(seconds: 2)
+        try h.execute(.connect("solo"))
+        #expect(h.state(id) == .offered && h.assigned(id) == "solo", "back: the waiting chat is theirs")
+        h.advance(seconds: 10)
+        #expect(online())
+        try h.execute(.disconnect("solo"))
+        h.advance(seconds: 5)
+        #expect(!online(), "gone for good after the presence grace")
+        let later = try h.start("v2", "sales")
+        #expect(h.state(later) == .offline)
+    }
+
     @Test(arguments: Harness.nodeCounts) func reconnectWithinGrace_keepsTheChats(nodes: Int) throws {
         var h = Harness(nodes: nodes)
         try h.online("ben")

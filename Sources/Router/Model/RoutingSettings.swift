@@ -34,6 +34,10 @@ public struct RoutingSettings: Sendable, Equatable {
     public var maxConsecutiveMisses = 2
     /// How long a disconnected operator keeps their chats before they go back to the queue.
     public var disconnectGrace: UInt64 = Nanos.seconds(30)
+    /// How long an operator whose last console went away still counts as online for the
+    /// widgets' "is anyone there" (a console reload must not flash "offline" to shoppers).
+    /// They are offered no new chat meanwhile.
+    public var presenceGrace: UInt64 = Nanos.seconds(5)
     /// Waiting this long counts as one step of priority (aging; default 60 s): a priority-1
     /// conversation ranks as if it had arrived 60 s earlier than a priority-0 one.
     public var agingInterval: UInt64 = Nanos.seconds(60)

@@ -16,6 +16,8 @@ public struct OperatorHome: Sendable {
         case requeue([ConversationID])
         /// Call `onGraceExpired(token:)` at this instant.
         case scheduleGrace(token: UInt64, at: Instant)
+        /// Call `onPresenceGraceExpired(token:)` at this instant.
+        case schedulePresenceGrace(token: UInt64, at: Instant)
     }
 
     /// The operator's profile.
@@ -34,6 +36,8 @@ public struct OperatorHome: Sendable {
     public private(set) var idleSince: Instant = 0
     private var graceToken: UInt64 = 0
     private var inGrace = false
+    /// Still shown online after the last console went away, until the presence grace ends.
+    private var inPresenceGrace = false
     private let settings: RoutingSettings
 
     /// A home for `profile`, offline until the operator logs in.
@@ -48,10 +52,13 @@ public struct OperatorHome: Sendable {
     /// Whether new chats may be reserved now.
     public var acceptsNewChats: Bool { status == .online && connections > 0 && freeSlots > 0 }
 
+    /// Whether the operator counts as online for visitors: chosen status online, and a
+    /// console connected or gone less than the presence grace ago.
+    public var isOnline: Bool { status == .online && (connections > 0 || inPresenceGrace) }
+
     /// The summary published to partitions.
     public var summary: OperatorSummary {
-        OperatorSummary(profile: profile, available: acceptsNewChats, online: status == .online && connections > 0,
-                        load: held.count, idleSince: idleSince)
+        OperatorSummary(profile: profile, available: acceptsNewChats, online: isOnline, load: held.count, idleSince: idleSince)
     }
 
     // MARK: inputs
@@ -60,6 +67,7 @@ public struct OperatorHome: Sendable {
     public mutating func onConnect(now: Instant) -> [Action] {
         connections += 1
         inGrace = false
+        inPresenceGrace = false
         graceToken &+= 1
         if held.isEmpty { idleSince = now }
         return acceptsNewChats ? [.pull] : []
@@ -71,14 +79,24 @@ public struct OperatorHome: Sendable {
         connections -= 1
         guard connections == 0 else { return [] }
         inGrace = true
+        inPresenceGrace = settings.presenceGrace > 0
         graceToken &+= 1
-        return [.scheduleGrace(token: graceToken, at: now + settings.disconnectGrace)]
+        return [.scheduleGrace(token: graceToken, at: now + settings.disconnectGrace),
+                .schedulePresenceGrace(token: graceToken, at: now + settings.presenceGrace)]
+    }
+
+    /// The presence grace ran out with no console back: the operator no longer counts as
+    /// online. Ignored if they came back since.
+    public mutating func onPresenceGraceExpired(token: UInt64) {
+        guard inPresenceGrace, token == graceToken else { return }
+        inPresenceGrace = false
     }
 
     /// The grace timer fired; ignored if the operator came back since.
     public mutating func onGraceExpired(token: UInt64) -> [Action] {
         guard inGrace, token == graceToken else { return [] }
         inGrace = false
+        inPresenceGrace = false
         status = .offline
         var actions: [Action] = [.statusChanged(.offline, reason: "disconnected")]
         let chats = held.sorted()

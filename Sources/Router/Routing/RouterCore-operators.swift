@@ -15,6 +15,8 @@ extension RouterCore {
                 for id in chats { route(.operatorLost(id, op), &work, &effects) }
             case .scheduleGrace(let token, let at):
                 effects.append(.schedule(.grace(op, token: token), at: at))
+            case .schedulePresenceGrace(let token, let at):
+                effects.append(.schedule(.presenceGrace(op, token: token), at: at))
             case .grant(let id):
                 route(.granted(id, op), &work, &effects)
             case .deny(let id):

@@ -217,6 +217,11 @@ public struct RouterCore: Sendable {
             process(index, actions, now: now, &effects)
         case .grace(let op, let token):
             try? onHome(op, now: now, &effects) { home in home.onGraceExpired(token: token) }
+        case .presenceGrace(let op, let token):
+            try? onHome(op, now: now, &effects) { home in
+                home.onPresenceGraceExpired(token: token)
+                return []
+            }
         }
     }
 

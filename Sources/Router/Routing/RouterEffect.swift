@@ -19,4 +19,6 @@ public enum RouterTimer: Sendable, Equatable, Hashable {
     case partition(Int, Partition.PartitionTimer)
     /// An operator's disconnect grace period.
     case grace(OperatorID, token: UInt64)
+    /// The end of an operator's presence grace (shown online a little after the last console went).
+    case presenceGrace(OperatorID, token: UInt64)
 }
