@@ -88,6 +88,28 @@ import Wire
     }
 }
 
+@Suite struct OperatorAvailabilityTests {
+    static let profile = OperatorProfile(id: "anna", site: "shop", displayName: "Anna", skills: ["sales": 3], maxChats: 2)
+    static func summary(available: Bool, epoch: Instant, version: UInt64) -> OperatorSummary {
+        OperatorSummary(profile: profile, available: available, online: available, load: 0, idleSince: 0, epoch: epoch, version: version)
+    }
+
+    /// Presence is last-writer-wins by the home's (epoch, version): a summary that arrives
+    /// after a newer one changes nothing, and a restarted home's first word outranks all it
+    /// said before.
+    @Test func aLateSummary_changesNothing_andARestartedHomeOutranksItsPast() {
+        var view = OperatorAvailability(sites: [SiteConfiguration(id: "shop", departments: ["sales"], operators: [Self.profile])])
+        let first = view.update(Self.summary(available: true, epoch: 10, version: 2))
+        let late = view.update(Self.summary(available: false, epoch: 10, version: 1))
+        #expect(first && !late, "the older one is ignored")
+        #expect(view.anyoneOnline(site: "shop", skill: "sales"))
+        #expect(view.available(site: "shop", skill: "sales") == ["anna"])
+        let restarted = view.update(Self.summary(available: false, epoch: 20, version: 0))
+        #expect(restarted, "a new start of the home")
+        #expect(!view.anyoneOnline(site: "shop", skill: "sales") && view.available(site: "shop", skill: "sales").isEmpty)
+    }
+}
+
 /// Two routers, each owning half the partitions and half the homes, over the harness's
 /// in-memory network.
 @Suite struct ClusterTests {

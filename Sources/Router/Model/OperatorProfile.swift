@@ -47,4 +47,19 @@ public struct OperatorSummary: Sendable, Equatable {
     public var load: Int
     /// Since when they have held no chat (for "longest idle").
     public var idleSince: Instant
+    /// The home's start (wall time) and its count of summaries since: the newer summary of
+    /// an operator wins (last writer wins, and only the home writes), so one that arrives
+    /// late changes nothing, and a restarted home's new start outranks what it said before.
+    public var epoch: Instant = 0
+    public var version: UInt64 = 0
+
+    /// Whether what the summary says (not its version) differs from `other`.
+    public func says(differently other: OperatorSummary) -> Bool {
+        (available, online, load, idleSince) != (other.available, other.online, other.load, other.idleSince)
+    }
+
+    /// Whether it is newer than `other` by (epoch, version).
+    public func isNewer(than other: OperatorSummary) -> Bool {
+        (epoch, version) > (other.epoch, other.version)
+    }
 }

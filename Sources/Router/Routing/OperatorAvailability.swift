@@ -18,14 +18,14 @@ public struct OperatorAvailability: Sendable {
         }
     }
 
-    /// Takes in a home's latest summary. Returns false if it says nothing new.
+    /// Takes in a home's summary if it is newer than the one held (last writer wins by the
+    /// home's epoch and version). Returns false if it changed nothing.
     @discardableResult
     public mutating func update(_ summary: OperatorSummary) -> Bool {
         let id = summary.profile.id
-        guard let before = summaries[id] else { return false }
-        guard (before.available, before.online, before.load, before.idleSince)
-            != (summary.available, summary.online, summary.load, summary.idleSince) else { return false }
+        guard let before = summaries[id], summary.isNewer(than: before) else { return false }
         summaries[id] = summary
+        guard summary.says(differently: before) else { return false }
         for skill in summary.profile.skills.keys {
             let key = SiteSkill(site: summary.profile.site, skill: skill)
             if summary.available != before.available {

@@ -58,7 +58,23 @@ public struct OperatorHome: Sendable {
 
     /// The summary published to partitions.
     public var summary: OperatorSummary {
-        OperatorSummary(profile: profile, available: acceptsNewChats, online: isOnline, load: held.count, idleSince: idleSince)
+        OperatorSummary(profile: profile, available: acceptsNewChats, online: isOnline, load: held.count, idleSince: idleSince,
+                        epoch: epoch, version: version)
+    }
+
+    /// When this home started (set on recovery) and how many summaries it has published since.
+    public private(set) var epoch: Instant = 0
+    public private(set) var version: UInt64 = 0
+
+    /// The home (re)started at `now`.
+    public mutating func started(at now: Instant) {
+        epoch = now
+        version = 0
+    }
+
+    /// A new summary is about to be published.
+    public mutating func nextVersion() {
+        version += 1
     }
 
     // MARK: inputs

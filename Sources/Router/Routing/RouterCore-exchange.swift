@@ -225,9 +225,13 @@ extension RouterCore {
         }
     }
 
-    /// Tells every router (this one first) operator `op`'s availability, if it changed.
+    /// Tells every router (this one first) operator `op`'s availability, if it changed,
+    /// under the home's next version.
     mutating func publishAvailability(_ op: OperatorID, _ effects: inout [RouterEffect]) {
-        guard let summary = homes[op]?.summary, availability.update(summary) else { return }
+        guard let current = homes[op]?.summary, let known = availability.summaries[op], current.says(differently: known) else { return }
+        homes[op]!.nextVersion()
+        let summary = homes[op]!.summary
+        availability.update(summary)
         if !placement.ownsEverything { effects.append(.send(.availability(summary))) }
     }
 }

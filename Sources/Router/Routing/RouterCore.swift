@@ -267,6 +267,11 @@ public struct RouterCore: Sendable {
     /// router also asks the others to tell it everything it missed (`resync`) and tells them
     /// the same.
     public mutating func finishRecovery(now: Instant, into effects: inout [RouterEffect]) {
+        // The homes start now: their summaries outrank whatever they said before a restart.
+        for op in Array(homes.keys) {
+            homes[op]!.started(at: now)
+            availability.update(homes[op]!.summary)
+        }
         for index in placement.ownedPartitions {
             var actions: [Partition.Action] = []
             let active = partitions[index].recover(now: now, into: &actions)
