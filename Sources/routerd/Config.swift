@@ -132,6 +132,10 @@ struct RouterConfig {
         self.fsync = fsync
         sites = try root.objects("sites").enumerated().map { index, site in try Self.site(site, path: "sites[\(index)]") }
         gossip = root.values["gossip"] == nil ? nil : try root.address("gossip", default: "")
+        if gossip?.host == "0.0.0.0" {
+            // The address is also what the others are told to reach this router at.
+            throw ConfigError(field: "gossip", problem: "must be the address other routers reach this one at, not 0.0.0.0")
+        }
         // A list in the file; "a,b" from a flag or the environment.
         if let text = root.values["seeds"] as? String {
             seeds = text.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }

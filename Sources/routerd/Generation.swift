@@ -23,10 +23,10 @@ enum Generation {
         let bytes = Array("\(next)\n".utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
+        let failure = errno  // before close, which may change it
         close(fd)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            throw ConfigError(field: path, problem: "cannot be written (errno \(errno))")
-        }
+        guard written == bytes.count, synced else { throw ConfigError(field: path, problem: "cannot be written (errno \(failure))") }
+        guard rename(temporary, path) == 0 else { throw ConfigError(field: path, problem: "cannot be renamed into place (errno \(errno))") }
         let directory = open(dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {
             _ = fsync(directory)

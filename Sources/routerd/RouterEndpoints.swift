@@ -26,7 +26,7 @@ final class RouterEndpoints: HTTPHandler {
         }
     }
 
-    /// The cluster membership as this router sees it (docs/cluster.md names each).
+    /// The cluster membership as this router sees it (docs/operations.md names each).
     static func membershipMetrics(_ membership: MembershipNode) -> String {
         let instance = membership.instance
         var byStatus: [MemberStatus: Int] = [:]

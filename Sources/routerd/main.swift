@@ -193,10 +193,16 @@ func runRouter(_ raw: [String]) -> Never {
 func startMembership(_ config: RouterConfig, bind: SocketAddress, loop: EventLoop) throws -> UncheckedBox<MembershipNode> {
     let generation = try Generation.next(dataDirectory: config.data)
     let me = MemberID(node: config.identity.nodeID, generation: generation)
+    // A key of its own for membership datagrams, bound to the cluster's name: a datagram of
+    // another cluster, or anything else signed with the secret, is not one.
+    let key = HMACSHA256.authenticate(message: Array("switchboard membership \(config.identity.cluster)".utf8), key: config.identity.clusterSecret)
     let node = try loop.submitAndWait {
-        let node = try MembershipNode.start(loop: loop, me: me, bind: bind, settings: config.gossipPreset,
-                                            secret: config.identity.clusterSecret, seeds: config.seeds)
+        let node = try MembershipNode.start(loop: loop, me: me, bind: bind, settings: config.gossipPreset, secret: key, seeds: config.seeds)
         node.onChange = { member, status in log(.info, "cluster member \(status)", [("member", "\(member)")]) }
+        node.nextGeneration = { try Generation.next(dataDirectory: config.data) }
+        node.onRejoin = { member in
+            log(.warning, "the cluster declared this router dead (unreachable too long): joined again as a new generation", [("member", "\(member)")])
+        }
         return UncheckedBox(node)
     }
     log(.info, "cluster membership started", [("member", "\(me)"), ("gossip", "\(bind)"), ("seeds", config.seeds.joined(separator: ","))])

@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
+import Presence
 import Testing
+import Wire
 
 /// Five real `routerd router` processes on loopback, membership over UDP with the `fast`
 /// preset: they find each other through one seed; a `kill -9` is declared dead by every
@@ -108,4 +110,38 @@ func httpGet(port: UInt16, path: String) -> String? {
     let text = String(decoding: response, as: UTF8.self)
     guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n") else { return nil }
     return String(text[body.upperBound...])
+}
+
+/// Two membership nodes on one loop over real UDP: a member the others declared dead joins
+/// again as the next generation.
+@Suite(.timeLimit(.minutes(1))) struct MembershipNodeTests {
+    @Test func aMemberDeclaredDead_joinsAgainAsTheNextGeneration() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "membership")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let secret = Array("test secret".utf8)
+        let generations = Shared<UInt64>(1)
+        let (a, b) = try loop.submitAndWait { () -> (UncheckedBox<MembershipNode>, UncheckedBox<MembershipNode>) in
+            let a = try MembershipNode.start(loop: loop, me: MemberID(node: "a", generation: 1), bind: SocketAddress("127.0.0.1:0")!,
+                                             settings: .fast, secret: secret, seeds: [])
+            let b = try MembershipNode.start(loop: loop, me: MemberID(node: "b", generation: 1), bind: SocketAddress("127.0.0.1:0")!,
+                                             settings: .fast, secret: secret, seeds: ["\(a.address!)"])
+            b.nextGeneration = { generations.update { $0 += 1 }; return generations.read { $0 } }
+            return (UncheckedBox(a), UncheckedBox(b))
+        }
+        #expect(Shared(0).wait(seconds: 10) { _ in (try? loop.submitAndWait { a.value.instance.isLive(MemberID(node: "b", generation: 1)) }) == true })
+        // As after a long stall: a tells b it is dead (a datagram as a would send it).
+        try loop.submitAndWait {
+            let rumour = MembershipUpdate(member: MemberID(node: "b", generation: 1), address: "\(b.value.address!)", status: .dead, incarnation: 0)
+            let bytes = MembershipDatagram.encode(SWIMEnvelope(from: a.value.instance.me, fromAddress: "\(a.value.address!)", message: .gossip,
+                                                               gossip: [rumour]), counter: 1 << 40, secret: secret)!
+            let sender = try UDPSocket(loop: loop, address: SocketAddress("127.0.0.1:0")!) { _, _ in }
+            sender.send(bytes, to: b.value.address!)
+            sender.close()
+        }
+        #expect(Shared(0).wait(seconds: 10) { _ in (try? loop.submitAndWait { b.value.instance.me.generation }) == 2 })
+        #expect(Shared(0).wait(seconds: 10) { _ in (try? loop.submitAndWait { a.value.instance.isLive(MemberID(node: "b", generation: 2)) }) == true },
+                "the others learn the new generation")
+        try loop.submitAndWait { a.value.stop(); b.value.stop() }
+    }
 }

@@ -9,7 +9,7 @@ import Wire
     static let samples: [SWIMEnvelope] = {
         let gossip = [MembershipUpdate(member: b, address: "10.0.0.2:7946", status: .suspect, incarnation: 4, suspectedBy: a),
                       MembershipUpdate(member: a, address: "10.0.0.1:7946", status: .alive, incarnation: 7)]
-        let messages: [SWIMMessage] = [.ping(sequence: 1), .pingRequest(sequence: 2, target: b, targetAddress: "10.0.0.2:7946"),
+        let messages: [SWIMMessage] = [.ping(sequence: 1, target: b), .pingRequest(sequence: 2, target: b, targetAddress: "10.0.0.2:7946"),
                                        .ack(sequence: 300), .nack(sequence: 4), .gossip, .pushPull(table: gossip, reply: true)]
         return messages.map { SWIMEnvelope(from: a, fromAddress: "10.0.0.1:7946", message: $0, gossip: gossip) }
     }()
@@ -83,12 +83,12 @@ extension Result {
 }
 
 @Suite struct MembershipDatagramGoldenVectorTests {
-    /// A ping from router-a#3 with one suspicion piggybacked, datagram number 5, secret
+    /// A ping from router-a#3 to router-b#1 with one suspicion piggybacked, datagram number 5, secret
     /// "cluster secret": the format is frozen (docs/wire.md, message type 23).
-    static let golden = "0100001700000042000000000108726f757465722d61030d31302e302e302e313a3739343605012a0108726f757465722d62010d31302e302e302e323a3739343601040108726f757465722d610350da22d8880b1ba33d6f2e20feca89d5"
+    static let golden = "010000170000004c000000000108726f757465722d61030d31302e302e302e313a3739343605012a08726f757465722d62010108726f757465722d62010d31302e302e302e323a3739343601040108726f757465722d6103a11b6bf82d3f3e131328618cc755c22f"
 
     @Test func aPing_encodesToTheFrozenBytes_andBack() throws {
-        let envelope = SWIMEnvelope(from: MembershipDatagramTests.a, fromAddress: "10.0.0.1:7946", message: .ping(sequence: 42),
+        let envelope = SWIMEnvelope(from: MembershipDatagramTests.a, fromAddress: "10.0.0.1:7946", message: .ping(sequence: 42, target: MembershipDatagramTests.b),
                                     gossip: [MembershipUpdate(member: MembershipDatagramTests.b, address: "10.0.0.2:7946", status: .suspect,
                                                               incarnation: 4, suspectedBy: MembershipDatagramTests.a)])
         let bytes = try #require(MembershipDatagram.encode(envelope, counter: 5, secret: MembershipDatagramTests.secret))

@@ -127,7 +127,7 @@ import Testing
         let out = b.onMessage(request, now: 0)
         let (ping, to) = try #require(Self.sends(out).first)
         #expect(to == Self.ids[2])
-        guard case .ping(let own) = ping.message else { Issue.record("expected a ping"); return }
+        guard case .ping(let own, Self.ids[2]) = ping.message else { Issue.record("expected a ping of c"); return }
         let deadline = try #require(Self.timers(out).first { $0.0 == .relayDeadline(sequence: own) })
         #expect(deadline.1 == 400_000_000, "80 % of the probe timeout")
         // The target answers: the ack goes to the origin under the origin's number.
@@ -138,6 +138,41 @@ import Testing
         // The target says nothing: a nack goes back in time.
         let nack = Self.sends(b.onTimer(.relayDeadline(sequence: own), now: deadline.1))
         #expect(nack.first.map { $0.0.message == .nack(sequence: 7) && $0.1 == Self.ids[0] } == true)
+        // A late ack (after the nack, within the probe timeout) still goes to the origin, which may be waiting yet.
+        let late = Self.sends(b.onMessage(SWIMEnvelope(from: Self.ids[2], fromAddress: "c:1", message: .ack(sequence: own), gossip: []), now: deadline.1 + 1))
+        #expect(late.first.map { $0.0.message == .ack(sequence: 7) } == true)
+        _ = b.onTimer(.relayExpired(sequence: own), now: 500_000_000)
+        #expect(Self.sends(b.onMessage(SWIMEnvelope(from: Self.ids[2], fromAddress: "c:1", message: .ack(sequence: own), gossip: []), now: 500_000_001)).isEmpty)
+    }
+
+    @Test func aPingForAnotherGenerationOfThisNode_goesUnanswered() {
+        // router b restarted on the same address: generation 2 must not answer for the dead 1.
+        var reborn = SWIMInstance(me: MemberID(node: "b", generation: 2), address: "b:1", settings: .lan, seed: 3)
+        reborn.know(Self.table)
+        let old = SWIMEnvelope(from: Self.ids[0], fromAddress: "a:1", message: .ping(sequence: 1, target: Self.ids[1]), gossip: [])
+        #expect(Self.sends(reborn.onMessage(old, now: 0)).isEmpty)
+        let current = SWIMEnvelope(from: Self.ids[0], fromAddress: "a:1", message: .ping(sequence: 2, target: reborn.me), gossip: [])
+        #expect(Self.sends(reborn.onMessage(current, now: 1)).count == 1)
+    }
+
+    @Test func aMemberThatHearsItselfDead_asksToJoinAgain_insteadOfRefuting() {
+        var b = Self.instance(1)
+        let rumour = MembershipUpdate(member: Self.ids[1], address: "b:1", status: .dead, incarnation: 0)
+        let out = b.onMessage(SWIMEnvelope(from: Self.ids[0], fromAddress: "a:1", message: .gossip, gossip: [rumour]), now: 0)
+        #expect(out.contains(.declaredDead) && b.incarnation == 0, "nothing revives a dead generation: a new one must join")
+    }
+
+    @Test func aDuplicatedNack_countsOnce() throws {
+        var a = Self.instance(0)
+        let out = a.onTimer(.probe, now: 0)
+        let sequence = try #require(Self.timers(out).compactMap { if case .probeTimeout(let s) = $0.0 { s } else { nil } }.first)
+        let helpers = Self.sends(a.onTimer(.probeTimeout(sequence: sequence), now: 500_000_000)).map(\.1)
+        #expect(helpers.count == 2)
+        let nack = SWIMEnvelope(from: helpers[0], fromAddress: "x:1", message: .nack(sequence: sequence), gossip: [])
+        _ = a.onMessage(nack, now: 600_000_000)
+        _ = a.onMessage(nack, now: 600_000_001)
+        _ = a.onTimer(.probeDeadline(sequence: sequence), now: 1_000_000_000)
+        #expect(a.awareness.score == 1, "one of two nacks missing, however often the other came")
     }
 
     @Test func aSuspectedMember_refutesWithAHigherIncarnation() {

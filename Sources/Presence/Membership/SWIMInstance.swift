@@ -24,6 +24,10 @@ public struct SWIMInstance: Sendable {
         /// This member itself began to suspect another (its probe went unanswered), as
         /// opposed to hearing the suspicion from others.
         case raisedSuspicion(MemberID)
+        /// The others hold this member dead (it was unreachable for too long, or on the other
+        /// side of a partition): nothing revives a dead generation, so the shell should join
+        /// again as the next generation.
+        case declaredDead
     }
 
     /// Timers. Stale ones are recognised and ignored, so none is ever cancelled.
@@ -34,8 +38,10 @@ public struct SWIMInstance: Sendable {
         case probeTimeout(sequence: UInt64)
         /// The protocol period of a probe ended: suspect its target if nothing came back.
         case probeDeadline(sequence: UInt64)
-        /// An indirect probe run for another member: nack if the target said nothing.
+        /// An indirect probe run for another member: nack if the target said nothing yet.
         case relayDeadline(sequence: UInt64)
+        /// ... and stop waiting for it (a late ack is still forwarded until then).
+        case relayExpired(sequence: UInt64)
         /// A suspicion may have run out.
         case suspicion(MemberID)
         case gossip
@@ -66,7 +72,8 @@ public struct SWIMInstance: Sendable {
         /// Whether the probe went indirect (its direct wait ran out).
         var indirect = false
         var expectedNacks = 0
-        var nacks = 0
+        /// The helpers that nacked (a duplicated datagram counts once).
+        var nackers: Set<MemberID> = []
     }
 
     private struct Relay: Sendable {
@@ -94,8 +101,11 @@ public struct SWIMInstance: Sendable {
     private var probes: [UInt64: Probe] = [:]
     private var relays: [UInt64: Relay] = [:]
     private var rng: SplitMix64
-    /// Where to join: asked again while this member knows nobody (a seed may start later).
+    /// Where to join: asked again while this member knows nobody (a seed may start later),
+    /// and every fourth anti-entropy exchange, so two sides of a healed partition that hold
+    /// each other dead meet again.
     private var seeds: [String] = []
+    private var pushPulls = 0
 
     /// A member that knows nobody yet.
     public init(me: MemberID, address: String, settings: SWIMSettings, seed: UInt64) {
@@ -142,10 +152,12 @@ public struct SWIMInstance: Sendable {
         case .probeTimeout(let sequence): probeIndirectly(sequence, &out)
         case .probeDeadline(let sequence): endProbe(sequence, now: now, &out)
         case .relayDeadline(let sequence):
-            if let relay = relays.removeValue(forKey: sequence), settings.lifeguard {
+            if let relay = relays[sequence], settings.lifeguard {
                 counters.nacksSent += 1
                 out.append(.send(envelope(.nack(sequence: relay.originSequence)), to: relay.origin, address: relay.originAddress))
             }
+        case .relayExpired(let sequence):
+            relays[sequence] = nil
         case .suspicion(let member): checkSuspicion(member, now: now, &out)
         case .gossip:
             out.append(.schedule(.gossip, at: now + settings.gossipInterval))
@@ -164,7 +176,10 @@ public struct SWIMInstance: Sendable {
                 break
             }
             out.append(.schedule(.pushPull, at: now + settings.pushPullInterval))
-            if let target = randomLiveMembers(1, excluding: []).first {
+            pushPulls += 1
+            if pushPulls % 4 == 0, let seed = seeds.randomElement(using: &rng) {
+                out.append(.pushPull(envelope(.pushPull(table: table, reply: false), gossip: []), address: seed))
+            } else if let target = randomLiveMembers(1, excluding: []).first {
                 out.append(.pushPull(envelope(.pushPull(table: table, reply: false), gossip: []), address: members[target]!.address))
             }
         }
@@ -177,14 +192,17 @@ public struct SWIMInstance: Sendable {
         var out: [Directive] = []
         for update in envelope.gossip { apply(update, from: envelope.from, now: now, &out) }
         switch envelope.message {
-        case .ping(let sequence):
+        case .ping(let sequence, let target):
+            // A ping for another generation of this node (it died, this one took its address) goes unanswered.
+            guard target == me else { break }
             out.append(.send(self.envelope(.ack(sequence: sequence)), to: envelope.from, address: envelope.fromAddress))
         case .pingRequest(let sequence, let target, let targetAddress):
             let own = newSequence()
             relays[own] = Relay(origin: envelope.from, originAddress: envelope.fromAddress, originSequence: sequence)
-            out.append(.send(self.envelope(.ping(sequence: own)), to: target, address: targetAddress))
-            let wait = UInt64(settings.nackFraction * Double(awareness.scale(settings.probeTimeout)))
-            out.append(.schedule(.relayDeadline(sequence: own), at: now + wait))
+            out.append(.send(self.envelope(.ping(sequence: own, target: target)), to: target, address: targetAddress))
+            let timeout = awareness.scale(settings.probeTimeout)
+            out.append(.schedule(.relayDeadline(sequence: own), at: now + UInt64(settings.nackFraction * Double(timeout))))
+            out.append(.schedule(.relayExpired(sequence: own), at: now + timeout))
         case .ack(let sequence):
             if probes[sequence] != nil, !probes[sequence]!.acked {
                 probes[sequence]!.acked = true
@@ -195,7 +213,7 @@ public struct SWIMInstance: Sendable {
                 out.append(.send(self.envelope(.ack(sequence: relay.originSequence)), to: relay.origin, address: relay.originAddress))
             }
         case .nack(let sequence):
-            probes[sequence]?.nacks += 1
+            probes[sequence]?.nackers.insert(envelope.from)
         case .gossip:
             break
         case .pushPull(let table, let isReply):
@@ -232,7 +250,7 @@ public struct SWIMInstance: Sendable {
         let sequence = newSequence()
         probes[sequence] = Probe(target: target)
         counters.probes += 1
-        out.append(.send(envelope(.ping(sequence: sequence)), to: target, address: state.address))
+        out.append(.send(envelope(.ping(sequence: sequence, target: target)), to: target, address: state.address))
         out.append(.schedule(.probeTimeout(sequence: sequence), at: now + awareness.scale(settings.probeTimeout)))
         out.append(.schedule(.probeDeadline(sequence: sequence), at: now + period))
     }
@@ -253,13 +271,16 @@ public struct SWIMInstance: Sendable {
         guard let probe = probes.removeValue(forKey: sequence), !probe.acked else { return }
         // Lifeguard: nacks that did not come mean this member's own messages are not getting
         // through, so it slows down; with nobody to nack, any failed probe counts once.
-        awareness.apply(probe.expectedNacks > 0 ? probe.expectedNacks - probe.nacks : 1)
+        awareness.apply(probe.expectedNacks > 0 ? max(0, probe.expectedNacks - probe.nackers.count) : 1)
         guard let state = members[probe.target], !state.status.isGone else { return }
         if state.status == .alive {
             counters.suspicionsRaised += 1
             out.append(.raisedSuspicion(probe.target))
             suspect(probe.target, incarnation: state.incarnation, by: me, now: now, &out)
         } else if suspicions[probe.target]?.confirm(by: me) == true {
+            // This member's own failed probe is an independent confirmation: tell the others.
+            broadcasts.enqueue(MembershipUpdate(member: probe.target, address: state.address, status: .suspect,
+                                                incarnation: state.incarnation, suspectedBy: me))
             out.append(.schedule(.suspicion(probe.target), at: suspicions[probe.target]!.deadline(members: liveCount, settings: settings)))
         }
     }
@@ -295,9 +316,17 @@ public struct SWIMInstance: Sendable {
     // MARK: rumours
 
     private mutating func apply(_ update: MembershipUpdate, from sender: MemberID, now: UInt64, _ out: inout [Directive]) {
+        // No honest member gets anywhere near this (one refutation per suspicion); refusing it
+        // keeps a refutation's increment from overflowing.
+        guard update.incarnation < UInt64.max / 2 else { return }
         if update.member == me {
-            // Someone believes this member suspect or dead: refute with a higher incarnation.
-            guard update.status != .alive, update.incarnation >= incarnation, !hasLeft else { return }
+            guard !hasLeft else { return }
+            if update.status.isGone {
+                out.append(.declaredDead)
+                return
+            }
+            // Someone believes this member suspect: refute with a higher incarnation.
+            guard update.status == .suspect, update.incarnation >= incarnation else { return }
             incarnation = update.incarnation + 1
             counters.refutations += 1
             if settings.lifeguard { awareness.apply(1) }
@@ -316,8 +345,9 @@ public struct SWIMInstance: Sendable {
             return
         }
         if update.status == .suspect, current.status == .suspect, update.incarnation == current.incarnation {
-            // Another member's independent suspicion: Lifeguard shortens the timeout.
-            if suspicions[update.member]?.confirm(by: update.suspectedBy ?? sender) == true {
+            // Another member's independent suspicion: Lifeguard shortens the timeout. (A full
+            // table names no suspecter: that is no confirmation.)
+            if let suspecter = update.suspectedBy, suspicions[update.member]?.confirm(by: suspecter) == true {
                 broadcasts.enqueue(update)
                 out.append(.schedule(.suspicion(update.member), at: suspicions[update.member]!.deadline(members: liveCount, settings: settings)))
             }
@@ -381,8 +411,9 @@ public struct SWIMInstance: Sendable {
     }
 
     private mutating func insertIntoProbeOrder(_ member: MemberID) {
-        // At a random place, so a new member is probed within one pass, like every other.
-        probeOrder.insert(member, at: Int.random(in: 0...probeOrder.count, using: &rng))
+        // At a random place still ahead in this pass, so a new member is probed within it,
+        // and nobody already probed in it is probed twice.
+        probeOrder.insert(member, at: Int.random(in: probeIndex...probeOrder.count, using: &rng))
     }
 
     /// Up to `count` distinct live members, chosen at random, none of `excluded`.

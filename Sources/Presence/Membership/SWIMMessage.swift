@@ -17,8 +17,9 @@ public struct SWIMEnvelope: Sendable, Equatable {
 ///
 /// ONLY APPEND TO THIS LIST: the numeric tags are part of the protocol.
 public enum SWIMMessage: Sendable, Equatable {
-    /// Are you there? (tag 1)
-    case ping(sequence: UInt64)
+    /// Are you there, `target`? (tag 1) Only the member named answers: a router restarted
+    /// on the same address is another generation, and must not answer for the one that died.
+    case ping(sequence: UInt64, target: MemberID)
     /// Probe `target` for me and answer with its ack, or a nack if it says nothing (tag 2).
     case pingRequest(sequence: UInt64, target: MemberID, targetAddress: String)
     /// Yes (tag 3), for the ping or ping request with this sequence number.

@@ -143,6 +143,8 @@ public struct SWIMSimulator {
             case .changed(let member, let status):
                 guard let subject = indexByMember[member] else { continue }
                 recorder.changed(observer: index, subject: subject, to: status, at: now, crashed: nodes[subject].crashed)
+            case .declaredDead:
+                break  // counted where the others declared it (falseDead), not simulated further
             case .raisedSuspicion(let member):
                 guard let subject = indexByMember[member] else { continue }
                 recorder.raisedSuspicion(by: index, of: subject, crashed: nodes[subject].crashed)

@@ -8,7 +8,7 @@ import Wire
 /// Payload (Wire's encoding: uvarints, length-prefixed UTF-8):
 /// ```
 /// u8 version (1) · string node · uvarint generation · string address · uvarint counter
-/// u8 message: 1 ping (uvarint seq) · 2 pingRequest (uvarint seq, member, string address)
+/// u8 message: 1 ping (uvarint seq, member) · 2 pingRequest (uvarint seq, member, string address)
 ///             3 ack (uvarint seq) · 4 nack (uvarint seq) · 5 gossip · 6 pushPull (u8 reply, updates)
 /// updates: uvarint count, each: member (string node, uvarint generation), string address,
 ///          u8 status, uvarint incarnation, u8 0 | 1 + member (suspected by)
@@ -32,7 +32,7 @@ public enum MembershipDatagram {
         payload.writeString(envelope.fromAddress)
         payload.writeVarint(counter)
         switch envelope.message {
-        case .ping(let sequence): payload.writeUInt8(1); payload.writeVarint(sequence)
+        case .ping(let sequence, let target): payload.writeUInt8(1); payload.writeVarint(sequence); writeMember(target, &payload)
         case .pingRequest(let sequence, let target, let address):
             payload.writeUInt8(2); payload.writeVarint(sequence); writeMember(target, &payload); payload.writeString(address)
         case .ack(let sequence): payload.writeUInt8(3); payload.writeVarint(sequence)
@@ -87,7 +87,7 @@ public enum MembershipDatagram {
         let counter = try r.readVarint()
         let message: SWIMMessage
         switch try r.readUInt8() {
-        case 1: message = .ping(sequence: try r.readVarint())
+        case 1: message = .ping(sequence: try r.readVarint(), target: try readMember(&r))
         case 2: message = .pingRequest(sequence: try r.readVarint(), target: try readMember(&r), targetAddress: try r.readString())
         case 3: message = .ack(sequence: try r.readVarint())
         case 4: message = .nack(sequence: try r.readVarint())

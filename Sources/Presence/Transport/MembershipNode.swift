@@ -22,6 +22,13 @@ public final class MembershipNode {
     public private(set) var metrics = Metrics()
     /// Called on the loop when what this member believes of another changes.
     public var onChange: ((MemberID, MemberStatus) -> Void)?
+    /// Gives the next generation when the others declared this member dead (the shell's
+    /// boot counter); nil: stay dead.
+    public var nextGeneration: (() throws -> UInt64)?
+    /// Called on the loop after this member joined again as a new generation.
+    public var onRejoin: ((MemberID) -> Void)?
+    private var seeds: [String] = []
+    private var settings: SWIMSettings
     private var socket: UDPSocket?
     private let secret: [UInt8]
     private var counter: UInt64 = 0
@@ -31,7 +38,7 @@ public final class MembershipNode {
     public var address: SocketAddress? { socket?.address }
 
     private init(loop: EventLoop, instance: SWIMInstance, secret: [UInt8]) {
-        (self.loop, self.instance, self.secret) = (loop, instance, secret)
+        (self.loop, self.instance, self.secret, self.settings) = (loop, instance, secret, instance.settings)
     }
 
     /// Binds `bind`, joins through `seeds` ("host:port" of other members' UDP addresses) and
@@ -45,6 +52,7 @@ public final class MembershipNode {
         let socket = try UDPSocket(loop: loop, address: bind) { bytes, _ in box.value.received(Array(bytes)) }
         node.socket = socket
         node.instance = SWIMInstance(me: me, address: advertise ?? "\(socket.address)", settings: settings, seed: seed)
+        node.seeds = seeds
         node.carryOut(node.instance.start(now: MonotonicClock.now(), seeds: seeds))
         return node
     }
@@ -106,8 +114,23 @@ public final class MembershipNode {
                 onChange?(member, status)
             case .raisedSuspicion:
                 break
+            case .declaredDead:
+                rejoin()
             }
         }
+    }
+
+    /// Joins again as the next generation, through the seeds and every member the old one
+    /// still knew alive.
+    private func rejoin() {
+        guard let nextGeneration, let generation = try? nextGeneration() else { return }
+        let old = instance
+        let me = MemberID(node: old.me.node, generation: generation)
+        let known = old.members.values.filter { !$0.status.isGone }.map(\.address)
+        instance = SWIMInstance(me: me, address: old.address, settings: settings, seed: UInt64.random(in: 0...UInt64.max))
+        replay = ReplayWindow()
+        carryOut(instance.start(now: MonotonicClock.now(), seeds: Array(Set(seeds + known)).sorted()))
+        onRejoin?(me)
     }
 
     private func send(_ envelope: SWIMEnvelope, to address: String) {
@@ -125,14 +148,27 @@ public final class MembershipNode {
         socket.send(bytes, to: destination)
     }
 
-    /// A push-pull whose table does not fit one datagram, as several: the first asks for
+    /// A push-pull (over UDP, like everything else here; a table of thousands of members
+    /// would want TCP) whose table does not fit one datagram, as several: the first asks for
     /// the other side's table as the whole did, the rest are marked as replies so they ask
     /// for nothing more.
     static func split(_ envelope: SWIMEnvelope) -> [SWIMEnvelope] {
-        guard case .pushPull(let table, let reply) = envelope.message, table.count > 20 else { return [envelope] }
-        return stride(from: 0, to: table.count, by: 20).enumerated().map { index, start in
+        guard case .pushPull(let table, let reply) = envelope.message else { return [envelope] }
+        // By encoded size, so long node ids or addresses still fit each datagram.
+        var parts: [[MembershipUpdate]] = [[]]
+        var used = 0
+        for update in table {
+            let size = encodedSize(update)
+            if used + size > 900, !parts[parts.count - 1].isEmpty {
+                parts.append([])
+                used = 0
+            }
+            parts[parts.count - 1].append(update)
+            used += size
+        }
+        return parts.enumerated().map { index, updates in
             var part = envelope
-            part.message = .pushPull(table: Array(table[start..<min(table.count, start + 20)]), reply: reply || index > 0)
+            part.message = .pushPull(table: updates, reply: reply || index > 0)
             part.gossip = []
             return part
         }

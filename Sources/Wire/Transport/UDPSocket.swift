@@ -58,7 +58,9 @@ public final class UDPSocket: Selectable {
 
     func handleEvents(_ events: UInt32) {
         let buffer = loop.readBuffer
-        while !closed {
+        // At most 64 datagrams a wakeup: a flood must not starve everything else on the loop
+        // (epoll is level-triggered: the rest are read on the next turn).
+        for _ in 0..<64 where !closed {
             var source = sockaddr_in()
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let count = withUnsafeMutablePointer(to: &source) { pointer in
