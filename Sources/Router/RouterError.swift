@@ -30,6 +30,32 @@ public enum RouterError: Error, Equatable, Sendable {
     /// Another router owns this partition (or the operator's home): send it there.
     case notOwner(partition: Int)
 
+    /// What went wrong, as a sentence a person can read (the console and the widget show it).
+    public var message: String {
+        switch self {
+        case .unknownConversation: "That chat is not known here (it may have ended long ago)."
+        case .conversationClosed: "That chat is over; start a new one to write again."
+        case .notAssigned: "Only the operator handling this chat can do that."
+        case .noSuchOffer: "That offer is no longer open: it expired or went to someone else."
+        case .unknownSite(let site): "The shop \(site.raw) is not configured on this router."
+        case .unknownOperator(let op): "There is no operator \(op.raw)."
+        case .unknownDepartment(let skill): "There is no department \(skill.raw)."
+        case .invalidMessage(let why): Self.sentence(why)
+        case .invalidTransfer(let why): Self.sentence(why)
+        case .storageFailed: "The router could not save this; it stopped accepting changes until it is restarted."
+        case .notPermitted(let why): Self.sentence(why)
+        case .notFound(let what): Self.sentence(what)
+        case .notOwner(let partition): "Another router serves this (partition \(partition)); send it there."
+        }
+    }
+
+    /// "a message must have …" → "A message must have ….": the details read as sentences too.
+    private static func sentence(_ text: String) -> String {
+        guard let first = text.first else { return text }
+        let capital = first.uppercased() + text.dropFirst()
+        return capital.hasSuffix(".") || capital.hasSuffix("?") ? capital : capital + "."
+    }
+
     /// The stable code sent to clients.
     public var code: String {
         switch self {

@@ -114,3 +114,23 @@ import Wire
         }
     }
 }
+
+@Suite struct RouterErrorMessageTests {
+    /// What a person sees of a refusal is a sentence, not a type name (the console toasts it,
+    /// the widget shows it under an unsent message).
+    @Test func everyRefusal_readsAsASentence() {
+        let errors: [RouterError] = [
+            .unknownConversation("p3-ab"), .conversationClosed("p3-ab"), .notAssigned("p3-ab", "shop/ben"), .noSuchOffer("p3-ab", "shop/ben"),
+            .unknownSite("shop"), .unknownOperator("shop/zed"), .unknownDepartment("toys"),
+            .invalidMessage("a message must have 1 to 8192 bytes"), .invalidTransfer("cannot transfer to yourself"),
+            .storageFailed("write: EIO"), .notPermitted("only operators list the queue"), .notFound("no canned response /x"),
+            .notOwner(partition: 7),
+        ]
+        for error in errors {
+            let message = error.message
+            #expect(message.first?.isUppercase == true && message.hasSuffix("."), "\(error.code): \(message)")
+            #expect(!message.contains(String(describing: error)), "not the type's own description: \(message)")
+        }
+        #expect(RouterError.invalidMessage("a message must have 1 to 8192 bytes").message == "A message must have 1 to 8192 bytes.")
+    }
+}

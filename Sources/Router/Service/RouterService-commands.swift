@@ -80,7 +80,7 @@ extension RouterService {
                     then(outcome)
                     reply(.event(.accepted(requestID: requestID, conversation: outcome.conversation?.raw, sequence: outcome.sequence.map { Int64($0) })))
                 case .failure(let error):
-                    reply(.event(.error(code: error.code, message: "\(error)", requestID: requestID)))
+                    reply(.event(.error(code: error.code, message: error.message, requestID: requestID)))
                 }
             }
         }
@@ -111,7 +111,7 @@ extension RouterService {
             node.rateArchived(id, rating: rating) { result in
                 switch result {
                 case .success: reply(.event(.accepted(requestID: nil, conversation: id.raw, sequence: nil)))
-                case .failure(let error): reply(.event(.error(code: error.code, message: "\(error)", requestID: nil)))
+                case .failure(let error): reply(.event(.error(code: error.code, message: error.message, requestID: nil)))
                 }
             }
         case .resume(_, let after):

@@ -68,7 +68,7 @@ extension RouterService {
             fileID = try node.attachments.put(data)
         } catch {
             logger.error("an attachment could not be stored", ["conversation": id.raw, "error": "\(error)"])
-            return reply(.event(.error(code: "storage_failed", message: "The file could not be stored: \(error)", requestID: clientMessageID)))
+            return reply(.event(.error(code: "storage_failed", message: "The file could not be stored; please try again in a moment.", requestID: clientMessageID)))
         }
         let file = AttachmentFile(id: fileID, name: name, contentType: contentType, size: data.count)
         node.execute(.attach(id, author: author, clientMessageID: clientMessageID, file: file)) { [node] result in
@@ -77,7 +77,7 @@ extension RouterService {
                 reply(.event(.accepted(requestID: clientMessageID, conversation: id.raw, sequence: outcome.sequence.map { Int64($0) })))
             case .failure(let error):
                 node.attachments.delete([fileID])  // refused: nothing refers to it
-                reply(.event(.error(code: error.code, message: "\(error)", requestID: clientMessageID)))
+                reply(.event(.error(code: error.code, message: error.message, requestID: clientMessageID)))
             }
         }
     }
@@ -105,7 +105,7 @@ extension RouterService {
             reply(.event(.accepted(requestID: nil, conversation: conversation.id.raw, sequence: nil)))
         } catch {
             logger.error("a transcript e-mail could not be queued", ["conversation": conversation.id.raw, "error": "\(error)"])
-            reply(.event(.error(code: "storage_failed", message: "The e-mail could not be queued: \(error)", requestID: nil)))
+            reply(.event(.error(code: "storage_failed", message: "The e-mail could not be sent just now; please try again later.", requestID: nil)))
         }
     }
 
@@ -117,7 +117,7 @@ extension RouterService {
             try node.canned.update(change)
             return .event(.accepted(requestID: nil, conversation: nil, sequence: nil))
         } catch {
-            return .event(.error(code: error.code, message: "\(error)", requestID: nil))
+            return .event(.error(code: error.code, message: error.message, requestID: nil))
         }
     }
 }
