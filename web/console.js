@@ -91,7 +91,8 @@
     item.dataset.conversation = m.conversation;
     $('#offers').append(item);
     if (m.queuedAt && m.time) item.append(el('span', { className: 'hint', textContent: `waited ${Math.round((m.time - m.queuedAt) / 1000)} s in the queue` }));
-    offers.set(m.conversation, { expiresAt: Date.now() + m.expiresInSeconds * 1000, el: item, countdown });
+    offers.set(m.conversation, { expiresAt: Date.now() + m.expiresInSeconds * 1000, el: item, countdown,
+                                 summary: { department: m.department, visitor: m.visitor, visitorProfile: m.visitorName ? { name: m.visitorName } : {} } });
     tickOffers();
     beep();
     updateTitle();
@@ -156,7 +157,13 @@
     return node;
   }
   function onEvent(m) {
-    const chat = chats.get(m.conversation) || openChat(m.conversation);
+    // An offered chat's first message opens its tab already: named after what the offer said.
+    let chat = chats.get(m.conversation);
+    if (!chat) {
+      const offered = offers.get(m.conversation);
+      chat = openChat(m.conversation, offered && offered.summary);
+      renderTab(chat);
+    }
     chat.lastSeen = Math.max(chat.lastSeen, m.sequence);
     if (chat.shown.has(m.sequence)) return;  // replayed after a reconnect
     const kind = m.author.kind;
@@ -421,9 +428,12 @@
           p.chat.shown.set(m.sequence, p.el);
         } else if (m.conversation && accepting.has(m.conversation)) {
           accepting.delete(m.conversation);
+          // What the offer said (visitor, department) names the tab until the chat's details arrive.
+          const offered = offers.get(m.conversation);
           removeOffer(m.conversation);
-          openChat(m.conversation);
+          renderTab(openChat(m.conversation, offered && offered.summary));
           select(m.conversation);
+          renderVisitorPanel();
           send({ type: 'chats' });  // the chat's details (visitor, profile) for the tab and the panel
         }
         break;
