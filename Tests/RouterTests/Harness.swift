@@ -99,19 +99,9 @@ struct Harness {
 
     /// Delivers the oldest `count` held messages alone; what they cause is held behind the rest.
     mutating func deliverHeld(first count: Int) {
-        let now = Array(held.prefix(count))
-        held.removeFirst(now.count)
-        let wasHolding = holding
-        holding = true
-        for (sender, message) in now {
-            for target in recipients(of: message, from: sender) {
-                crossNodeMessages += 1
-                var more: [RouterEffect] = []
-                nodes[target].receive(message, now: self.now, into: &more)
-                record(more, from: target)
-            }
-        }
-        holding = wasHolding
+        let arriving = Array(held.prefix(count))
+        held.removeFirst(arriving.count)
+        deliver(arriving, cascade: false)
     }
 
     /// What is held, oldest first (for tests that pick their interleaving).
@@ -121,10 +111,12 @@ struct Harness {
     mutating func deliverHeld() {
         let pending = held
         held = []
-        deliver(pending)
+        deliver(pending, cascade: true)
     }
 
-    private mutating func deliver(_ messages: [(from: Int, message: RoutingMessage)]) {
+    /// Delivers `messages` in order; what they cause is delivered as well (`cascade`) or held
+    /// behind the rest.
+    private mutating func deliver(_ messages: [(from: Int, message: RoutingMessage)], cascade: Bool) {
         var inFlight = messages
         var next = 0
         while next < inFlight.count {
@@ -134,7 +126,13 @@ struct Harness {
                 crossNodeMessages += 1
                 var more: [RouterEffect] = []
                 nodes[target].receive(message, now: now, into: &more)
-                collect(more, from: target, &inFlight)
+                if cascade {
+                    collect(more, from: target, &inFlight)
+                } else {
+                    var caused: [(from: Int, message: RoutingMessage)] = []
+                    collect(more, from: target, &caused)
+                    held += caused
+                }
             }
         }
     }

@@ -114,8 +114,10 @@ public struct SWIMInstance: Sendable {
         rng = SplitMix64(seed: seed)
     }
 
-    /// Members believed alive or suspect, this one included: the N of the formulas.
-    public var liveCount: Int { members.values.reduce(1) { $0 + ($1.status.isGone ? 0 : 1) } }
+    /// Members believed alive or suspect, this one included: the N of the formulas. Kept as a
+    /// count (it is read for every message sent), changed only where a member is added or
+    /// declared gone, since nothing gone comes back.
+    public private(set) var liveCount = 1
 
     /// Whether `member` is believed alive or suspect.
     public func isLive(_ member: MemberID) -> Bool { members[member].map { !$0.status.isGone } ?? false }
@@ -138,8 +140,7 @@ public struct SWIMInstance: Sendable {
     /// Adds members known from elsewhere (a simulation starting with a formed cluster).
     public mutating func know(_ updates: [MembershipUpdate]) {
         for update in updates where update.member != me && members[update.member] == nil {
-            members[update.member] = MemberState(address: update.address, status: update.status, incarnation: update.incarnation)
-            if !update.status.isGone { insertIntoProbeOrder(update.member) }
+            add(update)
         }
     }
 
@@ -306,6 +307,7 @@ public struct SWIMInstance: Sendable {
     }
 
     private mutating func declare(_ member: MemberID, _ status: MemberStatus, incarnation: UInt64, _ out: inout [Directive]) {
+        liveCount -= 1  // only a live member is declared gone (nothing overrides gone)
         members[member]!.status = status
         members[member]!.incarnation = incarnation
         suspicions[member] = nil
@@ -334,8 +336,7 @@ public struct SWIMInstance: Sendable {
             return
         }
         guard let current = members[update.member] else {
-            members[update.member] = MemberState(address: update.address, status: update.status, incarnation: update.incarnation)
-            if !update.status.isGone { insertIntoProbeOrder(update.member) }
+            add(update)
             if update.status == .suspect {
                 suspicions[update.member] = Suspicion(incarnation: update.incarnation, since: now, by: update.suspectedBy ?? sender)
                 out.append(.schedule(.suspicion(update.member), at: suspicions[update.member]!.deadline(members: liveCount, settings: settings)))
@@ -408,6 +409,14 @@ public struct SWIMInstance: Sendable {
             if probeOrder.isEmpty { return nil }
         }
         return nil
+    }
+
+    /// A member heard of for the first time.
+    private mutating func add(_ update: MembershipUpdate) {
+        members[update.member] = MemberState(address: update.address, status: update.status, incarnation: update.incarnation)
+        guard !update.status.isGone else { return }
+        liveCount += 1
+        insertIntoProbeOrder(update.member)
     }
 
     private mutating func insertIntoProbeOrder(_ member: MemberID) {

@@ -176,8 +176,6 @@ struct EventHeap<Element> {
     private var items: [(time: UInt64, order: UInt64, element: Element)] = []
     private var counter: UInt64 = 0
 
-    var isEmpty: Bool { items.isEmpty }
-
     mutating func push(at time: UInt64, _ element: Element) {
         counter += 1
         items.append((time, counter, element))

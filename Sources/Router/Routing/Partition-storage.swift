@@ -95,12 +95,6 @@ extension Partition {
     /// Conversations over but still in memory.
     public var closedCount: Int { closedAt.count }
 
-    /// The records that rebuild the open conversations from nothing: what a compacted log
-    /// starts with.
-    public func snapshotRecords() -> [PartitionRecord] {
-        conversations.keys.sorted().flatMap { Self.records(rebuilding: conversations[$0]!) }
-    }
-
     /// The records that rebuild `conversation` exactly (also the form of a transcript).
     public static func records(rebuilding conversation: Conversation) -> [PartitionRecord] {
         let id = conversation.id

@@ -301,12 +301,6 @@ public struct RouterCore: Sendable {
         return closed
     }
 
-    /// The records that rebuild every conversation of partition `index` in memory: the
-    /// start of its compacted log.
-    public func snapshot(partition index: Int) -> [PartitionRecord] {
-        partitions[index].snapshotRecords()
-    }
-
     /// The conversations of partition `index` in memory: values, so they can be encoded as
     /// a snapshot off the loop while the core goes on.
     public func conversationsInMemory(partition index: Int) -> [Conversation] {
