@@ -91,7 +91,7 @@
   .stars { display: flex; gap: 4px; }
   .stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
   .stars label { font-size: 26px; color: #9aa0a6; cursor: pointer; font-weight: 400; }
-  .stars input:checked + label, .stars input:focus-visible + label { color: #e37400; }
+  .stars input:focus-visible + label, .stars label.lit { color: #e37400; }
   .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   @media (max-width: 480px) {
     .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; }
@@ -147,6 +147,20 @@
   const stars = $('.stars');
   for (let score = 1; score <= 5; score++) {
     stars.insertAdjacentHTML('beforeend', `<input type="radio" name="score" id="sb-star-${score}" value="${score}"><label for="sb-star-${score}" aria-label="${score} of 5">&#9733;</label>`);
+  }
+  // A score of 4 lights four stars, not only the fourth.
+  function lightStars() {
+    const score = Number((root.querySelector('input[name=score]:checked') || {}).value || 0);
+    stars.querySelectorAll('label').forEach((label, index) => label.classList.toggle('lit', index < score));
+  }
+  stars.addEventListener('change', lightStars);
+  let ratedConversation = null;   // the chat whose rating was taken (its form stays closed)
+  /** The rating form, open for a chat that just ended, or done once its rating was taken. */
+  function ratingOpen(open) {
+    const form = $('.rating');
+    for (const field of form.querySelectorAll('input, textarea, button')) field.disabled = !open;
+    form.querySelector('button').hidden = !open;
+    if (open) { form.reset(); $('.rating-done').textContent = ''; lightStars(); }
   }
 
   // ---- views ----
@@ -373,7 +387,8 @@
     const message = { type: 'rate', conversation: state.conversation, score };
     const comment = e.target.comment.value.trim();
     if (comment) message.comment = comment;
-    expect('rate', () => { $('.rating-done').textContent = 'Thank you for your rating!'; });
+    const rating = state.conversation;
+    expect('rate', () => { ratedConversation = rating; ratingOpen(false); $('.rating-done').textContent = 'Thank you for your rating!'; });
     send(message);
   });
   $('.mail').addEventListener('submit', (e) => {
@@ -403,11 +418,14 @@
     persist();
     show('chat');
   }
-  function ended(textValue) {
+  /** The chat is over. Only a chat someone answered can be rated (the router refuses the rest). */
+  function ended(textValue, rateable = true) {
     state.ended = true;
     persist();
     $('.done-text').textContent = textValue;
     $('.mail input').value = state.email;
+    $('.rating').hidden = !rateable;
+    if (state.conversation !== ratedConversation) ratingOpen(true);
     show('done');
   }
 
@@ -472,8 +490,8 @@
       case 'operatorLeft': statusLine.textContent = 'The operator left; the next free colleague will take over.'; break;
       case 'transferred': statusLine.textContent = 'You are being transferred' + (m.toDepartment ? ` to ${label(m.toDepartment)}.` : '.'); break;
       case 'ended': if (m.conversation === state.conversation) ended('The chat has ended. Thank you!'); break;
-      case 'offline': if (m.conversation === state.conversation) ended('Thanks! Nobody was online, so we will answer your message by e-mail.'); break;
-      case 'missed': if (m.conversation === state.conversation) ended('Sorry, nobody could take your chat in time. We will answer your message by e-mail.'); break;
+      case 'offline': if (m.conversation === state.conversation) ended('Thanks! Nobody was online, so we will answer your message by e-mail.', false); break;
+      case 'missed': if (m.conversation === state.conversation) ended('Sorry, nobody could take your chat in time. We will answer your message by e-mail.', false); break;
       case 'navigate': suggestPage(m.url); break;
       case 'invitation': showInvitation(m); break;
       case 'error':

@@ -351,6 +351,9 @@ def main():
         widget(shopper, ".rating textarea").send_keys("Quick and kind.")
         widget(shopper, ".rating button").click()
         wait(shopper, lambda d: "Thank you for your rating" in widget(d, ".rating-done").text, "the rating is accepted")
+        lit = shopper.execute_script("return document.getElementById('switchboard-widget').shadowRoot.querySelectorAll('.stars label.lit').length")
+        check(lit == 5, f"five stars light up for a rating of 5, not only the fifth ({lit} lit)")
+        check(not widget(shopper, ".rating button").is_displayed(), "once the rating is taken, its button goes away")
         widget(shopper, ".mail button").click()
         wait(shopper, lambda d: "on its way to maria@example.com" in widget(d, ".mail-done").text, "the transcript request is accepted")
         outbox = os.path.join(data, "outbox")
@@ -404,6 +407,7 @@ def main():
         shot(phone, "phone-offline-form")
         widget(phone, ".start").click()
         wait(phone, lambda d: "answer your message by e-mail" in widget(d, ".done-text").text, "the offline message is taken for later")
+        check(not widget(phone, ".rating").is_displayed(), "a message nobody answered yet asks for no rating")
         shot(phone, "phone-offline-sent")
 
         # The admin page lists the canned responses the operator used.
