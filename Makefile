@@ -37,6 +37,7 @@ test: deps browser-deps
 	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q "websockets==12.0"
 	python3 Tests/e2e/chat_flow.py
 	python3 Tests/e2e/browser_flow.py
+	python3 Tests/e2e/cluster_flow.py
 
 ## demo: the whole system in one process: routerd dev with the demo site (prints the URLs)
 demo: build

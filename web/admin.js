@@ -49,8 +49,23 @@
     e.target.reset();
     loadCanned();
   });
+  // What each state means to the person reading the list.
+  const memberStates = { alive: 'alive', suspect: 'not answering (suspected)', dead: 'down', left: 'left the cluster', alone: 'alone' };
+  function showCluster(members) {
+    const alone = members.length === 1 && members[0].state === 'alone';
+    $('#cluster-note').textContent = alone
+      ? 'This router runs alone: no cluster membership is configured (start routerd router with --gossip and --seeds).'
+      : `${members.filter((m) => m.state === 'alive').length} of ${members.length} routers alive, as ${members[0].node} sees them.`;
+    $('#cluster').replaceChildren(...members.map((m) => {
+      const tr = row([`${m.node} (generation ${m.generation})${m.self ? ', this router' : ''}`, memberStates[m.state] || m.state, m.address || '—', m.operatorsOnline]);
+      tr.children[1].className = `state-${m.state}`;
+      return tr;
+    }));
+  }
   async function loadLive() {
-    const [operators, queue, conversations] = await Promise.all([api('GET', 'operators'), api('GET', 'queues'), api('GET', 'conversations?all=1')]);
+    const [operators, queue, conversations, cluster] = await Promise.all([api('GET', 'operators'), api('GET', 'queues'), api('GET', 'conversations?all=1'),
+      api('GET', 'cluster')]);
+    showCluster(cluster.items);
     $('#operators').replaceChildren(...operators.items.map((o) => row([`${o.name} (${o.id})`, o.status, o.connected ? 'yes' : 'no', `${o.chats} / ${o.maxChats}`,
       Object.entries(o.skills).map(([skill, level]) => `${skill} ${level}`).join(', ')])));
     $('#queue').replaceChildren(...queue.items.map((q) => row([q.position, q.department, (q.visitorProfile || {}).name || q.visitor, `${q.waitingSeconds} s`])));

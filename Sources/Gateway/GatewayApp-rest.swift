@@ -34,8 +34,8 @@ extension GatewayApp {
     }
 
     /// `/api/admin/…` with `Authorization: Bearer <admin token>`: the site's conversations,
-    /// one transcript (JSON, or plain text with `.txt`), queues, operators, and the site's
-    /// canned responses (GET the list; PUT `{"text":…}` or DELETE one by shortcut).
+    /// one transcript (JSON, or plain text with `.txt`), queues, operators, the cluster's
+    /// routers, and the site's canned responses (GET the list; PUT `{"text":…}` or DELETE one by shortcut).
     func admin(_ request: HTTPRequest, path: String, connection: HTTPConnection) -> HTTPAction {
         let claims: AccessClaims
         switch bearer(request) {
@@ -57,6 +57,8 @@ extension GatewayApp {
             command = .queue
         case ("GET", 1, "operators"):
             command = .operators
+        case ("GET", 1, "cluster"):
+            command = .cluster
         case ("GET", 1, "canned"):
             command = .canned
         case ("PUT", 2, "canned"):

@@ -37,6 +37,8 @@ final class RouterEndpoints: HTTPHandler {
         text += "# TYPE switchboard_cluster_generation gauge\nswitchboard_cluster_generation \(instance.me.generation)\n"
         text += "# TYPE switchboard_cluster_incarnation gauge\nswitchboard_cluster_incarnation \(instance.incarnation)\n"
         text += "# TYPE switchboard_cluster_local_health gauge\nswitchboard_cluster_local_health \(instance.awareness.score)\n"
+        let heard = membership.presence.table.filter { $0.key != instance.me }.values.reduce(0) { $0 + $1.count }
+        text += "# TYPE switchboard_cluster_presence_entries gauge\nswitchboard_cluster_presence_entries \(heard)\n"
         for (name, value) in [("probes", c.probes), ("indirect_probes", c.indirectProbes), ("nacks", c.nacksSent), ("suspicions_raised", c.suspicionsRaised),
                               ("suspicions_refuted", c.refutations), ("dead_declared", c.deadDeclared), ("gossip_datagrams", m.datagramsSent),
                               ("gossip_bytes", m.bytesSent), ("gossip_datagrams_received", m.datagramsReceived)] {

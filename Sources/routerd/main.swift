@@ -164,7 +164,8 @@ func runRouter(_ raw: [String]) -> Never {
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
         membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
         let endpoints = try loop.submitAndWait { [membership] in
-            UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value))
+            ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: config.identity.nodeID)
+            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value))
         }
         let budget = SharedConnectionBudget(HTTPServerOptions())
         health = try TCPServer(group: group, address: config.http) { _ in
@@ -291,7 +292,10 @@ func runDev(_ raw: [String]) -> Never {
     let gateway: GatewayServer
     do {
         service = try RouterService.start(node: node, group: routerGroup, address: wireAddress, configuration: wire("router-1", .router))
-        let routerAddress = try loop.submitAndWait { service.value.address! }
+        let routerAddress = try loop.submitAndWait {
+            ClusterPresence.connect(node: node.value, service: service.value, membership: nil, nodeID: "router-1")
+            return service.value.address!
+        }
         var configuration = GatewayConfiguration(siteSecrets: ["shop": siteSecret], router: routerAddress, wire: wire("gateway-1", .gateway))
         configuration.staticDirectory = web
         configuration.http.messagesPerSecond = messageRate

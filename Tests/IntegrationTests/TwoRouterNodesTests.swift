@@ -141,4 +141,51 @@ final class InMemoryRouterNetwork: @unchecked Sendable {
         })
         for index in 0..<2 { try loops[index].submitAndWait { reopened[index].value.close() } }
     }
+
+    /// Presence by gossip, the router's side: what a home publishes (`onPublished`, in the
+    /// bytes gossip carries) makes the other router see the operator online; the same
+    /// router's own homes are not overruled; a home that is gone takes the operator offline.
+    @Test func aSummaryHeardByGossip_showsTheOperatorOnlineElsewhere_andAGoneHomeTakesThemOffline() throws {
+        let group = EventLoopGroup(loopCount: 2, name: "routers")
+        defer { group.shutdown() }
+        let loops = group.loops
+        let base = NSTemporaryDirectory() + "switchboard-gossiped-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let nodes = try (0..<2).map { index in
+            try loops[index].submitAndWait {
+                // No network between them: only what the test carries as gossip would.
+                let (node, _) = try RouterNode.open(loop: loops[index], directory: "\(base)/\(index)", sites: [Self.site],
+                                                    partitionCount: Self.partitions, owned: Set(Self.placements[index].ownedPartitions), seed: UInt64(index))
+                return UncheckedBox(node)
+            }
+        }
+        let home = Self.placements.firstIndex { $0.ownsHome(of: "anna") }!
+        let other = 1 - home
+        let published = Shared<[[UInt8]]>([])
+        try loops[home].submitAndWait { nodes[home].value.onPublished = { summary in published.update { $0.append(OperatorSummaryCodec.encode(summary)) } } }
+        try execute(nodes[home], on: loops[home], .connect("anna"))
+        try execute(nodes[home], on: loops[home], .setStatus("anna", .online))
+        let online = try #require(published.read { $0 }.compactMap { try? OperatorSummaryCodec.decode($0) }.last)
+        #expect(online.online && online.status == .online && online.consoles == 1 && online.freeSlots == 2)
+        func othersView() throws -> (online: Bool, summary: OperatorSummary?) {
+            try loops[other].submitAndWait {
+                (nodes[other].value.core.anyoneOnline(site: "shop", skill: "sales"), nodes[other].value.core.availability.summaries["anna"])
+            }
+        }
+        #expect(try othersView().online == false, "nothing heard yet")
+        try loops[other].submitAndWait { nodes[other].value.receiveGossiped(online) }
+        #expect(Shared(0).wait { _ in (try? othersView().online) == true })
+        #expect(try othersView().summary?.available == true)
+        // An echo of the other router's own belief is no news to the home itself.
+        var stale = online
+        (stale.online, stale.available, stale.version) = (false, false, online.version + 10)
+        let echo = stale
+        try loops[home].submitAndWait { nodes[home].value.receiveGossiped(echo) }
+        #expect(try loops[home].submitAndWait { nodes[home].value.core.availability.summaries["anna"]?.online } == true)
+        // Her home's router is gone: she is offline there.
+        try loops[other].submitAndWait { nodes[other].value.forgetGossiped(online) }
+        #expect(Shared(0).wait { _ in (try? othersView().online) == false })
+        for index in 0..<2 { try loops[index].submitAndWait { nodes[index].value.close() } }
+    }
 }

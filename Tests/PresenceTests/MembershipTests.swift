@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func broadcasts_leastSentFirst_withinBudget_andDroppedAtTheLimit() {
-        var queue = BroadcastQueue()
+        var queue = BroadcastQueue<MemberID, MembershipUpdate>()
         let update = { (node: String) in MembershipUpdate(member: MemberID(node: node, generation: 1), address: node, status: .alive, incarnation: 0) }
         queue.enqueue(update("a"))
         queue.enqueue(update("b"))

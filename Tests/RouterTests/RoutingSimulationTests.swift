@@ -146,9 +146,10 @@ import Wire
         var holders: [ConversationID: OperatorID] = [:]
         for (op, home) in homes {
             // Every search for a chat has ended once the network is quiet, and every router
-            // knows the operator's availability as their home does.
+            // knows the operator's availability as their home does (status and consoles alone
+            // travel by gossip, which this harness does not run).
             if home.pendingPulls != 0 { return "\(op) has \(home.pendingPulls) pulls in flight at rest" }
-            for (node, core) in h.nodes.enumerated() where core.availability.summaries[op] != home.summary {
+            for (node, core) in h.nodes.enumerated() where core.availability.summaries[op].map({ $0.routes(differently: home.summary) }) ?? true {
                 return "router \(node) believes \(op) is \(String(describing: core.availability.summaries[op])), their home says \(home.summary)"
             }
             // Capacity is never exceeded.

@@ -37,6 +37,7 @@ enum TypedSamples {
         ("conversations", .conversations(includeClosed: true)),
         ("transcript", .transcript(conversation: "c1f")),
         ("operators", .operators),
+        ("cluster", .cluster),
     ]
 
     static let events: [(name: String, event: ServerEvent)] = [
@@ -82,6 +83,8 @@ enum TypedSamples {
                                               skills: ["billing": 2, "sales": 5])])),
         ("canned", .canned([CannedEntry(shortcut: "thanks", text: "Thank you!", scope: .site)])),
         ("file", .file(AttachmentContent(name: "r.pdf", contentType: "application/pdf", data: [0x25, 0x50, 0x44, 0x46]))),
+        ("cluster", .cluster([ClusterMemberRow(node: "router-b", generation: 3, address: "10.0.0.2:7946", state: "suspect", incarnation: 2,
+                                               operatorsOnline: 4, isSelf: false)])),
     ]
 
     static let principal = Principal(site: "shop", role: .operator, id: "anna", attributes: ["name": "Anna"])

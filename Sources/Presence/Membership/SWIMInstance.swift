@@ -94,7 +94,7 @@ public struct SWIMInstance: Sendable {
     /// Whether this member has left.
     public private(set) var hasLeft = false
     private var suspicions: [MemberID: Suspicion] = [:]
-    private var broadcasts = BroadcastQueue()
+    private var broadcasts = BroadcastQueue<MemberID, MembershipUpdate>()
     private var probeOrder: [MemberID] = []
     private var probeIndex = 0
     private var lastSequence: UInt64 = 0

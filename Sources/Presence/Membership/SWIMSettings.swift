@@ -22,6 +22,9 @@ public struct SWIMSettings: Sendable, Equatable {
     public var gossipFanout: Int
     /// How often a member exchanges its whole table with one random member (anti-entropy).
     public var pushPullInterval: UInt64
+    /// How often a member swaps presence digests with one random member (anti-entropy of
+    /// operator presence, `PresenceGossip`).
+    public var presenceSyncInterval: UInt64
     /// The local health multiplier's ceiling (Lifeguard): probe interval and timeouts are
     /// scaled by 1 + score, score in 0..<awarenessMax.
     public var awarenessMax: Int
@@ -45,6 +48,7 @@ public struct SWIMSettings: Sendable, Equatable {
         gossipInterval: 200_000_000,         // GossipInterval: 200 ms
         gossipFanout: 3,                     // GossipNodes: 3
         pushPullInterval: 30_000_000_000,    // PushPullInterval: 30 s
+        presenceSyncInterval: 10_000_000_000, // a lost "went offline" heals in seconds, not half a minute; a digest is ~30 bytes a router
         awarenessMax: 8,                     // AwarenessMaxMultiplier: 8
         nackFraction: 0.8,                   // Lifeguard paper, section 4.3
         gossipBudgetBytes: 1_000,            // UDPBufferSize 1400 less headers, tag and the probe itself
@@ -61,6 +65,7 @@ public struct SWIMSettings: Sendable, Equatable {
         gossipInterval: 50_000_000,
         gossipFanout: 3,
         pushPullInterval: 5_000_000_000,     // a restarted member is back in every table within seconds
+        presenceSyncInterval: 1_000_000_000,
         awarenessMax: 8,
         nackFraction: 0.8,
         gossipBudgetBytes: 1_000,

@@ -42,9 +42,15 @@ public enum MembershipDatagram {
             payload.writeUInt8(6); payload.writeUInt8(reply ? 1 : 0); writeUpdates(table, &payload)
         }
         writeUpdates(envelope.gossip, &payload)
+        return seal(type: messageType, payload: payload.bytes, secret: secret)
+    }
+
+    /// A datagram of Wire frame `type` around `payload`, tagged, or nil if it would not fit.
+    /// Membership (type 23) and presence gossip (type 24) share it.
+    static func seal(type: UInt16, payload: [UInt8], secret: [UInt8]) -> [UInt8]? {
         var frame = ByteWriter(capacity: FrameHeader.size + payload.count + tagBytes)
-        FrameHeader(type: messageType, payloadLength: UInt32(payload.count), correlationID: 0).write(into: &frame)
-        frame.writeRaw(payload.bytes)
+        FrameHeader(type: type, payloadLength: UInt32(payload.count), correlationID: 0).write(into: &frame)
+        frame.writeRaw(payload)
         frame.writeRaw(Array(HMACSHA256.authenticate(message: frame.bytes, key: secret).prefix(tagBytes)))
         return frame.count <= maxBytes ? frame.bytes : nil
     }
@@ -56,6 +62,13 @@ public enum MembershipDatagram {
 
     /// The envelope and the sender's counter in `bytes`, once its tag is right.
     public static func decode(_ bytes: [UInt8], secret: [UInt8]) -> Result<(envelope: SWIMEnvelope, counter: UInt64), Refusal> {
+        open(bytes, secret: secret).flatMap { type, payload in
+            type == messageType ? decode(payload: payload) : .failure(.frame)
+        }
+    }
+
+    /// The frame type and payload of a datagram whose size, tag and frame header are right.
+    public static func open(_ bytes: [UInt8], secret: [UInt8]) -> Result<(type: UInt16, payload: [UInt8]), Refusal> {
         guard bytes.count >= FrameHeader.size + tagBytes, bytes.count <= maxBytes else { return .failure(.size) }
         let frame = Array(bytes[..<(bytes.count - tagBytes)])
         let expected = Array(HMACSHA256.authenticate(message: frame, key: secret).prefix(tagBytes))
@@ -66,12 +79,22 @@ public enum MembershipDatagram {
         } catch {
             return .failure(.frame)
         }
-        guard let header, header.type == messageType, header.flags.isEmpty,
+        guard let header, header.type == messageType || header.type == PresenceDatagram.messageType, header.flags.isEmpty,
               Int(header.payloadLength) == frame.count - FrameHeader.size else { return .failure(.frame) }
-        return frame.withUnsafeBytes { raw in
-            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[FrameHeader.size...]))
+        return .success((header.type, Array(frame[FrameHeader.size...])))
+    }
+
+    /// A SWIM envelope's payload (the frame's inside).
+    public static func decode(payload: [UInt8]) -> Result<(envelope: SWIMEnvelope, counter: UInt64), Refusal> {
+        decodeAll(payload, decodePayload)
+    }
+
+    /// Runs `body` over all of `payload`: it must read every byte; a decoder error is `malformed`.
+    static func decodeAll<T>(_ payload: [UInt8], _ body: (inout ByteReader) throws(WireError) -> T) -> Result<T, Refusal> {
+        payload.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
             do throws(WireError) {
-                let decoded = try decodePayload(&reader)
+                let decoded = try body(&reader)
                 guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
                 return .success(decoded)
             } catch {
@@ -101,12 +124,12 @@ public enum MembershipDatagram {
         return (SWIMEnvelope(from: from, fromAddress: address, message: message, gossip: try readUpdates(&r)), counter)
     }
 
-    private static func writeMember(_ member: MemberID, _ w: inout ByteWriter) {
+    static func writeMember(_ member: MemberID, _ w: inout ByteWriter) {
         w.writeString(member.node)
         w.writeVarint(member.generation)
     }
 
-    private static func readMember(_ r: inout ByteReader) throws(WireError) -> MemberID {
+    static func readMember(_ r: inout ByteReader) throws(WireError) -> MemberID {
         MemberID(node: try r.readString(), generation: try r.readVarint())
     }
 

@@ -1,9 +1,11 @@
 import Wire
 
 /// SWIM on an event loop: the instance's directives carried out over a UDP socket and the
-/// loop's timers. Every datagram is authenticated (`MembershipDatagram`) and checked against
-/// the sender's replay window before the instance sees it; anything refused is counted by
-/// reason and changes nothing. A push-pull table too large for one datagram goes in several.
+/// loop's timers, and beside it the presence gossip (`PresenceGossip`) that membership
+/// drives, over the same socket. Every datagram is authenticated (`MembershipDatagram`) and
+/// checked against the sender's replay window before either machine sees it; anything
+/// refused is counted by reason and changes nothing. A push-pull table too large for one
+/// datagram goes in several.
 ///
 /// Loop-confined: create it with `start` and use it on its loop.
 public final class MembershipNode {
@@ -19,6 +21,8 @@ public final class MembershipNode {
 
     public let loop: EventLoop
     public private(set) var instance: SWIMInstance
+    /// The gossiped presence table (each router's operators).
+    public private(set) var presence: PresenceGossip
     public private(set) var metrics = Metrics()
     /// Called on the loop when what this member believes of another changes.
     public var onChange: ((MemberID, MemberStatus) -> Void)?
@@ -27,6 +31,10 @@ public final class MembershipNode {
     public var nextGeneration: (() throws -> UInt64)?
     /// Called on the loop after this member joined again as a new generation.
     public var onRejoin: ((MemberID) -> Void)?
+    /// Called on the loop when another router's presence entry is new here.
+    public var onLearned: ((PresenceEntry) -> Void)?
+    /// Called on the loop with a gone router's entries, now forgotten.
+    public var onForgotten: (([PresenceEntry]) -> Void)?
     private var seeds: [String] = []
     private var settings: SWIMSettings
     private var socket: UDPSocket?
@@ -39,6 +47,7 @@ public final class MembershipNode {
 
     private init(loop: EventLoop, instance: SWIMInstance, secret: [UInt8]) {
         (self.loop, self.instance, self.secret, self.settings) = (loop, instance, secret, instance.settings)
+        presence = PresenceGossip(me: instance.me, settings: instance.settings, seed: UInt64.random(in: 0...UInt64.max))
     }
 
     /// Binds `bind`, joins through `seeds` ("host:port" of other members' UDP addresses) and
@@ -49,12 +58,21 @@ public final class MembershipNode {
         loop.assertInLoop()
         let node = MembershipNode(loop: loop, instance: SWIMInstance(me: me, address: "", settings: settings, seed: seed), secret: secret)
         let box = UncheckedBox(node)
-        let socket = try UDPSocket(loop: loop, address: bind) { bytes, _ in box.value.received(Array(bytes)) }
+        let socket = try UDPSocket(loop: loop, address: bind) { bytes, from in box.value.received(Array(bytes), from: from) }
         node.socket = socket
         node.instance = SWIMInstance(me: me, address: advertise ?? "\(socket.address)", settings: settings, seed: seed)
         node.seeds = seeds
         node.carryOut(node.instance.start(now: MonotonicClock.now(), seeds: seeds))
+        node.carryOut(node.presence.start(now: MonotonicClock.now()))
         return node
+    }
+
+    /// Publishes this router's `value` for `key` to every other (with the next gossip
+    /// period). False, changing nothing, if it is too large to gossip.
+    @discardableResult
+    public func publish(key: String, value: [UInt8]) -> Bool {
+        loop.assertInLoop()
+        return presence.publish(key: key, value: value)
     }
 
     /// Leaves the cluster: tells a few members, then stops (the socket is closed once the
@@ -75,24 +93,47 @@ public final class MembershipNode {
 
     // MARK: internals
 
-    private func received(_ bytes: [UInt8]) {
+    private func received(_ bytes: [UInt8], from source: SocketAddress) {
         metrics.datagramsReceived += 1
-        switch MembershipDatagram.decode(bytes, secret: secret) {
+        let opened = MembershipDatagram.open(bytes, secret: secret)
+        switch opened {
+        case .success((MembershipDatagram.messageType, let payload)):
+            switch MembershipDatagram.decode(payload: payload) {
+            case .failure(let refusal): count(refusal)
+            case .success(let (envelope, counter)):
+                if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
+            }
+        case .success((_, let payload)):
+            switch PresenceDatagram.decode(payload: payload) {
+            case .failure(let refusal): count(refusal)
+            case .success(let (message, sender, counter)):
+                // Replies go where the datagram came from: the sender may not be in the table yet.
+                if admit(counter, from: sender) {
+                    carryOut(presence.onMessage(message, from: sender, address: "\(source)", now: MonotonicClock.now()))
+                }
+            }
         case .failure(let refusal):
-            let reason = switch refusal {
-            case .size: "size"
-            case .tag: "tag"
-            case .frame: "frame"
-            case .malformed: "malformed"
-            }
-            metrics.dropped[reason, default: 0] += 1
-        case .success(let (envelope, counter)):
-            guard replay.accept(counter, from: envelope.from) else {
-                metrics.dropped["replay", default: 0] += 1
-                return
-            }
-            carryOut(instance.onMessage(envelope, now: MonotonicClock.now()))
+            count(refusal)
         }
+    }
+
+    /// Whether the sender's replay window takes this datagram's number (counted if not).
+    private func admit(_ counter: UInt64, from sender: MemberID) -> Bool {
+        guard replay.accept(counter, from: sender) else {
+            metrics.dropped["replay", default: 0] += 1
+            return false
+        }
+        return true
+    }
+
+    private func count(_ refusal: MembershipDatagram.Refusal) {
+        let reason = switch refusal {
+        case .size: "size"
+        case .tag: "tag"
+        case .frame: "frame"
+        case .malformed: "malformed"
+        }
+        metrics.dropped[reason, default: 0] += 1
     }
 
     private func carryOut(_ directives: [SWIMInstance.Directive]) {
@@ -104,18 +145,49 @@ public final class MembershipNode {
                 for part in Self.split(envelope) { send(part, to: address) }
             case .schedule(let timer, let at):
                 let box = UncheckedBox(self)
+                let me = instance.me
                 _ = loop.scheduleTimer(at: at) {
                     let node = box.value
-                    guard node.socket != nil else { return }
+                    // A timer of the generation before a rejoin would start a second probe loop.
+                    guard node.socket != nil, node.instance.me == me else { return }
                     node.carryOut(node.instance.onTimer(timer, now: MonotonicClock.now()))
                 }
             case .changed(let member, let status):
                 if status.isGone { replay.forget(member) }
+                carryOut(presence.onMemberChanged(member, status: status, address: instance.members[member]?.address ?? ""))
                 onChange?(member, status)
             case .raisedSuspicion:
                 break
             case .declaredDead:
                 rejoin()
+            }
+        }
+    }
+
+    private func carryOut(_ directives: [PresenceGossip.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .send(let message, _, let address):
+                guard let socket, let destination = SocketAddress(address) else { continue }
+                counter += 1
+                guard let bytes = PresenceDatagram.encode(message, from: presence.me, counter: counter, secret: secret) else {
+                    metrics.dropped["too_large", default: 0] += 1
+                    continue
+                }
+                sent(bytes, to: destination, on: socket)
+            case .schedule(let timer, let at):
+                let box = UncheckedBox(self)
+                let me = presence.me
+                _ = loop.scheduleTimer(at: at) {
+                    let node = box.value
+                    // A timer of the generation before a rejoin belongs to a machine that is gone.
+                    guard node.socket != nil, node.presence.me == me else { return }
+                    node.carryOut(node.presence.onTimer(timer, now: MonotonicClock.now()))
+                }
+            case .learned(let entry):
+                onLearned?(entry)
+            case .forgotten(let entries):
+                onForgotten?(entries)
             }
         }
     }
@@ -129,7 +201,12 @@ public final class MembershipNode {
         let known = old.members.values.filter { !$0.status.isGone }.map(\.address)
         instance = SWIMInstance(me: me, address: old.address, settings: settings, seed: UInt64.random(in: 0...UInt64.max))
         replay = ReplayWindow()
+        // The new generation says again what the old one had published.
+        let published = presence.table[presence.me]?.values.sorted { $0.key < $1.key } ?? []
+        presence = PresenceGossip(me: me, settings: settings, seed: UInt64.random(in: 0...UInt64.max))
+        for entry in published { presence.publish(key: entry.key, value: entry.value) }
         carryOut(instance.start(now: MonotonicClock.now(), seeds: Array(Set(seeds + known)).sorted()))
+        carryOut(presence.start(now: MonotonicClock.now()))
         onRejoin?(me)
     }
 
@@ -143,6 +220,10 @@ public final class MembershipNode {
             metrics.dropped["too_large", default: 0] += 1
             return
         }
+        sent(bytes, to: destination, on: socket)
+    }
+
+    private func sent(_ bytes: [UInt8], to destination: SocketAddress, on socket: UDPSocket) {
         metrics.datagramsSent += 1
         metrics.bytesSent += bytes.count
         socket.send(bytes, to: destination)

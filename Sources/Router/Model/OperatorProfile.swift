@@ -52,9 +52,22 @@ public struct OperatorSummary: Sendable, Equatable {
     /// late changes nothing, and a restarted home's new start outranks what it said before.
     public var epoch: Instant = 0
     public var version: UInt64 = 0
+    /// The status they chose, and how many consoles they have connected now.
+    public var status: OperatorStatus = .offline
+    public var consoles = 0
+
+    /// Chat slots free for new offers.
+    public var freeSlots: Int { max(0, profile.maxChats - load) }
 
     /// Whether what the summary says (not its version) differs from `other`.
     public func says(differently other: OperatorSummary) -> Bool {
+        routes(differently: other) || (status, consoles) != (other.status, other.consoles)
+    }
+
+    /// Whether it differs from `other` in what routing reads (availability, online, load):
+    /// only such a change is sent to the other routers' partitions; the chosen status and
+    /// the console count alone go out by presence gossip.
+    public func routes(differently other: OperatorSummary) -> Bool {
         (available, online, load, idleSince) != (other.available, other.online, other.load, other.idleSince)
     }
 

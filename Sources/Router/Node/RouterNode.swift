@@ -34,6 +34,8 @@ public final class RouterNode {
     /// other router), in order, each once what came before it is durable. A router alone
     /// (owning every partition) sends nothing.
     public var send: ((RoutingMessage) -> Void)?
+    /// Called with each summary a home here publishes (the shell gossips them: presence).
+    public var onPublished: ((OperatorSummary) -> Void)?
     /// The routing state (read-only outside the node: change it through `perform`).
     public internal(set) var core: RouterCore
     let log: DurableLog
@@ -172,6 +174,27 @@ public final class RouterNode {
         enqueue(effects) { error in reply(error.map { .failure($0) } ?? .success(outcome)) }
     }
 
+    /// What each home here says of its operator now (to gossip when presence starts).
+    public var homeSummaries: [OperatorSummary] {
+        core.homes.values.map(\.summary).sorted { $0.profile.id < $1.profile.id }
+    }
+
+    /// A summary another router's home published, heard by gossip. An operator whose home
+    /// is here is left alone: this router's home is the truth about them.
+    public func receiveGossiped(_ summary: OperatorSummary) {
+        guard !core.placement.ownsHome(of: summary.profile.id) else { return }
+        receive(.availability(summary))
+    }
+
+    /// The router that published `summary` is gone: its operator is offline here until
+    /// their next home says otherwise (a new home starts at a later epoch, so it wins).
+    public func forgetGossiped(_ summary: OperatorSummary) {
+        var gone = summary
+        (gone.available, gone.online, gone.status, gone.consoles) = (false, false, .offline, 0)
+        gone.version += 1
+        receiveGossiped(gone)
+    }
+
     /// A message from another router for a partition or home here, or for every router.
     public func receive(_ message: RoutingMessage) {
         loop.assertInLoop()
@@ -257,6 +280,8 @@ public final class RouterNode {
             delegate?.routerNode(self, deliver: notice, to: op)
         case .send(let message):
             send?(message)
+        case .published(let summary):
+            onPublished?(summary)
         case .schedule(let timer, let at):
             // The core's deadline is wall time; the loop's timers run on the monotonic clock.
             let now = wallClock()

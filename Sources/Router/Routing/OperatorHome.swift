@@ -59,7 +59,7 @@ public struct OperatorHome: Sendable {
     /// The summary published to partitions.
     public var summary: OperatorSummary {
         OperatorSummary(profile: profile, available: acceptsNewChats, online: isOnline, load: held.count, idleSince: idleSince,
-                        epoch: epoch, version: version)
+                        epoch: epoch, version: version, status: status, consoles: connections)
     }
 
     /// When this home started (set on recovery) and how many summaries it has published since.

@@ -226,12 +226,13 @@ extension RouterCore {
     }
 
     /// Tells every router (this one first) operator `op`'s availability, if it changed,
-    /// under the home's next version.
+    /// under the home's next version; a change of status or consoles alone is only gossiped.
     mutating func publishAvailability(_ op: OperatorID, _ effects: inout [RouterEffect]) {
         guard let current = homes[op]?.summary, let known = availability.summaries[op], current.says(differently: known) else { return }
         homes[op]!.nextVersion()
         let summary = homes[op]!.summary
         availability.update(summary)
-        if !placement.ownsEverything { effects.append(.send(.availability(summary))) }
+        effects.append(.published(summary))
+        if !placement.ownsEverything && summary.routes(differently: known) { effects.append(.send(.availability(summary))) }
     }
 }

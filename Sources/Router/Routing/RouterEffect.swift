@@ -11,6 +11,9 @@ public enum RouterEffect: Sendable, Equatable {
     /// Deliver to the router that owns the message's partition or home, or to every other
     /// router (`RoutingMessage.destination`), in order, once what came before is durable.
     case send(RoutingMessage)
+    /// A home here published a new summary of its operator: for the shell to gossip to the
+    /// other routers (presence), whether or not it sends `availability` messages too.
+    case published(OperatorSummary)
 }
 
 /// Timers of the router core.

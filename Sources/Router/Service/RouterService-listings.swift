@@ -35,6 +35,8 @@ extension RouterService {
                             connected: home.connections > 0, chats: Int64(home.held.count), maxChats: Int64(home.profile.maxChats),
                             skills: Dictionary(uniqueKeysWithValues: home.profile.skills.map { ($0.key.raw, Int64($0.value)) }))
             })
+        case .cluster:
+            return .cluster(clusterMembers?(site) ?? [])
         case .visitors:
             return .visitors(visitorRows(of: site, closed: all.filter { !$0.state.isOpen }))
         case .canned:

@@ -25,6 +25,9 @@ public final class RouterService: RouterNodeDelegate {
     var publishedAvailability: [SiteID: [ServerEvent.Department]] = [:]
     /// Where diagnostics go.
     let logger: Logger
+    /// The cluster's routers as membership sees them, with each one's online operators of
+    /// a site (set by the daemon, which runs membership; nil: the admin's list is empty).
+    public var clusterMembers: ((SiteID) -> [ClusterMemberRow])?
 
     private init(node: RouterNode, logger: Logger) {
         self.node = node

@@ -62,6 +62,7 @@ extension ClientCommand {
         case .conversations(let includeClosed): o = ["type": "conversations", "includeClosed": includeClosed]
         case .transcript(let conversation): o = ["type": "transcript", "conversation": conversation]
         case .operators: o = ["type": "operators"]
+        case .cluster: o = ["type": "cluster"]
         }
         return o
     }

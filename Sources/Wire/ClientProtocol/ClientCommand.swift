@@ -71,6 +71,8 @@ public enum ClientCommand: Equatable, Sendable {
     case transcript(conversation: String)
     /// The site's operators and their state.
     case operators
+    /// The routers of the cluster as the answering router sees them (admin).
+    case cluster
 
     /// Whose a canned response is: the whole site's or one operator's.
     public enum CannedScope: String, Sendable {
@@ -183,6 +185,7 @@ public enum ClientCommand: Equatable, Sendable {
         case "conversations": command = .conversations(includeClosed: try f.optionalBool("includeClosed") ?? false)
         case "transcript": command = .transcript(conversation: try f.string("conversation"))
         case "operators": command = .operators
+        case "cluster": command = .cluster
         case let other: throw ClientProtocolError(code: "unknown_type", message: "unknown message type '\(other)'")
         }
         try f.finish()

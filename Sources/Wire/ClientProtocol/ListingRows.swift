@@ -121,6 +121,29 @@ public struct OperatorRow: Equatable, Sendable {
     }
 }
 
+/// A router of the cluster as the answering router sees it: the admin page's member list.
+public struct ClusterMemberRow: Equatable, Sendable {
+    /// The router's configured name, its boot counter, and its gossip address.
+    public var node: String, generation: Int64, address: String
+    /// alive, suspect, dead or left; "alone" for a router that takes part in no cluster.
+    public var state: String
+    public var incarnation: Int64
+    /// The asking site's operators homed on that router and online, as its gossip says (exact for the answering router).
+    public var operatorsOnline: Int64
+    /// True for the router that answered.
+    public var isSelf: Bool
+
+    public init(node: String, generation: Int64, address: String, state: String, incarnation: Int64, operatorsOnline: Int64, isSelf: Bool) {
+        (self.node, self.generation, self.address, self.state) = (node, generation, address, state)
+        (self.incarnation, self.operatorsOnline, self.isSelf) = (incarnation, operatorsOnline, isSelf)
+    }
+
+    var jsonObject: [String: Any] {
+        ["node": node, "generation": generation, "address": address, "state": state, "incarnation": incarnation,
+         "operatorsOnline": operatorsOnline, "self": isSelf]
+    }
+}
+
 /// A canned response an operator may use.
 public struct CannedEntry: Equatable, Sendable {
     public var shortcut: String, text: String

@@ -47,6 +47,12 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     /// A membership datagram (SWIM over UDP, `Presence.MembershipDatagram`): its own payload
     /// and an HMAC tag after the frame. Never sent on a TCP link; refused there.
     case membership = 23
+    /// A presence gossip datagram (operator summaries over UDP, `Presence.PresenceDatagram`),
+    /// sealed like a membership datagram. UDP only too.
+    case presence = 24
+
+    /// Whether it travels only in authenticated UDP datagrams, never on a TCP link.
+    public var isDatagramOnly: Bool { self == .membership || self == .presence }
 }
 
 /// The kind of node at the other end of a connection.

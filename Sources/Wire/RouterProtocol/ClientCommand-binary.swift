@@ -8,7 +8,7 @@ extension ClientCommand {
     enum Tag: UInt8 {
         case hello = 1, send, typing, read, resume, start, pageView, cart, leave, rate, departments, emailTranscript, attach,
              attachment, setStatus, accept, decline, transfer, end, chats, queue, visitors, navigate, invite, canned, saveCanned,
-             deleteCanned, conversations, transcript, operators
+             deleteCanned, conversations, transcript, operators, cluster
     }
 
     private var tag: Tag {
@@ -43,6 +43,7 @@ extension ClientCommand {
         case .conversations: .conversations
         case .transcript: .transcript
         case .operators: .operators
+        case .cluster: .cluster
         }
     }
 
@@ -116,7 +117,7 @@ extension ClientCommand {
             w.writeString(scope.rawValue)
         case .conversations(let includeClosed):
             w.writeBool(includeClosed)
-        case .departments, .chats, .queue, .visitors, .canned, .operators:
+        case .departments, .chats, .queue, .visitors, .canned, .operators, .cluster:
             break
         }
     }
@@ -161,6 +162,7 @@ extension ClientCommand {
         case .conversations: return .conversations(includeClosed: try r.readBool())
         case .transcript: return .transcript(conversation: try r.readString())
         case .operators: return .operators
+        case .cluster: return .cluster
         }
     }
 

@@ -19,6 +19,8 @@ public enum RouterReply: Equatable, Sendable {
     case canned([CannedEntry])
     /// An attachment's bytes.
     case file(AttachmentContent)
+    /// The routers of the cluster.
+    case cluster([ClusterMemberRow])
 
     /// The error code when the command was refused.
     public var errorCode: String? {
@@ -51,12 +53,13 @@ public enum RouterReply: Equatable, Sendable {
             return JSONText.serialize(["type": "canned", "items": rows.map { ["shortcut": $0.shortcut, "text": $0.text, "scope": $0.scope.rawValue] }])
         case .file(let file):
             return JSONText.serialize(["type": "attachment", "name": file.name, "contentType": file.contentType, "data": Base64.encode(file.data)])
+        case .cluster(let rows): return JSONText.serialize(["type": "cluster", "items": rows.map(\.jsonObject)])
         }
     }
 
     /// ONLY APPEND: the numeric values are part of the protocol.
     private enum Tag: UInt8 {
-        case event = 1, chats, queue, visitors, conversations, transcript, operators, canned, file
+        case event = 1, chats, queue, visitors, conversations, transcript, operators, canned, file, cluster
     }
 
     /// Writes the tag and the fields.
@@ -111,6 +114,17 @@ public enum RouterReply: Equatable, Sendable {
             w.writeString(file.name)
             w.writeString(file.contentType)
             w.writeBytes(file.data)
+        case .cluster(let rows):
+            w.writeUInt8(Tag.cluster.rawValue)
+            w.writeArray(rows) { w, row in
+                w.writeString(row.node)
+                w.writeSigned(row.generation)
+                w.writeString(row.address)
+                w.writeString(row.state)
+                w.writeSigned(row.incarnation)
+                w.writeSigned(row.operatorsOnline)
+                w.writeBool(row.isSelf)
+            }
         }
     }
 
@@ -146,6 +160,11 @@ public enum RouterReply: Equatable, Sendable {
                 return CannedEntry(shortcut: shortcut, text: text, scope: scope)
             })
         case .file: return .file(AttachmentContent(name: try r.readString(), contentType: try r.readString(), data: try r.readBytes()))
+        case .cluster:
+            return .cluster(try r.readArray { (r) throws(WireError) in
+                ClusterMemberRow(node: try r.readString(), generation: try r.readSigned(), address: try r.readString(), state: try r.readString(),
+                                 incarnation: try r.readSigned(), operatorsOnline: try r.readSigned(), isSelf: try r.readBool())
+            })
         }
     }
 }
