@@ -41,7 +41,8 @@ final class RouterEndpoints: HTTPHandler {
         text += "# TYPE switchboard_cluster_presence_entries gauge\nswitchboard_cluster_presence_entries \(heard)\n"
         for (name, value) in [("probes", c.probes), ("indirect_probes", c.indirectProbes), ("nacks", c.nacksSent), ("suspicions_raised", c.suspicionsRaised),
                               ("suspicions_refuted", c.refutations), ("dead_declared", c.deadDeclared), ("gossip_datagrams", m.datagramsSent),
-                              ("gossip_bytes", m.bytesSent), ("gossip_datagrams_received", m.datagramsReceived)] {
+                              ("gossip_bytes", m.bytesSent), ("gossip_datagrams_received", m.datagramsReceived),
+                              ("push_pulls_sent", m.pushPullsSent), ("push_pulls_received", m.pushPullsReceived), ("push_pulls_failed", m.pushPullsFailed)] {
             text += "# TYPE switchboard_cluster_\(name)_total counter\nswitchboard_cluster_\(name)_total \(value)\n"
         }
         text += "# TYPE switchboard_cluster_datagrams_dropped_total counter\n"

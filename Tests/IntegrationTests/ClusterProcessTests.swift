@@ -113,8 +113,44 @@ func httpGet(port: UInt16, path: String) -> String? {
 }
 
 /// Two membership nodes on one loop over real UDP: a member the others declared dead joins
-/// again as the next generation.
+/// again as the next generation; push-pull goes over TCP and refuses what is not a table.
 @Suite(.timeLimit(.minutes(1))) struct MembershipNodeTests {
+    @Test func aLargeTable_crossesByTCP_andGarbageOnTheStreamPortIsRefused() throws {
+        let group = EventLoopGroup(loopCount: 1, name: "membership")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let secret = Array("test secret".utf8)
+        let a = try loop.submitAndWait {
+            UncheckedBox(try MembershipNode.start(loop: loop, me: MemberID(node: "a", generation: 1), bind: SocketAddress("127.0.0.1:0")!,
+                                                  settings: .fast, secret: secret, seeds: []))
+        }
+        let port = try loop.submitAndWait { a.value.address!.port }
+        // A table of 300 members (about 10 KB: seven datagrams' worth) in one push-pull.
+        let table = (0..<300).map { MembershipUpdate(member: MemberID(node: "router-\($0)", generation: 1), address: "10.0.\($0 / 250).\($0 % 250):7946",
+                                                     status: .alive, incarnation: 0) }
+        let envelope = SWIMEnvelope(from: MemberID(node: "z", generation: 1), fromAddress: "127.0.0.1:9", message: .pushPull(table: table, reply: true), gossip: [])
+        let bytes = try #require(MembershipDatagram.encode(envelope, counter: 1, secret: secret, limit: PushPullStream.maxBytes))
+        #expect(bytes.count > MembershipDatagram.maxBytes)
+        for payload in [bytes, Array("GET / HTTP/1.1\r\n\r\n".utf8), Array(bytes.prefix(100))] {
+            let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(port).bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(connected == 0)
+            _ = payload.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+            close(socket)
+        }
+        let heard = Shared(0).wait(seconds: 10) { _ in (try? loop.submitAndWait { a.value.instance.members.count }) ?? 0 >= 300 }
+        let seen = try loop.submitAndWait { (a.value.instance.members.count, a.value.metrics) }
+        #expect(heard, "every member of the table: \(seen)")
+        #expect(Shared(0).wait(seconds: 10) { _ in
+            (try? loop.submitAndWait { a.value.metrics.dropped["frame", default: 0] + a.value.metrics.dropped["truncated", default: 0] }) == 2
+        }, "the request line and the cut frame are refused")
+        try loop.submitAndWait { a.value.stop() }
+    }
+
     @Test func aMemberDeclaredDead_joinsAgainAsTheNextGeneration() throws {
         let group = EventLoopGroup(loopCount: 1, name: "membership")
         defer { group.shutdown() }
@@ -130,6 +166,8 @@ func httpGet(port: UInt16, path: String) -> String? {
             return (UncheckedBox(a), UncheckedBox(b))
         }
         #expect(Shared(0).wait(seconds: 10) { _ in (try? loop.submitAndWait { a.value.instance.isLive(MemberID(node: "b", generation: 1)) }) == true })
+        // b joined by a push-pull with its seed, over TCP on a's gossip port.
+        #expect(try loop.submitAndWait { a.value.metrics.pushPullsReceived } > 0)
         // As after a long stall: a tells b it is dead (a datagram as a would send it).
         try loop.submitAndWait {
             let rumour = MembershipUpdate(member: MemberID(node: "b", generation: 1), address: "\(b.value.address!)", status: .dead, incarnation: 0)

@@ -24,8 +24,9 @@ public enum MembershipDatagram {
     public static let tagBytes = 16
     static let version: UInt8 = 1
 
-    /// The datagram for `envelope`, numbered `counter`, or nil if it would not fit.
-    public static func encode(_ envelope: SWIMEnvelope, counter: UInt64, secret: [UInt8]) -> [UInt8]? {
+    /// The datagram for `envelope`, numbered `counter`, or nil if it would not fit in
+    /// `limit` bytes (a datagram's by default; a push-pull over TCP may be larger).
+    public static func encode(_ envelope: SWIMEnvelope, counter: UInt64, secret: [UInt8], limit: Int = maxBytes) -> [UInt8]? {
         var payload = ByteWriter(capacity: 512)
         payload.writeUInt8(version)
         writeMember(envelope.from, &payload)
@@ -42,17 +43,17 @@ public enum MembershipDatagram {
             payload.writeUInt8(6); payload.writeUInt8(reply ? 1 : 0); writeUpdates(table, &payload)
         }
         writeUpdates(envelope.gossip, &payload)
-        return seal(type: messageType, payload: payload.bytes, secret: secret)
+        return seal(type: messageType, payload: payload.bytes, secret: secret, limit: limit)
     }
 
     /// A datagram of Wire frame `type` around `payload`, tagged, or nil if it would not fit.
     /// Membership (type 23) and presence gossip (type 24) share it.
-    static func seal(type: UInt16, payload: [UInt8], secret: [UInt8]) -> [UInt8]? {
+    static func seal(type: UInt16, payload: [UInt8], secret: [UInt8], limit: Int = maxBytes) -> [UInt8]? {
         var frame = ByteWriter(capacity: FrameHeader.size + payload.count + tagBytes)
         FrameHeader(type: type, payloadLength: UInt32(payload.count), correlationID: 0).write(into: &frame)
         frame.writeRaw(payload)
         frame.writeRaw(Array(HMACSHA256.authenticate(message: frame.bytes, key: secret).prefix(tagBytes)))
-        return frame.count <= maxBytes ? frame.bytes : nil
+        return frame.count <= limit ? frame.bytes : nil
     }
 
     /// Why a datagram was dropped.
@@ -61,21 +62,21 @@ public enum MembershipDatagram {
     }
 
     /// The envelope and the sender's counter in `bytes`, once its tag is right.
-    public static func decode(_ bytes: [UInt8], secret: [UInt8]) -> Result<(envelope: SWIMEnvelope, counter: UInt64), Refusal> {
-        open(bytes, secret: secret).flatMap { type, payload in
+    public static func decode(_ bytes: [UInt8], secret: [UInt8], limit: Int = maxBytes) -> Result<(envelope: SWIMEnvelope, counter: UInt64), Refusal> {
+        open(bytes, secret: secret, limit: limit).flatMap { type, payload in
             type == messageType ? decode(payload: payload) : .failure(.frame)
         }
     }
 
     /// The frame type and payload of a datagram whose size, tag and frame header are right.
-    public static func open(_ bytes: [UInt8], secret: [UInt8]) -> Result<(type: UInt16, payload: [UInt8]), Refusal> {
-        guard bytes.count >= FrameHeader.size + tagBytes, bytes.count <= maxBytes else { return .failure(.size) }
+    public static func open(_ bytes: [UInt8], secret: [UInt8], limit: Int = maxBytes) -> Result<(type: UInt16, payload: [UInt8]), Refusal> {
+        guard bytes.count >= FrameHeader.size + tagBytes, bytes.count <= limit else { return .failure(.size) }
         let frame = Array(bytes[..<(bytes.count - tagBytes)])
         let expected = Array(HMACSHA256.authenticate(message: frame, key: secret).prefix(tagBytes))
         guard HMACSHA256.constantTimeEquals(expected, Array(bytes[(bytes.count - tagBytes)...])) else { return .failure(.tag) }
         let header: FrameHeader?
         do {
-            header = try frame.withUnsafeBytes { try FrameHeader.parse($0, limits: FrameLimits(maxFrameSize: maxBytes, maxDecompressedSize: maxBytes)) }
+            header = try frame.withUnsafeBytes { try FrameHeader.parse($0, limits: FrameLimits(maxFrameSize: limit, maxDecompressedSize: limit)) }
         } catch {
             return .failure(.frame)
         }

@@ -4,8 +4,8 @@ import Wire
 /// loop's timers, and beside it the presence gossip (`PresenceGossip`) that membership
 /// drives, over the same socket. Every datagram is authenticated (`MembershipDatagram`) and
 /// checked against the sender's replay window before either machine sees it; anything
-/// refused is counted by reason and changes nothing. A push-pull table too large for one
-/// datagram goes in several.
+/// refused is counted by reason and changes nothing. Push-pull (joining, anti-entropy) goes
+/// over TCP on the same port number (`PushPullStream`).
 ///
 /// Loop-confined: create it with `start` and use it on its loop.
 public final class MembershipNode {
@@ -14,8 +14,13 @@ public final class MembershipNode {
         public var datagramsSent = 0
         public var bytesSent = 0
         public var datagramsReceived = 0
+        /// Push-pull tables sent and received over TCP, and those that could not be sent.
+        public var pushPullsSent = 0
+        public var pushPullsReceived = 0
+        public var pushPullsFailed = 0
         /// Dropped datagrams by reason: size, tag, frame, malformed, replay (received), and
-        /// too_large (a message that could not be sent in one datagram).
+        /// too_large (a message that could not be sent in one datagram); push-pull streams
+        /// refused count here too (truncated: the connection ended before the frame did).
         public var dropped: [String: Int] = [:]
     }
 
@@ -38,6 +43,7 @@ public final class MembershipNode {
     private var seeds: [String] = []
     private var settings: SWIMSettings
     private var socket: UDPSocket?
+    private var stream: TCPServer?
     private let secret: [UInt8]
     private var counter: UInt64 = 0
     private var replay = ReplayWindow()
@@ -54,12 +60,17 @@ public final class MembershipNode {
     /// starts probing. `advertise` is the address others reach this member at (default the
     /// bound one). Call on `loop`.
     public static func start(loop: EventLoop, me: MemberID, bind: SocketAddress, advertise: String? = nil, settings: SWIMSettings,
-                             secret: [UInt8], seeds: [String], seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws(SocketError) -> MembershipNode {
+                             secret: [UInt8], seeds: [String], seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws -> MembershipNode {
         loop.assertInLoop()
         let node = MembershipNode(loop: loop, instance: SWIMInstance(me: me, address: "", settings: settings, seed: seed), secret: secret)
         let box = UncheckedBox(node)
         let socket = try UDPSocket(loop: loop, address: bind) { bytes, from in box.value.received(Array(bytes), from: from) }
         node.socket = socket
+        // Push-pull over TCP on the same port number as the UDP socket.
+        node.stream = try TCPServer(loops: [loop], address: socket.address, options: PushPullStream.options) { _ in
+            PushPullReceiver(deliver: { bytes in box.value.receivedStream(bytes) },
+                             refuse: { reason in box.value.metrics.dropped[reason, default: 0] += 1 })
+        }
         node.instance = SWIMInstance(me: me, address: advertise ?? "\(socket.address)", settings: settings, seed: seed)
         node.seeds = seeds
         node.carryOut(node.instance.start(now: MonotonicClock.now(), seeds: seeds))
@@ -89,6 +100,8 @@ public final class MembershipNode {
         loop.assertInLoop()
         socket?.close()
         socket = nil
+        stream?.close()
+        stream = nil
     }
 
     // MARK: internals
@@ -117,6 +130,32 @@ public final class MembershipNode {
         }
     }
 
+    /// A push-pull frame that came over TCP: a membership table, nothing else.
+    private func receivedStream(_ bytes: [UInt8]) {
+        guard socket != nil else { return }
+        metrics.pushPullsReceived += 1
+        switch MembershipDatagram.decode(bytes, secret: secret, limit: PushPullStream.maxBytes) {
+        case .failure(let refusal): count(refusal)
+        case .success(let (envelope, counter)):
+            guard case .pushPull = envelope.message else { return count(.frame) }
+            if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
+        }
+    }
+
+    private func sendStream(_ envelope: SWIMEnvelope, to address: String) {
+        guard socket != nil, let destination = SocketAddress(address) else { return }
+        counter += 1
+        guard let bytes = MembershipDatagram.encode(envelope, counter: counter, secret: secret, limit: PushPullStream.maxBytes) else {
+            metrics.dropped["too_large", default: 0] += 1
+            return
+        }
+        metrics.pushPullsSent += 1
+        metrics.bytesSent += bytes.count
+        let box = UncheckedBox(self)
+        _ = TCPConnection.connect(to: destination, on: loop, options: PushPullStream.options,
+                                  handler: PushPullSender(bytes: bytes) { box.value.metrics.pushPullsFailed += 1 })
+    }
+
     /// Whether the sender's replay window takes this datagram's number (counted if not).
     private func admit(_ counter: UInt64, from sender: MemberID) -> Bool {
         guard replay.accept(counter, from: sender) else {
@@ -142,7 +181,7 @@ public final class MembershipNode {
             case .send(let envelope, _, let address):
                 send(envelope, to: address)
             case .pushPull(let envelope, let address):
-                for part in Self.split(envelope) { send(part, to: address) }
+                sendStream(envelope, to: address)
             case .schedule(let timer, let at):
                 let box = UncheckedBox(self)
                 let me = instance.me
@@ -227,31 +266,5 @@ public final class MembershipNode {
         metrics.datagramsSent += 1
         metrics.bytesSent += bytes.count
         socket.send(bytes, to: destination)
-    }
-
-    /// A push-pull (over UDP, like everything else here; a table of thousands of members
-    /// would want TCP) whose table does not fit one datagram, as several: the first asks for
-    /// the other side's table as the whole did, the rest are marked as replies so they ask
-    /// for nothing more.
-    static func split(_ envelope: SWIMEnvelope) -> [SWIMEnvelope] {
-        guard case .pushPull(let table, let reply) = envelope.message else { return [envelope] }
-        // By encoded size, so long node ids or addresses still fit each datagram.
-        var parts: [[MembershipUpdate]] = [[]]
-        var used = 0
-        for update in table {
-            let size = encodedSize(update)
-            if used + size > 900, !parts[parts.count - 1].isEmpty {
-                parts.append([])
-                used = 0
-            }
-            parts[parts.count - 1].append(update)
-            used += size
-        }
-        return parts.enumerated().map { index, updates in
-            var part = envelope
-            part.message = .pushPull(table: updates, reply: reply || index > 0)
-            part.gossip = []
-            return part
-        }
     }
 }

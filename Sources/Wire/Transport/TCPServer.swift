@@ -11,8 +11,20 @@ public final class TCPServer: Sendable {
 
     /// Binds and starts accepting on every loop of `group`. `makeHandler` is called on the
     /// accepting loop for each new connection.
-    public init(
+    public convenience init(
         group: EventLoopGroup,
+        address requested: SocketAddress,
+        options: ConnectionOptions = ConnectionOptions(),
+        backlog: Int32 = 1024,
+        makeHandler: @escaping @Sendable (EventLoop) -> any ConnectionHandler
+    ) throws {
+        try self.init(loops: group.loops, address: requested, options: options, backlog: backlog, makeHandler: makeHandler)
+    }
+
+    /// Binds and starts accepting on `loops` (from any thread, that of one of them included:
+    /// a component running on a loop can open a listener of its own).
+    public init(
+        loops: [EventLoop],
         address requested: SocketAddress,
         options: ConnectionOptions = ConnectionOptions(),
         backlog: Int32 = 1024,
@@ -20,11 +32,15 @@ public final class TCPServer: Sendable {
     ) throws {
         var bound = requested
         var made: [UncheckedBox<Listener>] = []
-        for loop in group.loops {
+        for loop in loops {
             let fd = try Self.listen(on: bound, backlog: backlog)
             if bound.port == 0, let actual = Socket.localAddress(fd) { bound = actual }
             let listener = Listener(fd: fd, loop: loop, options: options, makeHandler: makeHandler)
-            try loop.submitAndWait { [box = UncheckedBox(listener)] in box.value.start() }
+            if loop.inEventLoop {
+                listener.start()
+            } else {
+                try loop.submitAndWait { [box = UncheckedBox(listener)] in box.value.start() }
+            }
             made.append(UncheckedBox(listener))
         }
         address = bound
