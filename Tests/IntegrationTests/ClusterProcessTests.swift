@@ -7,8 +7,11 @@ import Wire
 /// Five real `routerd router` processes on loopback, membership over UDP with the `fast`
 /// preset: they find each other through one seed; a `kill -9` is declared dead by every
 /// other within the preset's bound; SIGTERM leaves at once; a restart rejoins as a new
-/// generation while the old one stays dead.
+/// generation while the old one stays dead. `SWITCHBOARD_CLUSTER_PRESET=lan` runs the same
+/// steps under the `lan` preset (for the figure in docs/benchmarks.md; about a minute).
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ClusterProcessTests {
+    private let preset = ProcessInfo.processInfo.environment["SWITCHBOARD_CLUSTER_PRESET"] == "lan" ? "lan" : "fast"
+    private var settings: SWIMSettings { preset == "lan" ? .lan : .fast }
     private let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/routerd")
     private let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -25,7 +28,7 @@ import Wire
         process.executableURL = binary
         process.arguments = ["router", "--config", config.path, "--listen", "127.0.0.1:\(base + UInt16(index))",
                              "--http", "127.0.0.1:\(base + 100 + UInt16(index))", "--data", "\(data)/r\(index)",
-                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201)", "--gossipPreset", "fast"]
+                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201)", "--gossipPreset", preset]
         process.environment = ProcessInfo.processInfo.environment.merging(["SWITCHBOARD_NODE_ID": "router-\(index)"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -62,13 +65,14 @@ import Wire
         let formed = waitUntil(seconds: 20) { routers.allSatisfy { metric($0, alive) == 4 } }
         #expect(formed != nil, "every router sees the four others alive")
 
-        // kill -9 of router 5: every other declares it dead within the fast preset's bound
-        // for five members, (6 + ⌈log2 5⌉) × 200 ms + the longest suspicion, 4.8 s: 6.6 s.
+        // kill -9 of router 5: every other declares it dead within the preset's bound for
+        // five members, (6 + ⌈log2 5⌉) periods + the longest suspicion: 6.6 s under fast.
+        let bound = Double(settings.detectionBound(members: 5)) / 1e9
         kill(routers[4].process.processIdentifier, SIGKILL)
         routers[4].process.waitUntilExit()
-        let detected = waitUntil(seconds: 15) { routers[0..<4].allSatisfy { metric($0, dead) == 1 } }
-        print("cluster: kill -9 declared dead by every other router after \(detected.map { String(format: "%.2f s", $0) } ?? "never")")
-        #expect(detected.map { $0 <= 6.6 } == true, "detection took \(String(describing: detected)) s")
+        let detected = waitUntil(seconds: bound + 5) { routers[0..<4].allSatisfy { metric($0, dead) == 1 } }
+        print("cluster (\(preset)): kill -9 declared dead by every other router after \(detected.map { String(format: "%.2f s", $0) } ?? "never") (bound \(bound) s)")
+        #expect(detected.map { $0 <= bound } == true, "detection took \(String(describing: detected)) s")
 
         // SIGTERM of router 4: it leaves, and the others know at once (no suspicion).
         routers[3].process.terminate()
