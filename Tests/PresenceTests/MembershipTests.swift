@@ -246,6 +246,23 @@ import Testing
         #expect(report.bytesPerMemberPerSecond < 4_000)
     }
 
+    /// Lifeguard against slow members (10 % of them, each datagram they receive up to 1 s
+    /// late): with it the slow members raise fewer suspicions (their local health slows
+    /// them down) and no more live members are declared dead. Suspicions *of* slow members
+    /// it cannot prevent, so the goal, 10x fewer in all, is not reached
+    /// (docs/benchmarks.md).
+    @Test func withSlowMembers_lifeguardSuspectsFewerLiveMembers() {
+        var plan = SWIMSimulator.Plan(members: 200, seconds: 120, settings: .lan)
+        (plan.loss, plan.slowFraction, plan.crashes, plan.seed) = (0.05, 0.1, 0, 7)
+        var on = SWIMSimulator(plan)
+        plan.settings.lifeguard = false
+        var off = SWIMSimulator(plan)
+        let (with, without) = (on.run(), off.run())
+        #expect(with.falseDeadMembers <= without.falseDeadMembers)
+        #expect(Double(with.falseSuspicionsBySlowMembers) < 0.8 * Double(without.falseSuspicionsBySlowMembers),
+                "\(with.falseSuspicionsBySlowMembers) against \(without.falseSuspicionsBySlowMembers)")
+    }
+
     @Test func theSamePlanAndSeed_giveTheSameReport() {
         var plan = SWIMSimulator.Plan(members: 60, seconds: 60, settings: .fast)
         (plan.loss, plan.crashes, plan.slowFraction) = (0.05, 2, 0.1)
