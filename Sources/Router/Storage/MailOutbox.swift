@@ -1,3 +1,4 @@
+import Wire
 import Foundation
 
 /// Messages waiting for the mail system, as RFC 5322 files (`*.eml`) in `outbox/` of the

@@ -73,7 +73,7 @@ public final class TranscriptStore: Sendable {
             LogFraming.append(type: Self.conversationRecord, body: inner.bytes, to: &writer)
         }
         let path = directory + "/" + file
-        let (fd, size, created) = try DurableFile.openLogFile(path)
+        let (fd, size, created) = try DurableFile.openLogFile(path, header: LogFraming.fileHeader)
         defer { Glibc.close(fd) }
         try DurableFile.writeAll(fd, writer.bytes, path: path)
         try DurableFile.syncData(fd, path: path)

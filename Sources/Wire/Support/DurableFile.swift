@@ -1,28 +1,29 @@
 import Foundation
 import Glibc
 
-/// The file calls of the storage layer (the log and the transcript store), in one place:
+/// The file calls of every store (the router's log and transcripts, the control plane's
+/// Raft log), in one place:
 /// every failure is a `StorageError` naming the file, writes go on until every byte is
 /// written, and new files are made durable together with their directory entry.
-enum DurableFile {
+public enum DurableFile {
     /// Creates `path` as a directory unless it exists.
-    static func makeDirectory(_ path: String) throws(StorageError) {
+    public static func makeDirectory(_ path: String) throws(StorageError) {
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw .system(operation: "mkdir", path: path, errno: errno) }
     }
 
     /// Opens `path` for appending, creating it if needed; `created` says whether it is new
     /// (its directory must then be synced too).
-    static func openForAppend(_ path: String) throws(StorageError) -> (fd: Int32, created: Bool) {
+    public static func openForAppend(_ path: String) throws(StorageError) -> (fd: Int32, created: Bool) {
         let existed = access(path, F_OK) == 0
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         return (fd, !existed)
     }
 
-    /// Opens a log file (a segment or a transcript day file) for appending; a new or empty
-    /// file first gets `LogFraming.fileHeader`. Returns the descriptor, the file's size and
-    /// whether it is new (its directory must then be synced too).
-    static func openLogFile(_ path: String) throws(StorageError) -> (fd: Int32, size: Int, created: Bool) {
+    /// Opens a log file (a segment, a transcript day file) for appending; a new or empty
+    /// file first gets `header` (the format's magic and version). Returns the descriptor,
+    /// the file's size and whether it is new (its directory must then be synced too).
+    public static func openLogFile(_ path: String, header: [UInt8]) throws(StorageError) -> (fd: Int32, size: Int, created: Bool) {
         let (fd, created) = try openForAppend(path)
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -32,18 +33,18 @@ enum DurableFile {
         var size = Int(info.st_size)
         if size == 0 {
             do {
-                try writeAll(fd, LogFraming.fileHeader, path: path)
+                try writeAll(fd, header, path: path)
             } catch {
                 Glibc.close(fd)
                 throw error
             }
-            size = LogFraming.fileHeader.count
+            size = header.count
         }
         return (fd, size, created)
     }
 
     /// Writes all of `bytes` (a write may take only part of them).
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
@@ -56,12 +57,12 @@ enum DurableFile {
     }
 
     /// Makes the file's data durable.
-    static func syncData(_ fd: Int32, path: String) throws(StorageError) {
+    public static func syncData(_ fd: Int32, path: String) throws(StorageError) {
         guard fdatasync(fd) == 0 else { throw .system(operation: "fdatasync", path: path, errno: errno) }
     }
 
     /// Makes a directory's entries durable (a new file's name, a deletion).
-    static func syncDirectory(_ path: String) {
+    public static func syncDirectory(_ path: String) {
         let fd = Glibc.open(path, O_RDONLY)
         guard fd >= 0 else { return }
         fsync(fd)
@@ -70,7 +71,7 @@ enum DurableFile {
 
     /// Replaces `path` with `bytes` so that a crash leaves either the old or the new file,
     /// never a part: written to a temporary name, synced, renamed, directory synced.
-    static func replace(_ path: String, with bytes: [UInt8]) throws(StorageError) {
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(StorageError) {
         let temporary = path + ".tmp"
         let fd = try createTemporary(temporary)
         defer { Glibc.close(fd) }
@@ -79,7 +80,7 @@ enum DurableFile {
     }
 
     /// Creates (or empties) `temporary` for writing; its contents become a file's with `install`.
-    static func createTemporary(_ temporary: String) throws(StorageError) -> Int32 {
+    public static func createTemporary(_ temporary: String) throws(StorageError) -> Int32 {
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .system(operation: "open", path: temporary, errno: errno) }
         return fd
@@ -87,20 +88,20 @@ enum DurableFile {
 
     /// Syncs what was written to `temporary` and renames it to `path`, directory synced:
     /// a crash leaves the old file or the new one, never a part.
-    static func install(_ fd: Int32, temporary: String, as path: String) throws(StorageError) {
+    public static func install(_ fd: Int32, temporary: String, as path: String) throws(StorageError) {
         try syncData(fd, path: temporary)
         guard rename(temporary, path) == 0 else { throw .system(operation: "rename", path: temporary, errno: errno) }
         syncDirectory(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".")
     }
 
     /// A whole file's bytes.
-    static func read(_ path: String) throws(StorageError) -> [UInt8] {
+    public static func read(_ path: String) throws(StorageError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw .system(operation: "read", path: path, errno: errno) }
         return [UInt8](data)
     }
 
     /// `count` bytes of a file from `offset` (fewer only at its end).
-    static func read(_ path: String, offset: Int, count: Int) throws(StorageError) -> [UInt8] {
+    public static func read(_ path: String, offset: Int, count: Int) throws(StorageError) -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         defer { Glibc.close(fd) }
@@ -119,12 +120,12 @@ enum DurableFile {
     }
 
     /// Cuts a file to `size` bytes.
-    static func truncate(_ path: String, to size: Int) throws(StorageError) {
+    public static func truncate(_ path: String, to size: Int) throws(StorageError) {
         guard Glibc.truncate(path, off_t(size)) == 0 else { throw .system(operation: "truncate", path: path, errno: errno) }
     }
 
     /// The names in a directory ending with `suffix`, sorted.
-    static func files(in directory: String, suffix: String) throws(StorageError) -> [String] {
+    public static func files(in directory: String, suffix: String) throws(StorageError) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             throw .system(operation: "list", path: directory, errno: errno)
         }
