@@ -6,7 +6,7 @@ enum RandomMessages {
     static func make(using rng: inout SplitMix64) -> WireMessage {
         let type = MessageType.allCases.randomElement(using: &rng)!
         switch type {
-        case .membership, .presence:
+        case .membership, .presence, .control:
             return make(using: &rng)  // a UDP datagram of its own format, not a WireMessage
         case .hello:
             return .hello(.init(protocolVersion: rng.next() >> Int.random(in: 0...63, using: &rng), nodeID: string(&rng),

@@ -80,7 +80,7 @@ public enum MembershipDatagram {
         } catch {
             return .failure(.frame)
         }
-        guard let header, header.type == messageType || header.type == PresenceDatagram.messageType, header.flags.isEmpty,
+        guard let header, [messageType, PresenceDatagram.messageType, ControlDatagram.messageType].contains(header.type), header.flags.isEmpty,
               Int(header.payloadLength) == frame.count - FrameHeader.size else { return .failure(.frame) }
         return .success((header.type, Array(frame[FrameHeader.size...])))
     }

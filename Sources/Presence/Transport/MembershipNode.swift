@@ -40,6 +40,9 @@ public final class MembershipNode {
     public var onLearned: ((PresenceEntry) -> Void)?
     /// Called on the loop with a gone router's entries, now forgotten.
     public var onForgotten: (([PresenceEntry]) -> Void)?
+    /// Called on the loop with each control-plane message (authenticated, new to the
+    /// sender's replay window) and its sender.
+    public var onControl: ((MemberID, [UInt8]) -> Void)?
     private var seeds: [String] = []
     private var settings: SWIMSettings
     private var socket: UDPSocket?
@@ -116,6 +119,8 @@ public final class MembershipNode {
             case .success(let (envelope, counter)):
                 if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
             }
+        case .success((ControlDatagram.messageType, let payload)):
+            receivedControl(payload)
         case .success((_, let payload)):
             switch PresenceDatagram.decode(payload: payload) {
             case .failure(let refusal): count(refusal)
@@ -131,15 +136,60 @@ public final class MembershipNode {
     }
 
     /// A push-pull frame that came over TCP: a membership table, nothing else.
+    /// A frame that came alone over TCP: a membership table or a large control message.
     private func receivedStream(_ bytes: [UInt8]) {
         guard socket != nil else { return }
-        metrics.pushPullsReceived += 1
-        switch MembershipDatagram.decode(bytes, secret: secret, limit: PushPullStream.maxBytes) {
+        switch MembershipDatagram.open(bytes, secret: secret, limit: PushPullStream.maxBytes) {
         case .failure(let refusal): count(refusal)
-        case .success(let (envelope, counter)):
-            guard case .pushPull = envelope.message else { return count(.frame) }
-            if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
+        case .success((ControlDatagram.messageType, let payload)):
+            receivedControl(payload)
+        case .success((MembershipDatagram.messageType, let payload)):
+            metrics.pushPullsReceived += 1
+            switch MembershipDatagram.decode(payload: payload) {
+            case .failure(let refusal): count(refusal)
+            case .success(let (envelope, counter)):
+                guard case .pushPull = envelope.message else { return count(.frame) }
+                if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
+            }
+        case .success:
+            count(.frame)  // presence gossip never comes this way
         }
+    }
+
+    private func receivedControl(_ payload: [UInt8]) {
+        switch ControlDatagram.decode(payload: payload) {
+        case .failure(let refusal): count(refusal)
+        case .success(let (body, sender, counter)):
+            if admit(counter, from: sender) { onControl?(sender, body) }
+        }
+    }
+
+    /// Sends a control-plane message to the member at `address` (its gossip address): a
+    /// datagram when it fits, else alone on a TCP connection. Loss is the protocol's to
+    /// bear (Raft retries). False if it is too large even for a stream.
+    @discardableResult
+    public func sendControl(_ body: [UInt8], to address: String) -> Bool {
+        loop.assertInLoop()
+        guard let socket, let destination = SocketAddress(address) else { return false }
+        counter += 1
+        if let bytes = ControlDatagram.encode(body, from: instance.me, counter: counter, secret: secret, limit: MembershipDatagram.maxBytes) {
+            sent(bytes, to: destination, on: socket)
+            return true
+        }
+        guard let bytes = ControlDatagram.encode(body, from: instance.me, counter: counter, secret: secret, limit: PushPullStream.maxBytes) else {
+            metrics.dropped["too_large", default: 0] += 1
+            return false
+        }
+        stream(bytes, to: destination)
+        return true
+    }
+
+    /// Writes one sealed frame on a new TCP connection to `destination`.
+    private func stream(_ bytes: [UInt8], to destination: SocketAddress) {
+        metrics.bytesSent += bytes.count
+        let box = UncheckedBox(self)
+        _ = TCPConnection.connect(to: destination, on: loop, options: PushPullStream.options,
+                                  handler: PushPullSender(bytes: bytes) { box.value.metrics.pushPullsFailed += 1 })
     }
 
     private func sendStream(_ envelope: SWIMEnvelope, to address: String) {
@@ -150,10 +200,7 @@ public final class MembershipNode {
             return
         }
         metrics.pushPullsSent += 1
-        metrics.bytesSent += bytes.count
-        let box = UncheckedBox(self)
-        _ = TCPConnection.connect(to: destination, on: loop, options: PushPullStream.options,
-                                  handler: PushPullSender(bytes: bytes) { box.value.metrics.pushPullsFailed += 1 })
+        stream(bytes, to: destination)
     }
 
     /// Whether the sender's replay window takes this datagram's number (counted if not).

@@ -50,9 +50,13 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     /// A presence gossip datagram (operator summaries over UDP, `Presence.PresenceDatagram`),
     /// sealed like a membership datagram. UDP only too.
     case presence = 24
+    /// A control-plane message (Raft between routers, `Presence.ControlDatagram`), sealed
+    /// like a membership datagram; over UDP, or alone on a TCP connection when too large.
+    case control = 25
 
-    /// Whether it travels only in authenticated UDP datagrams, never on a TCP link.
-    public var isDatagramOnly: Bool { self == .membership || self == .presence }
+    /// Whether it travels only sealed (UDP datagrams, or one frame on its own TCP
+    /// connection to the gossip port), never on a Wire link.
+    public var isDatagramOnly: Bool { self == .membership || self == .presence || self == .control }
 }
 
 /// The kind of node at the other end of a connection.

@@ -177,7 +177,7 @@ public enum WireMessage: Equatable, Sendable {
         var reader = ByteReader(payload)
         let message: WireMessage
         switch type {
-        case .membership, .presence:
+        case .membership, .presence, .control:
             // UDP only (Presence reads it, tag first); a TCP peer that sends one is wrong.
             throw .unknownMessageType(rawType)
         case .hello:
