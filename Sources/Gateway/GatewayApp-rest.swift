@@ -59,6 +59,8 @@ extension GatewayApp {
             command = .operators
         case ("GET", 1, "cluster"):
             command = .cluster
+        case ("GET", 1, "partitions"):
+            command = .partitions
         case ("GET", 1, "canned"):
             command = .canned
         case ("PUT", 2, "canned"):

@@ -117,8 +117,15 @@ struct RouterConfig {
     var gossip: SocketAddress?
     var seeds: [String]
     var gossipPreset: SWIMSettings
+    /// The control plane's voting routers (node ids: 1, 3 or 5; default this router alone)
+    /// and the copies of each partition its table keeps (1 until routers replicate).
+    var voters: [String]
+    var replicas: Int
+    /// Applied control-plane entries after which a router snapshots the table and compacts its log.
+    var controlSnapshotEntries: Int
 
-    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset"])
+    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset",
+                                               "voters", "replicas", "controlSnapshotEntries"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
@@ -136,12 +143,17 @@ struct RouterConfig {
             // The address is also what the others are told to reach this router at.
             throw ConfigError(field: "gossip", problem: "must be the address other routers reach this one at, not 0.0.0.0")
         }
-        // A list in the file; "a,b" from a flag or the environment.
-        if let text = root.values["seeds"] as? String {
-            seeds = text.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
-        } else {
-            seeds = try root.strings("seeds")
+        seeds = try Self.list("seeds", root)
+        voters = try Self.list("voters", root)
+        if voters.isEmpty { voters = [identity.nodeID] }
+        guard [1, 3, 5].contains(voters.count), Set(voters).count == voters.count else {
+            throw ConfigError(field: "voters", problem: "must name 1, 3 or 5 distinct routers (node ids), not \(voters.count)")
         }
+        guard gossip != nil || voters == [identity.nodeID] else {
+            throw ConfigError(field: "voters", problem: "needs gossip: a router without cluster membership can only vote alone")
+        }
+        replicas = try root.int("replicas", default: 1, range: 1...5)
+        controlSnapshotEntries = try root.int("controlSnapshotEntries", default: Int(ControlNode.defaultCompactionThreshold), range: 1...1_000_000)
         if let bad = seeds.first(where: { SocketAddress($0) == nil }) {
             throw ConfigError(field: "seeds", problem: "must be IPv4 HOST:PORT addresses, not \(bad)")
         }
@@ -155,6 +167,14 @@ struct RouterConfig {
         if let duplicate = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {
             throw ConfigError(field: "sites", problem: "names site \(duplicate) twice")
         }
+    }
+
+    /// A list in the file; "a,b" from a flag or the environment.
+    private static func list(_ key: String, _ root: ConfigObject) throws -> [String] {
+        if let text = root.values[key] as? String {
+            return text.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
+        }
+        return try root.strings(key)
     }
 
     private static func site(_ object: [String: Any], path: String) throws -> SiteConfiguration {

@@ -8,11 +8,28 @@ final class RouterEndpoints: HTTPHandler {
     private let node: RouterNode
     private let service: RouterService
     private let membership: MembershipNode?
+    private let control: ControlNode?
 
-    init(node: RouterNode, service: RouterService, membership: MembershipNode? = nil) {
+    init(node: RouterNode, service: RouterService, membership: MembershipNode? = nil, control: ControlNode? = nil) {
         self.node = node
         self.service = service
         self.membership = membership
+        self.control = control
+    }
+
+    /// The control plane's Raft state and table (docs/operations.md names each).
+    static func controlMetrics(_ control: ControlNode) -> String {
+        let raft = control.raft
+        var text = ""
+        let gauges: [(String, UInt64)] = [("term", raft.term), ("commit_index", raft.commitIndex), ("applied_index", raft.lastApplied),
+                                          ("table_version", control.table.version), ("leader", raft.role == .leader ? 1 : 0)]
+        for (name, value) in gauges { text += "# TYPE switchboard_control_\(name) gauge\nswitchboard_control_\(name) \(value)\n" }
+        let counters = [("leader_changes", control.metrics.leaderChanges), ("changes_applied", control.metrics.changesApplied),
+                         ("changes_refused", control.metrics.changesRefused), ("elections", raft.counters.elections),
+                         ("snapshots_installed", raft.counters.snapshotsInstalled), ("snapshots_sent", raft.counters.snapshotsSent)]
+        for (name, value) in counters { text += "# TYPE switchboard_control_\(name)_total counter\nswitchboard_control_\(name)_total \(value)\n" }
+        text += "# TYPE switchboard_control_storage_failed gauge\nswitchboard_control_storage_failed \(control.failure == nil ? 0 : 1)\n"
+        return text
     }
 
     func handle(_ request: HTTPRequest, client: String, connection: HTTPConnection) -> HTTPAction {
@@ -92,6 +109,7 @@ final class RouterEndpoints: HTTPHandler {
         text += "switchboard_router_wait_seconds_bucket{le=\"+Inf\"} \(m.assignments)\n"
         text += "switchboard_router_wait_seconds_sum \(m.waitSum)\nswitchboard_router_wait_seconds_count \(m.assignments)\n"
         if let membership { text += Self.membershipMetrics(membership) }
+        if let control { text += Self.controlMetrics(control) }
         return text
     }
 }

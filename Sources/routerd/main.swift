@@ -17,14 +17,15 @@ commands:
 
 let routerUsage = """
 routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR]
-               [--gossip HOST:PORT] [--seeds HOST:PORT,...] [--gossipPreset lan|fast] [--repair]
+               [--gossip HOST:PORT] [--seeds HOST:PORT,...] [--gossipPreset lan|fast] [--voters NODE,...] [--repair]
 
 Runs a router from a JSON configuration file (docs/operations.md): nodeId, cluster,
 clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, default
 127.0.0.1:9400), data, partitions (default 64), fsync (always | interval | none), sites;
 for a cluster, gossip (the UDP address of membership probes and gossip), seeds (other
-routers' gossip addresses to join through) and gossipPreset (lan, the default, or fast;
-docs/cluster.md).
+routers' gossip addresses to join through), gossipPreset (lan, the default, or fast;
+docs/cluster.md), voters (the control plane's 1, 3 or 5 voting routers; default this one
+alone) and replicas (copies of each partition in the table, default 1).
 Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
 SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
 configuration stops the start with a message naming the field.
@@ -137,10 +138,10 @@ func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<Stri
 func runRouter(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, routerUsage)
     let repair = raw.contains("--repair")
-    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data", "gossip", "seeds", "gossipPreset"])
+    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data", "gossip", "seeds", "gossipPreset", "voters"])
     let config: RouterConfig
     do {
-        config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions"]))
+        config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions", "replicas", "controlSnapshotEntries"]))
     } catch {
         fail("\(error)")
     }
@@ -150,6 +151,7 @@ func runRouter(_ raw: [String]) -> Never {
     let node: UncheckedBox<RouterNode>
     let service: UncheckedBox<RouterService>
     var membership: UncheckedBox<MembershipNode>?
+    let control: UncheckedBox<ControlNode>
     let health: TCPServer
     do {
         node = try loop.submitAndWait {
@@ -163,9 +165,10 @@ func runRouter(_ raw: [String]) -> Never {
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
         membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
+        control = try startControl(config, membership: membership, service: service, loop: loop)
         let endpoints = try loop.submitAndWait { [membership] in
             ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: config.identity.nodeID)
-            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value))
+            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value, control: control.value))
         }
         let budget = SharedConnectionBudget(HTTPServerOptions())
         health = try TCPServer(group: group, address: config.http) { _ in
@@ -180,6 +183,7 @@ func runRouter(_ raw: [String]) -> Never {
     waitForStopSignal()
     log(.info, "draining")
     // Leaving first: the other routers mark this one left at once instead of suspecting it.
+    try? loop.submitAndWait { control.value.stop() }
     if let membership { try? loop.submitAndWait { membership.value.leave() } }
     health.close()
     try? loop.submitAndWait {
@@ -207,6 +211,27 @@ func startMembership(_ config: RouterConfig, bind: SocketAddress, loop: EventLoo
         return UncheckedBox(node)
     }
     log(.info, "cluster membership started", [("member", "\(me)"), ("gossip", "\(bind)"), ("seeds", config.seeds.joined(separator: ","))])
+    return node
+}
+
+/// Starts this router's member of the control plane (its Raft log in `<data>/control`).
+func startControl(_ config: RouterConfig, membership: UncheckedBox<MembershipNode>?, service: UncheckedBox<RouterService>,
+                  loop: EventLoop) throws -> UncheckedBox<ControlNode> {
+    let node = try loop.submitAndWait {
+        let control = try ControlNode.start(loop: loop, node: config.identity.nodeID, membership: membership?.value, directory: config.data + "/control",
+                                            voters: config.voters, partitionCount: config.partitions, replicas: config.replicas,
+                                            settings: .lan(), compactionThreshold: RaftIndex(config.controlSnapshotEntries),
+                                            seed: UInt64.random(in: 0...UInt64.max))
+        control.onLeaderChanged = { leader, term in
+            log(.info, "control plane leader", [("leader", leader?.name ?? "none"), ("term", "\(term)")])
+        }
+        control.onTableChanged = { table in
+            log(.debug, "partition table changed", [("version", "\(table.version)"), ("owned_here", "\(table.owned(by: config.identity.nodeID).count)")])
+        }
+        service.value.controlStatus = { ControlListing.status(of: control) }
+        return UncheckedBox(control)
+    }
+    log(.info, "control plane started", [("voters", config.voters.joined(separator: ",")), ("replicas", "\(config.replicas)")])
     return node
 }
 

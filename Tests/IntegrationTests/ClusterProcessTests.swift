@@ -187,3 +187,92 @@ func httpGet(port: UInt16, path: String) -> String? {
         try loop.submitAndWait { a.value.stop(); b.value.stop() }
     }
 }
+
+/// Three `routerd router` processes voting in the control plane (Raft over the membership
+/// socket, `fast` gossip): they elect one leader and commit the same table; `kill -9` of
+/// the leader: the two others elect a new one within the bound and move the dead router's
+/// partitions to their in-sync replicas under the next epoch; the killed one comes back
+/// from its data directory and catches up from a snapshot.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct ControlPlaneProcessTests {
+    private let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/routerd")
+    private let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("deploy/router.example.json")
+
+    private func start(_ index: Int, base: UInt16, data: String) throws -> (process: Process, http: UInt16) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["router", "--config", config.path, "--listen", "127.0.0.1:\(base + UInt16(index))",
+                             "--http", "127.0.0.1:\(base + 100 + UInt16(index))", "--data", "\(data)/r\(index)",
+                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201),127.0.0.1:\(base + 202)",
+                             "--gossipPreset", "fast", "--voters", "router-1,router-2,router-3"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["SWITCHBOARD_NODE_ID": "router-\(index)", "SWITCHBOARD_REPLICAS": "2", "SWITCHBOARD_CONTROL_SNAPSHOT_ENTRIES": "16"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, base + 100 + UInt16(index))
+    }
+
+    private func metric(_ port: UInt16, _ name: String) -> Int? {
+        guard let text = httpGet(port: port, path: "/metrics") else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+    }
+
+    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if condition() { return Date().timeIntervalSince(start) }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    @Test func threeVoters_electOneLeader_replaceAKilledOne_andItCatchesUpFromASnapshot() throws {
+        // Below the ephemeral range (32768 and up), where outgoing connections could hold a port.
+        let base = UInt16(24_000 + Int(getpid() % 100) * 5)
+        let data = NSTemporaryDirectory() + "switchboard-control-\(getpid())"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var routers = try (1...3).map { try start($0, base: base, data: data) }
+        defer { for router in routers where router.process.isRunning { router.process.terminate() } }
+
+        // One leader, and every router holds the whole first placement.
+        let settled = waitUntil(seconds: 30) {
+            routers.compactMap { metric($0.http, "switchboard_control_leader") }.reduce(0, +) == 1
+                && routers.allSatisfy { metric($0.http, "switchboard_control_table_version").map { $0 >= 64 } == true }
+        }
+        let seen = routers.map { router in
+            ["leader", "term", "table_version", "commit_index"].map { "\($0)=\(metric(router.http, "switchboard_control_\($0)").map(String.init) ?? "?")" }
+                .joined(separator: " ") + " alive=\(metric(router.http, "switchboard_cluster_members{state=\"alive\"}").map(String.init) ?? "?")"
+        }
+        #expect(settled != nil, "a leader, and the table placed everywhere: \(seen)")
+        let leader = try #require(routers.firstIndex { metric($0.http, "switchboard_control_leader") == 1 })
+        let term = metric(routers[leader].http, "switchboard_control_term") ?? 0
+
+        kill(routers[leader].process.processIdentifier, SIGKILL)
+        routers[leader].process.waitUntilExit()
+        let others = routers.indices.filter { $0 != leader }
+        // A new leader: election timeouts of 150-300 ms, a pre-vote round, and the followers'
+        // leader lease (they must stop hearing the old one first): well within 2 s.
+        let elected = waitUntil(seconds: 10) {
+            others.compactMap { metric(routers[$0].http, "switchboard_control_leader") }.reduce(0, +) == 1
+                && others.allSatisfy { (metric(routers[$0].http, "switchboard_control_term") ?? 0) > term }
+        }
+        print("control: a new leader \(elected.map { String(format: "%.2f s", $0) } ?? "never") after kill -9 of the leader")
+        #expect(elected.map { $0 < 2 } == true, "took \(String(describing: elected)) s")
+        // Once membership declares it dead, its partitions move: the table grows on both.
+        let before = metric(routers[others[0]].http, "switchboard_control_table_version") ?? 0
+        #expect(waitUntil(seconds: 15) { others.allSatisfy { (metric(routers[$0].http, "switchboard_control_table_version") ?? 0) > before } } != nil,
+                "the dead router's partitions go to their in-sync replicas")
+
+        // Back from its data directory: it catches up, from a snapshot (its log is far behind).
+        routers[leader] = try start(leader + 1, base: base, data: data)
+        let caughtUp = waitUntil(seconds: 20) {
+            let target = metric(routers[others[0]].http, "switchboard_control_table_version")
+            return target != nil && metric(routers[leader].http, "switchboard_control_table_version") == target
+                && (metric(routers[leader].http, "switchboard_control_snapshots_installed_total") ?? 0) >= 1
+        }
+        #expect(caughtUp != nil, "the returning router has the same table, installed from a snapshot")
+    }
+}

@@ -38,6 +38,7 @@ enum TypedSamples {
         ("transcript", .transcript(conversation: "c1f")),
         ("operators", .operators),
         ("cluster", .cluster),
+        ("partitions", .partitions),
     ]
 
     static let events: [(name: String, event: ServerEvent)] = [
@@ -85,6 +86,9 @@ enum TypedSamples {
         ("file", .file(AttachmentContent(name: "r.pdf", contentType: "application/pdf", data: [0x25, 0x50, 0x44, 0x46]))),
         ("cluster", .cluster([ClusterMemberRow(node: "router-b", generation: 3, address: "10.0.0.2:7946", state: "suspect", incarnation: 2,
                                                operatorsOnline: 4, isSelf: false)])),
+        ("partitions", .partitions(ControlStatus(leader: "router-1", role: "follower", term: 3, commitIndex: 70, appliedIndex: 70, tableVersion: 66,
+                                                 voters: ["router-1", "router-2", "router-3"], observers: [],
+                                                 partitions: [PartitionRow(partition: 0, owner: "router-2", epoch: 2, inSync: ["router-2"])]))),
     ]
 
     static let principal = Principal(site: "shop", role: .operator, id: "anna", attributes: ["name": "Anna"])

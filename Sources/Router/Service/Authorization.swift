@@ -62,7 +62,7 @@ public enum Authorization {
                 return theirs ? .allowed : unknown
             case .typing, .read:
                 return theirs && conversation?.live == true && conversation?.assignedOperator != nil ? .allowed : .ignored
-            case .chats, .queue, .visitors, .conversations, .transcript, .operators, .cluster:
+            case .chats, .queue, .visitors, .conversations, .transcript, .operators, .cluster, .partitions:
                 return .refused(code: "forbidden", message: "Visitors cannot see the site's lists.")
             case .hello, .setStatus, .accept, .decline, .transfer, .end, .navigate, .invite, .canned, .saveCanned, .deleteCanned:
                 return .refused(code: "not_supported", message: "Visitors cannot do this.")
@@ -94,7 +94,7 @@ public enum Authorization {
                 return onSite && (isAdmin || involved) ? .allowed : notOnSite
             case .chats, .queue, .visitors:
                 return .allowed
-            case .conversations, .operators, .cluster:
+            case .conversations, .operators, .cluster, .partitions:
                 return isAdmin ? .allowed : .refused(code: "forbidden", message: "This needs the admin role.")
             case .transcript:
                 guard isAdmin else { return .refused(code: "forbidden", message: "This needs the admin role.") }
@@ -115,7 +115,7 @@ extension ClientCommand {
              .transfer(let c, _, _, _), .end(let c), .navigate(let c, _), .transcript(let c):
             return c
         case .hello, .start, .pageView, .cart, .departments, .setStatus, .chats, .queue, .visitors, .invite, .canned, .saveCanned,
-             .deleteCanned, .conversations, .operators, .cluster:
+             .deleteCanned, .conversations, .operators, .cluster, .partitions:
             return nil
         }
     }

@@ -183,7 +183,7 @@ extension RouterService {
                     throw .notFound("no canned response /\(shortcut)")
                 }
             })
-        case .chats, .queue, .visitors, .conversations, .transcript, .operators, .cluster, .canned:
+        case .chats, .queue, .visitors, .conversations, .transcript, .operators, .cluster, .partitions, .canned:
             break  // answered by `listing`
         }
     }

@@ -37,6 +37,11 @@ extension RouterService {
             })
         case .cluster:
             return .cluster(clusterMembers?(site) ?? [])
+        case .partitions:
+            guard let status = controlStatus?() else {
+                return .event(.error(code: "not_supported", message: "This router runs no control plane.", requestID: nil))
+            }
+            return .partitions(status)
         case .visitors:
             return .visitors(visitorRows(of: site, closed: all.filter { !$0.state.isOpen }))
         case .canned:

@@ -28,6 +28,8 @@ public final class RouterService: RouterNodeDelegate {
     /// The cluster's routers as membership sees them, with each one's online operators of
     /// a site (set by the daemon, which runs membership; nil: the admin's list is empty).
     public var clusterMembers: ((SiteID) -> [ClusterMemberRow])?
+    /// The control plane's state and partition table (set by the daemon).
+    public var controlStatus: (() -> ControlStatus)?
 
     private init(node: RouterNode, logger: Logger) {
         self.node = node

@@ -63,6 +63,7 @@ extension ClientCommand {
         case .transcript(let conversation): o = ["type": "transcript", "conversation": conversation]
         case .operators: o = ["type": "operators"]
         case .cluster: o = ["type": "cluster"]
+        case .partitions: o = ["type": "partitions"]
         }
         return o
     }

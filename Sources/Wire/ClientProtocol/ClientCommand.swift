@@ -73,6 +73,8 @@ public enum ClientCommand: Equatable, Sendable {
     case operators
     /// The routers of the cluster as the answering router sees them (admin).
     case cluster
+    /// The control plane's partition table and state (admin).
+    case partitions
 
     /// Whose a canned response is: the whole site's or one operator's.
     public enum CannedScope: String, Sendable {
@@ -186,6 +188,7 @@ public enum ClientCommand: Equatable, Sendable {
         case "transcript": command = .transcript(conversation: try f.string("conversation"))
         case "operators": command = .operators
         case "cluster": command = .cluster
+        case "partitions": command = .partitions
         case let other: throw ClientProtocolError(code: "unknown_type", message: "unknown message type '\(other)'")
         }
         try f.finish()

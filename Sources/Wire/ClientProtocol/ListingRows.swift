@@ -144,6 +144,37 @@ public struct ClusterMemberRow: Equatable, Sendable {
     }
 }
 
+/// The control plane as the answering router sees it: its Raft state and the committed
+/// partition table (the admin page's "Partitions").
+public struct ControlStatus: Equatable, Sendable {
+    public var leader: String, role: String
+    public var term: Int64, commitIndex: Int64, appliedIndex: Int64, tableVersion: Int64
+    public var voters: [String], observers: [String]
+    public var partitions: [PartitionRow]
+
+    public init(leader: String, role: String, term: Int64, commitIndex: Int64, appliedIndex: Int64, tableVersion: Int64,
+                voters: [String], observers: [String], partitions: [PartitionRow]) {
+        (self.leader, self.role, self.term, self.commitIndex, self.appliedIndex) = (leader, role, term, commitIndex, appliedIndex)
+        (self.tableVersion, self.voters, self.observers, self.partitions) = (tableVersion, voters, observers, partitions)
+    }
+
+    var jsonObject: [String: Any] {
+        ["leader": leader, "role": role, "term": term, "commitIndex": commitIndex, "appliedIndex": appliedIndex, "tableVersion": tableVersion,
+         "voters": voters, "observers": observers, "items": partitions.map(\.jsonObject)]
+    }
+}
+
+/// One partition's entry in the committed table.
+public struct PartitionRow: Equatable, Sendable {
+    public var partition: Int64, owner: String, epoch: Int64
+    public var inSync: [String]
+    public init(partition: Int64, owner: String, epoch: Int64, inSync: [String]) {
+        (self.partition, self.owner, self.epoch, self.inSync) = (partition, owner, epoch, inSync)
+    }
+
+    var jsonObject: [String: Any] { ["partition": partition, "owner": owner, "epoch": epoch, "inSync": inSync] }
+}
+
 /// A canned response an operator may use.
 public struct CannedEntry: Equatable, Sendable {
     public var shortcut: String, text: String

@@ -8,7 +8,7 @@ extension ClientCommand {
     enum Tag: UInt8 {
         case hello = 1, send, typing, read, resume, start, pageView, cart, leave, rate, departments, emailTranscript, attach,
              attachment, setStatus, accept, decline, transfer, end, chats, queue, visitors, navigate, invite, canned, saveCanned,
-             deleteCanned, conversations, transcript, operators, cluster
+             deleteCanned, conversations, transcript, operators, cluster, partitions
     }
 
     private var tag: Tag {
@@ -44,6 +44,7 @@ extension ClientCommand {
         case .transcript: .transcript
         case .operators: .operators
         case .cluster: .cluster
+        case .partitions: .partitions
         }
     }
 
@@ -117,7 +118,7 @@ extension ClientCommand {
             w.writeString(scope.rawValue)
         case .conversations(let includeClosed):
             w.writeBool(includeClosed)
-        case .departments, .chats, .queue, .visitors, .canned, .operators, .cluster:
+        case .departments, .chats, .queue, .visitors, .canned, .operators, .cluster, .partitions:
             break
         }
     }
@@ -163,6 +164,7 @@ extension ClientCommand {
         case .transcript: return .transcript(conversation: try r.readString())
         case .operators: return .operators
         case .cluster: return .cluster
+        case .partitions: return .partitions
         }
     }
 

@@ -21,6 +21,8 @@ public enum RouterReply: Equatable, Sendable {
     case file(AttachmentContent)
     /// The routers of the cluster.
     case cluster([ClusterMemberRow])
+    /// The control plane and its partition table.
+    case partitions(ControlStatus)
 
     /// The error code when the command was refused.
     public var errorCode: String? {
@@ -54,12 +56,16 @@ public enum RouterReply: Equatable, Sendable {
         case .file(let file):
             return JSONText.serialize(["type": "attachment", "name": file.name, "contentType": file.contentType, "data": Base64.encode(file.data)])
         case .cluster(let rows): return JSONText.serialize(["type": "cluster", "items": rows.map(\.jsonObject)])
+        case .partitions(let status):
+            var object = status.jsonObject
+            object["type"] = "partitions"
+            return JSONText.serialize(object)
         }
     }
 
     /// ONLY APPEND: the numeric values are part of the protocol.
     private enum Tag: UInt8 {
-        case event = 1, chats, queue, visitors, conversations, transcript, operators, canned, file, cluster
+        case event = 1, chats, queue, visitors, conversations, transcript, operators, canned, file, cluster, partitions
     }
 
     /// Writes the tag and the fields.
@@ -125,6 +131,18 @@ public enum RouterReply: Equatable, Sendable {
                 w.writeSigned(row.operatorsOnline)
                 w.writeBool(row.isSelf)
             }
+        case .partitions(let status):
+            w.writeUInt8(Tag.partitions.rawValue)
+            w.writeString(status.leader)
+            w.writeString(status.role)
+            for value in [status.term, status.commitIndex, status.appliedIndex, status.tableVersion] { w.writeSigned(value) }
+            for names in [status.voters, status.observers] { w.writeArray(names) { $0.writeString($1) } }
+            w.writeArray(status.partitions) { w, row in
+                w.writeSigned(row.partition)
+                w.writeString(row.owner)
+                w.writeSigned(row.epoch)
+                w.writeArray(row.inSync) { $0.writeString($1) }
+            }
         }
     }
 
@@ -165,6 +183,17 @@ public enum RouterReply: Equatable, Sendable {
                 ClusterMemberRow(node: try r.readString(), generation: try r.readSigned(), address: try r.readString(), state: try r.readString(),
                                  incarnation: try r.readSigned(), operatorsOnline: try r.readSigned(), isSelf: try r.readBool())
             })
+        case .partitions:
+            let (leader, role) = (try r.readString(), try r.readString())
+            let (term, commit, applied, version) = (try r.readSigned(), try r.readSigned(), try r.readSigned(), try r.readSigned())
+            let voters = try r.readArray { (r) throws(WireError) in try r.readString() }
+            let observers = try r.readArray { (r) throws(WireError) in try r.readString() }
+            let rows = try r.readArray { (r) throws(WireError) in
+                PartitionRow(partition: try r.readSigned(), owner: try r.readString(), epoch: try r.readSigned(),
+                             inSync: try r.readArray { (r) throws(WireError) in try r.readString() })
+            }
+            return .partitions(ControlStatus(leader: leader, role: role, term: term, commitIndex: commit, appliedIndex: applied, tableVersion: version,
+                                             voters: voters, observers: observers, partitions: rows))
         }
     }
 }
