@@ -62,10 +62,20 @@
       return tr;
     }));
   }
+  function showPartitions(control) {
+    const owners = {};
+    for (const p of control.items) owners[p.owner || 'nobody'] = (owners[p.owner || 'nobody'] || 0) + 1;
+    const leader = control.leader ? `Leader ${control.leader} (term ${control.term})` : 'No leader right now';
+    $('#control-note').textContent = `${leader}; this router is ${control.role === 'leader' ? 'the leader' : (/^[aeiou]/.test(control.role) ? 'an ' : 'a ') + control.role}. Table version ${control.tableVersion}, `
+      + `voters ${control.voters.join(', ')}${control.observers.length ? ', observers ' + control.observers.join(', ') : ''}. Partitions per router: `
+      + Object.entries(owners).map(([owner, count]) => `${owner} ${count}`).join(', ') + '.';
+    $('#partitions').replaceChildren(...control.items.map((p) => row([p.partition, p.owner || 'nobody', p.epoch, p.inSync.join(', ')])));
+  }
   async function loadLive() {
     const [operators, queue, conversations, cluster] = await Promise.all([api('GET', 'operators'), api('GET', 'queues'), api('GET', 'conversations?all=1'),
       api('GET', 'cluster')]);
     showCluster(cluster.items);
+    api('GET', 'partitions').then(showPartitions, () => { $('#control-note').textContent = 'This router runs no control plane.'; });
     $('#operators').replaceChildren(...operators.items.map((o) => row([`${o.name} (${o.id})`, o.status, o.connected ? 'yes' : 'no', `${o.chats} / ${o.maxChats}`,
       Object.entries(o.skills).map(([skill, level]) => `${skill} ${level}`).join(', ')])));
     $('#queue').replaceChildren(...queue.items.map((q) => row([q.position, q.department, (q.visitorProfile || {}).name || q.visitor, `${q.waitingSeconds} s`])));

@@ -26,6 +26,7 @@ final class RouterEndpoints: HTTPHandler {
         for (name, value) in gauges { text += "# TYPE switchboard_control_\(name) gauge\nswitchboard_control_\(name) \(value)\n" }
         let counters = [("leader_changes", control.metrics.leaderChanges), ("changes_applied", control.metrics.changesApplied),
                          ("changes_refused", control.metrics.changesRefused), ("elections", raft.counters.elections),
+                         ("foreign_group_messages", control.metrics.foreignGroup), ("undecodable_messages", control.metrics.undecodable),
                          ("snapshots_installed", raft.counters.snapshotsInstalled), ("snapshots_sent", raft.counters.snapshotsSent)]
         for (name, value) in counters { text += "# TYPE switchboard_control_\(name)_total counter\nswitchboard_control_\(name)_total \(value)\n" }
         text += "# TYPE switchboard_control_storage_failed gauge\nswitchboard_control_storage_failed \(control.failure == nil ? 0 : 1)\n"

@@ -321,6 +321,13 @@ func runDev(_ raw: [String]) -> Never {
             ClusterPresence.connect(node: node.value, service: service.value, membership: nil, nodeID: "router-1")
             return service.value.address!
         }
+        // The control plane as a group of one, like a router started alone.
+        _ = try loop.submitAndWait {
+            let control = try ControlNode.start(loop: loop, node: "router-1", membership: nil, directory: data + "/control", voters: ["router-1"],
+                                                partitionCount: 64, replicas: 1, settings: .lan(), seed: UInt64.random(in: 0...UInt64.max))
+            service.value.controlStatus = { ControlListing.status(of: control) }
+            return UncheckedBox(control)
+        }
         var configuration = GatewayConfiguration(siteSecrets: ["shop": siteSecret], router: routerAddress, wire: wire("gateway-1", .gateway))
         configuration.staticDirectory = web
         configuration.http.messagesPerSecond = messageRate

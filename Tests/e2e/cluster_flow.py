@@ -33,7 +33,8 @@ def free_udp_port():
 
 
 def start_router(name, data, gossip, seed):
-    env = {**os.environ, "SWITCHBOARD_DATA": data, "SWITCHBOARD_NODE_ID": name}
+    # router-1 votes alone in the control plane; router-2 follows its table as an observer.
+    env = {**os.environ, "SWITCHBOARD_DATA": data, "SWITCHBOARD_NODE_ID": name, "SWITCHBOARD_VOTERS": "router-1"}
     process = subprocess.Popen([ROUTERD, "router", "--config", os.path.join(ROOT, "deploy", "router.example.json"),
                                 "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--gossip", f"127.0.0.1:{gossip}",
                                 "--seeds", f"127.0.0.1:{seed}", "--gossipPreset", "fast"], stdout=subprocess.PIPE, text=True, env=env)
@@ -101,6 +102,15 @@ def main():
                 return seen.get("router-1", {}).get("state") == "alive" and seen.get("router-2", {}).get("self")
             until(both_alive, "router-2 lists router-1 alive and itself")
             check(True, "router-2's gateway lists both routers of the cluster")
+            def placed():
+                status, body = http(address2, "GET", "/api/admin/partitions", headers={"Authorization": f"Bearer {admin}"})
+                return status, json.loads(body)
+            until(lambda: placed()[1].get("tableVersion", 0) >= 64, "router-2's table is placed")
+            status, table = placed()
+            owners = {p["owner"] for p in table["items"]}
+            check(status == 200 and table["leader"] == "router-1" and table["role"] == "observer" and len(table["items"]) == 64
+                  and owners == {"router-1", "router-2"} and all(p["epoch"] == 1 and p["inSync"] == [p["owner"]] for p in table["items"]),
+                  "router-2 follows router-1's table as an observer: 64 partitions over both routers, each at epoch 1")
 
             def while_online():
                 took = until(lambda: members(address2, admin)["router-1"]["operatorsOnline"] == 1,
@@ -114,8 +124,12 @@ def main():
                     wait(driver, lambda d: "router-1" in d.find_element("id", "cluster").text
                          and "2 of 2 routers alive" in d.find_element("id", "cluster-note").text, "the admin page lists the cluster")
                     check(not driver.find_element("id", "login").is_displayed(), "the admin page shows no login form once logged in")
+                    wait(driver, lambda d: "Table version" in d.find_element("id", "control-note").text
+                         and d.find_element("id", "partitions").text.count("router-") >= 128, "the admin page shows the partition table")
                     os.makedirs(SHOTS, exist_ok=True)
                     driver.save_screenshot(os.path.join(SHOTS, "cluster-admin.png"))
+                    driver.execute_script("document.getElementById('partitions-title').scrollIntoView()")
+                    driver.save_screenshot(os.path.join(SHOTS, "cluster-admin-partitions.png"))
                 finally:
                     driver.quit()
             asyncio.run(operator_online(address1, operator, while_online))

@@ -96,6 +96,24 @@ public enum RaftCodec {
         }
     }
 
+    /// A message prefixed with its group's name (`string group · the rest`).
+    public static func withGroup(_ group: String, _ body: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: body.count + group.utf8.count + 2)
+        w.writeString(group)
+        w.writeRaw(body)
+        return w.bytes
+    }
+
+    /// The group's name and the rest, from what `withGroup` made.
+    public static func splitGroup(_ bytes: [UInt8]) throws(WireError) -> (group: String, body: [UInt8]) {
+        let result = bytes.withUnsafeBytes { raw -> Result<(String, Int), WireError> in
+            var reader = ByteReader(raw)
+            do throws(WireError) { return .success((try reader.readString(), reader.remaining)) } catch { return .failure(error) }
+        }
+        let (group, remaining) = try result.get()
+        return (group, Array(bytes.suffix(remaining)))
+    }
+
     // MARK: entries and snapshots
 
     public static func encode(_ entry: RaftEntry) -> [UInt8] {

@@ -22,6 +22,8 @@ public final class ControlNode {
         public var changesRefused = 0
         /// Control messages that could not be read.
         public var undecodable = 0
+        /// Messages of another group (a router configured with other voters), dropped.
+        public var foreignGroup = 0
     }
 
     /// How often the leader compares the table with membership.
@@ -52,11 +54,15 @@ public final class ControlNode {
     /// Changes proposed by this leader and not applied yet: not proposed again meanwhile.
     private var pending: Set<[UInt8]> = []
     private var stopped = false
+    /// The group's name: its configured voters. Every message carries it, so routers
+    /// configured with different voters (two groups, two tables) never mix their logs.
+    private let group: String
 
-    private init(loop: EventLoop, raft: RaftNode, storage: RaftStorage, membership: MembershipNode?, partitionCount: Int, replicas: Int) {
+    private init(loop: EventLoop, raft: RaftNode, storage: RaftStorage, membership: MembershipNode?, group: String, partitionCount: Int, replicas: Int) {
         (self.loop, self.raft, self.storage, self.membership, self.me) = (loop, raft, storage, membership, raft.id)
         (self.partitionCount, self.replicas) = (partitionCount, replicas)
         table = PartitionTable(partitionCount: partitionCount)
+        self.group = group
     }
 
     /// Opens the member's log in `directory` and starts it. `voters` are the configured
@@ -70,7 +76,8 @@ public final class ControlNode {
         let me = ServerID(node)
         let storage = try RaftStorage(directory: directory, fresh: .bootstrap(RaftConfiguration(voters: Set(voters.map { ServerID($0) }))))
         let raft = RaftNode(id: me, settings: settings, restoring: storage.state, seed: seed)
-        let node = ControlNode(loop: loop, raft: raft, storage: storage, membership: membership, partitionCount: partitionCount, replicas: replicas)
+        let node = ControlNode(loop: loop, raft: raft, storage: storage, membership: membership, group: voters.sorted().joined(separator: ","),
+                               partitionCount: partitionCount, replicas: replicas)
         node.compactionThreshold = max(1, compactionThreshold)
         let box = UncheckedBox(node)
         membership?.onControl = { sender, body in box.value.received(body, from: sender) }
@@ -91,7 +98,12 @@ public final class ControlNode {
         guard !stopped else { return }
         let envelope: RaftEnvelope
         do {
-            envelope = try RaftCodec.decodeEnvelope(body)
+            let (group, raftBytes) = try RaftCodec.splitGroup(body)
+            guard group == self.group else {
+                metrics.foreignGroup += 1
+                return
+            }
+            envelope = try RaftCodec.decodeEnvelope(raftBytes)
         } catch {
             metrics.undecodable += 1
             return
@@ -119,7 +131,7 @@ public final class ControlNode {
                 }
             case .send(let to, let envelope):
                 guard let membership, let address = address(of: to) else { continue }
-                membership.sendControl(RaftCodec.encode(envelope), to: address)
+                membership.sendControl(RaftCodec.withGroup(group, RaftCodec.encode(envelope)), to: address)
             case .installSnapshot(let snapshot):
                 table = (try? PartitionTableCodec.decodeTable(snapshot.data)) ?? PartitionTable(partitionCount: partitionCount)
                 onTableChanged?(table)
