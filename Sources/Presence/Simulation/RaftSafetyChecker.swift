@@ -22,6 +22,9 @@ struct RaftSafetyChecker {
     private var leaderOfTerm: [RaftTerm: ServerID] = [:]
     /// Committed entries by index, as the first server to commit each saw it.
     private(set) var committed: [RaftIndex: RaftEntry] = [:]
+    /// The term each was committed in: that server's term then (the leader's, or, if a
+    /// follower saw it first, a term at least as late, which only checks fewer leaders).
+    private var committedInTerm: [RaftIndex: RaftTerm] = [:]
     /// The application's digest after applying each index, as the first server to get there computed it.
     private var digestAt: [RaftIndex: UInt64] = [0: RaftSafetyChecker.emptyDigest]
     /// For log matching: an (index, term) names one entry, always after the same (index - 1)'s term.
@@ -56,9 +59,10 @@ struct RaftSafetyChecker {
         return nil
     }
 
-    /// Leader completeness: a new leader holds every entry committed so far.
+    /// Leader completeness: a leader holds every entry committed in an earlier term (paper
+    /// §5.4; a candidate of an older term may still win with late votes, and lead in vain).
     func checkComplete(_ node: RaftNode) -> String? {
-        for (index, entry) in committed where index > node.log.snapshotIndex {
+        for (index, entry) in committed where index > node.log.snapshotIndex && committedInTerm[index]! < node.term {
             if node.log.entry(at: index) != entry {
                 return "\(node.id) leads term \(node.term) without committed entry \(index) (term \(entry.term))"
             }
@@ -76,7 +80,7 @@ struct RaftSafetyChecker {
             if let known = committed[index], known != entry {
                 return "\(node.id) commits \(entry) at \(index), \(known) was committed there"
             }
-            committed[index] = entry
+            if committed[index] == nil { (committed[index], committedInTerm[index]) = (entry, node.term) }
         }
         return nil
     }
