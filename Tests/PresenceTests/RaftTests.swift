@@ -98,11 +98,18 @@ import Testing
         #expect(cluster["a"].term == 2 && cluster["a"].role == .follower && cluster["a"].leader == "b")
     }
 
-    @Test func anObserver_neverVotes_norCampaigns_butAppliesTheLog() throws {
+    @Test func anObserver_neverCampaigns_itsVoteCountsForNothing_butItAppliesTheLog() throws {
         var cluster = RaftTestCluster(voters: Self.abc, observers: ["o"])
         cluster.timeOut("o")
         #expect(!cluster.last["o"]!.contains { if case .send = $0 { true } else { false } } && cluster["o"].term == 0)
-        #expect(Self.granted(cluster.message(to: "o", Self.vote(from: "a", term: 1))) == false)
+        // a with only the observer's answer is one voter of three: no leader.
+        cluster.crash("b"); cluster.crash("c")
+        cluster.timeOut("a")
+        let preVote = cluster.inbox.first { $0.to == "b" }!.envelope
+        _ = cluster.message(to: "o", preVote)
+        cluster.deliver()
+        #expect(cluster["a"].role == .preCandidate && cluster["a"].counters.elections == 0)
+        cluster.restart("b"); cluster.restart("c")
         cluster.elect("a")
         _ = try cluster.propose("x", at: "a")
         cluster.heartbeat()

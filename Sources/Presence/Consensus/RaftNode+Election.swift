@@ -58,7 +58,7 @@ extension RaftNode {
         let upToDate = isUpToDate(lastLogIndex: request.lastLogIndex, lastLogTerm: request.lastLogTerm)
         if request.preVote {
             // Would this server vote in an election for `requested`? Nothing changes here.
-            let grant = requested > term && !inLeaderLease(now: now) && isVoter && upToDate
+            let grant = requested > term && !inLeaderLease(now: now) && upToDate
             send(.voteResponse(VoteResponse(preVote: true, granted: grant)), to: candidate, &out)
             return
         }
@@ -70,7 +70,11 @@ extension RaftNode {
             becomeFollower(term: requested, now: now, &out)
         }
         // One vote per term (persisted before the answer leaves), and only for an up-to-date log.
-        let grant = requested == term && (votedFor == nil || votedFor == candidate) && isVoter && upToDate
+        // A server answers whatever its own configuration says (dissertation §4.1): an
+        // observer promoted in the candidate's log that has not received that entry yet
+        // must still vote, or the group could never again form a majority. Observers'
+        // votes count for nothing because a candidate counts only its own configuration's voters.
+        let grant = requested == term && (votedFor == nil || votedFor == candidate) && upToDate
         if grant {
             if votedFor == nil {
                 votedFor = candidate

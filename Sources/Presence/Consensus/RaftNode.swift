@@ -83,8 +83,9 @@ public struct RaftNode: Sendable {
         RaftPersistentState(term: term, votedFor: votedFor, snapshot: snapshot, entries: log.entries)
     }
 
-    /// Whether this server votes and may campaign (an observer, or a server not in the
-    /// configuration, does neither).
+    /// Whether this server counts toward majorities and may campaign, by its own latest
+    /// configuration (an observer, or a server not in it, does neither; it still answers
+    /// vote requests, which only a candidate that holds it a voter counts).
     public var isVoter: Bool { configuration.isVoter(id) }
 
     // MARK: inputs

@@ -20,8 +20,8 @@ public struct ServerID: Hashable, Comparable, Sendable, CustomStringConvertible,
 }
 
 /// Who is in the group: the voters elect leaders and make up majorities; the observers
-/// (non-voting learners, dissertation §4.2.1) receive and apply the log but never vote nor
-/// campaign. A server is in at most one of the two sets.
+/// (non-voting learners, dissertation §4.2.1) receive and apply the log but never campaign,
+/// and no candidate or leader counts them toward a majority. A server is in at most one of the two sets.
 public struct RaftConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var voters: Set<ServerID>
     public var observers: Set<ServerID>
