@@ -4,7 +4,7 @@ export PATH := $(SWIFT_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps browser-deps build release test demo fuzz bench bench-memory clean
+.PHONY: deps browser-deps build release test demo fuzz bench bench-memory soak-raft clean
 
 ## deps: install liblz4-dev (and pkg-config) only when they are missing
 deps:
@@ -46,6 +46,11 @@ demo: build
 ## fuzz: libFuzzer + AddressSanitizer on every parser that reads outside input (frames and
 ## messages, HTTP with chunked bodies, WebSocket, JSON and client commands, tokens, log
 ## recovery), FUZZ_SECONDS each, two at a time
+## soak-raft: the Raft simulation at five times make test's size (14,000 seeded runs, a few minutes)
+soak-raft: deps
+	swift build --build-tests
+	RAFT_SIM_RUNS=500 swift test --skip-build --filter RaftSimulationTests
+
 fuzz: deps
 	Fuzz/run.sh $(FUZZ_SECONDS)
 
