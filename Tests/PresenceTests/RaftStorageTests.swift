@@ -79,3 +79,40 @@ import Wire
         #expect(throws: StorageError.self) { try RaftStorage(directory: path, fresh: Self.fresh) }
     }
 }
+
+@Suite struct RaftStorageRecoveryTests {
+    @Test func zerosWhereTheLastWriteNeverLanded_areCutAway() throws {
+        let path = RaftStorageTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let storage = try RaftStorage(directory: path, fresh: RaftStorageTests.fresh)
+        try storage.persist(.persistEntries([RaftEntry(term: 1, index: 1, kind: .noop)]))
+        let log = URL(fileURLWithPath: path + "/log")
+        try Data(try Data(contentsOf: log) + Data(repeating: 0, count: 40)).write(to: log)
+        #expect(try RaftStorage(directory: path, fresh: RaftStorageTests.fresh).state.entries.map(\.index) == [1])
+    }
+
+    @Test func aCrashBetweenSnapshotAndLogRewrite_leavesALogThatFollowsTheSnapshot() throws {
+        let path = RaftStorageTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let storage = try RaftStorage(directory: path, fresh: RaftStorageTests.fresh)
+        try storage.persist(.persistEntries((1...5).map { RaftEntry(term: 1, index: RaftIndex($0), kind: .noop) }))
+        let log = URL(fileURLWithPath: path + "/log")
+        let before = try Data(contentsOf: log)
+        // The snapshot through 3 landed; the log rewrite after it did not.
+        try storage.persist(.persistSnapshot(RaftSnapshot(lastIndex: 3, lastTerm: 1, configuration: RaftCodecTests.configuration, data: [1])))
+        try before.write(to: log)
+        let reopened = try RaftStorage(directory: path, fresh: RaftStorageTests.fresh)
+        #expect(reopened.state.snapshot.lastIndex == 3 && reopened.state.entries.map(\.index) == [4, 5])
+        // A Raft node can start from it (the log's rules hold).
+        _ = RaftNode(id: "router-1", settings: .lan(), restoring: reopened.state, seed: 1)
+    }
+
+    @Test func appendEntriesWithIndicesThatDoNotFollow_areRefusedByTheDecoder() {
+        let bad = RaftEnvelope(from: "router-2", term: 1, message: .appendEntries(AppendEntries(prevLogIndex: 4, prevLogTerm: 1,
+            entries: [RaftEntry(term: 1, index: 7, kind: .noop)], leaderCommit: 0)))
+        #expect(throws: WireError.self) { try RaftCodec.decodeEnvelope(RaftCodec.encode(bad)) }
+        let overflow = RaftEnvelope(from: "router-2", term: 1, message: .appendEntries(AppendEntries(prevLogIndex: UInt64.max, prevLogTerm: 1,
+            entries: [RaftEntry(term: 1, index: 0, kind: .noop)], leaderCommit: 0)))
+        #expect(throws: WireError.self) { try RaftCodec.decodeEnvelope(RaftCodec.encode(overflow)) }
+    }
+}

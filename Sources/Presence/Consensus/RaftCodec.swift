@@ -76,8 +76,14 @@ public enum RaftCodec {
                 let count = try r.readVarint()
                 // An entry takes at least 3 bytes: a count beyond what is left is a lie.
                 guard count <= UInt64(r.remaining / 3) else { throw .invalidField("entry count \(count)") }
+                // The entries follow prevIndex one by one (the log's rules trap on anything else).
+                guard prevIndex <= UInt64.max - count else { throw .invalidField("entry index overflow") }
                 var entries: [RaftEntry] = []
-                for _ in 0..<count { entries.append(try readEntry(&r)) }
+                for offset in 0..<count {
+                    let entry = try readEntry(&r)
+                    guard entry.index == prevIndex + 1 + offset else { throw .invalidField("entry index \(entry.index)") }
+                    entries.append(entry)
+                }
                 message = .appendEntries(AppendEntries(prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: try r.readVarint()))
             case 4:
                 let (success, match, conflict) = (try r.readBool(), try r.readVarint(), try r.readVarint())

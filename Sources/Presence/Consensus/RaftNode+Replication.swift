@@ -111,6 +111,8 @@ extension RaftNode {
         guard role == .leader, answered == term, var state = progress[member] else { return }
         state.lastContact = now
         if response.success {
+            // A follower cannot hold more than was sent to it: a larger claim is a bad peer's.
+            guard response.matchIndex <= log.lastIndex else { return }
             state.match = max(state.match, response.matchIndex)
             state.next = max(state.next, state.match + 1)
         } else {

@@ -45,7 +45,7 @@ extension RaftNode {
 
     mutating func onSnapshotResponse(_ response: SnapshotResponse, from member: ServerID, term answered: RaftTerm, now: UInt64,
                                      _ out: inout RaftOutput) {
-        guard role == .leader, answered == term, var state = progress[member] else { return }
+        guard role == .leader, answered == term, var state = progress[member], response.matchIndex <= log.lastIndex else { return }
         state.lastContact = now
         state.match = max(state.match, response.matchIndex)
         state.next = max(state.next, state.match + 1)

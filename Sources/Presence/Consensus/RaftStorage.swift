@@ -34,15 +34,34 @@ public final class RaftStorage {
             let (term, vote) = try Self.readState(statePath)
             (state.term, state.votedFor) = (term, vote)
         }
-        if access(snapshotPath, F_OK) == 0 { state.snapshot = try Self.readSnapshot(snapshotPath) }
+        if access(snapshotPath, F_OK) == 0 {
+            state.snapshot = try Self.readSnapshot(snapshotPath)
+        } else {
+            // The first configuration is stored at once: a later start with other voters in
+            // the configuration file does not change the group.
+            try DurableFile.replace(snapshotPath, with: Self.sealed(RaftCodec.encode(fresh.snapshot)))
+        }
         if access(logPath, F_OK) == 0 {
-            state.entries = try readLog()
+            let read = try readLog()
+            state.entries = Self.following(state.snapshot, read)
+            // A crash between installing a snapshot and rewriting the log leaves entries the
+            // snapshot covers (or that contradict it): the log is made to follow it again.
+            if state.entries != read { try rewriteLog(state.entries) }
         } else {
             try rewriteLog([])
         }
-        let opened = try DurableFile.openLogFile(logPath, header: Self.logHeader)
-        log = opened.fd
-        if opened.created { DurableFile.syncDirectory(directory) }
+        if log < 0 { log = try DurableFile.openLogFile(logPath, header: Self.logHeader).fd }
+    }
+
+    /// The entries of `entries` that follow `snapshot` one by one; none if they contradict it.
+    static func following(_ snapshot: RaftSnapshot, _ entries: [RaftEntry]) -> [RaftEntry] {
+        if let covered = entries.first(where: { $0.index == snapshot.lastIndex }), covered.term != snapshot.lastTerm { return [] }
+        var kept: [RaftEntry] = []
+        for entry in entries where entry.index > snapshot.lastIndex {
+            guard entry.index == snapshot.lastIndex + 1 + RaftIndex(kept.count) else { break }
+            kept.append(entry)
+        }
+        return kept
     }
 
     deinit {
@@ -104,24 +123,26 @@ public final class RaftStorage {
         var offset = Self.logHeader.count
         while offset < bytes.count {
             let rest = bytes.count - offset
-            let length = rest >= 8 ? Self.uint32(bytes, offset) : 0
-            let complete = rest >= 8 && Int(length) <= rest - 8
-            let body = complete ? Array(bytes[(offset + 8)..<(offset + 8 + Int(length))]) : []
-            let intact = complete && CRC32C.checksum(body) == Self.uint32(bytes, offset + 4)
-            guard intact else {
-                // Only the last record may be torn: it was never acknowledged.
-                guard !complete || offset + 8 + Int(length) == bytes.count else {
-                    throw .corrupt(segment: logPath, offset: offset, reason: "a record's checksum does not match")
-                }
+            let length = rest >= 8 ? Int(Self.uint32(bytes, offset)) : 0
+            let end = offset + 8 + length
+            // Only the last write may be unfinished (it was never acknowledged): a record cut
+            // short, or zeros where the file grew but the data never landed. It is cut away.
+            let unfinished = rest < 8 || end > bytes.count || (length == 0 && bytes[offset...].allSatisfy { $0 == 0 })
+            if unfinished {
                 try DurableFile.truncate(logPath, to: offset)
                 break
             }
-            do {
-                entries.append(try RaftCodec.decodeEntry(body))
-            } catch {
-                throw .undecodable(segment: logPath, offset: offset, reason: error.message)
+            let body = Array(bytes[(offset + 8)..<min(end, bytes.count)])
+            let entry = length > 0 && CRC32C.checksum(body) == Self.uint32(bytes, offset + 4) ? try? RaftCodec.decodeEntry(body) : nil
+            guard let entry else {
+                guard end == bytes.count else {
+                    throw .corrupt(segment: logPath, offset: offset, reason: "a record's checksum or contents are wrong")
+                }
+                try DurableFile.truncate(logPath, to: offset)  // the last record, torn
+                break
             }
-            offset += 8 + Int(length)
+            entries.append(entry)
+            offset = end
         }
         return entries
     }

@@ -117,8 +117,9 @@ public final class ControlNode {
     }
 
     private func carryOut(_ actions: [RaftAction]) {
-        guard !stopped else { return }
         for action in actions {
+            // A failure (the disk, an unreadable snapshot) stops everything after it.
+            guard !stopped else { return }
             switch action {
             case .persistState, .persistEntries, .persistTruncation, .persistSnapshot:
                 do {
@@ -133,7 +134,14 @@ public final class ControlNode {
                 guard let membership, let address = address(of: to) else { continue }
                 membership.sendControl(RaftCodec.withGroup(group, RaftCodec.encode(envelope)), to: address)
             case .installSnapshot(let snapshot):
-                table = (try? PartitionTableCodec.decodeTable(snapshot.data)) ?? PartitionTable(partitionCount: partitionCount)
+                do {
+                    table = try PartitionTableCodec.decodeTable(snapshot.data)
+                } catch {
+                    // An empty table in its place would make this copy differ from the others'.
+                    failure = .damagedFile(path: "control snapshot at index \(snapshot.lastIndex)", reason: error.message)
+                    stopped = true
+                    return
+                }
                 onTableChanged?(table)
             case .apply(let entries):
                 apply(entries)
