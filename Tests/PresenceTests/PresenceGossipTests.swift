@@ -156,6 +156,24 @@ struct PresenceNet {
         #expect((0..<4).allSatisfy { net.holding(origin: $0, key: "op-\($0)", version: 1) == 8 })
     }
 
+    @Test func inALargerCluster_theDigestGoesInParts_thatEachFitADatagram() throws {
+        var net = PresenceNet(count: 60, loss: 0)  // 60 origins: a digest of about 2,400 bytes, in three parts
+        net.cutOff = [59]
+        for index in 0..<58 { net.nodes[index].publish(key: "op-\(index)", value: [UInt8(index % 250)]) }
+        net.run(until: 5 * 1_000_000_000)
+        #expect(net.nodes[59].table.isEmpty)
+        let parts = net.nodes[0].onTimer(.sync, now: net.now).compactMap { directive -> PresenceMessage? in
+            if case .send(let message, _, _) = directive { message } else { nil }
+        }
+        #expect(parts.count >= 2)
+        for message in parts {
+            #expect(PresenceDatagram.encode(message, from: net.nodes[0].me, counter: 1, secret: [1]) != nil, "a part fits one datagram")
+        }
+        net.cutOff = []
+        net.run(until: 65 * 1_000_000_000)
+        #expect((0..<58).allSatisfy { net.holding(origin: $0, key: "op-\($0)", version: 1) == 60 }, "the member that missed everything caught up")
+    }
+
     @Test func twoMembersInSync_swapOnlyDigests() {
         var a = PresenceGossip(me: MemberID(node: "a", generation: 1), settings: .lan, seed: 1)
         var b = PresenceGossip(me: MemberID(node: "b", generation: 1), settings: .lan, seed: 2)

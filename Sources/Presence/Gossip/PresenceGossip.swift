@@ -89,7 +89,9 @@ public struct PresenceGossip: Sendable {
         case .sync:
             var directives: [Directive] = []
             if let (peer, address) = randomPeers(1).first {
-                directives.append(.send(.digest(digests(of: Array(table.keys)), reply: false), to: peer, address: address))
+                for part in parts(of: digests(of: Array(table.keys))) {
+                    directives.append(.send(.digest(part, reply: false), to: peer, address: address))
+                }
             }
             directives.append(.schedule(.sync, at: now + settings.presenceSyncInterval))
             return directives
@@ -101,16 +103,19 @@ public struct PresenceGossip: Sendable {
         case .entries(let entries, let rumour):
             return entries.compactMap { merge($0, spread: rumour) }
         case .digest(let theirs, let reply):
-            let mine = Dictionary(uniqueKeysWithValues: digests(of: Array(table.keys)).map { ($0.origin, $0) })
-            let theirsByOrigin = Dictionary(theirs.map { ($0.origin, $0) }, uniquingKeysWith: { first, _ in first })
-            let differing = Set(mine.keys).union(theirsByOrigin.keys).filter { mine[$0] != theirsByOrigin[$0] }.subtracting(gone)
+            // Only the origins listed: a digest may be one part of several. An origin the sender
+            // lacks altogether is found when this member's own digest reaches it (it then
+            // answers with an empty digest of that origin, and gets its entries).
+            let listed = Array(Set(theirs.map(\.origin)))
+            let mine = Dictionary(uniqueKeysWithValues: digests(of: listed).map { ($0.origin, $0) })
+            let differing = Set(theirs.filter { mine[$0.origin] != $0 }.map(\.origin)).subtracting(gone)
             guard !differing.isEmpty else { return [] }
             let ordered = differing.sorted()
             var directives = chunks(ordered.flatMap { table[$0]?.values.sorted { $0.key < $1.key } ?? [] }).map {
                 Directive.send(.entries($0, rumour: false), to: sender, address: address)
             }
             if !reply {
-                directives.append(.send(.digest(digests(of: ordered), reply: true), to: sender, address: address))
+                for part in parts(of: digests(of: ordered)) { directives.append(.send(.digest(part, reply: true), to: sender, address: address)) }
             }
             return directives
         }
@@ -146,6 +151,23 @@ public struct PresenceGossip: Sendable {
 
     private func digests(of origins: [MemberID]) -> [OriginDigest] {
         origins.sorted().map { OriginDigest(origin: $0, entries: Array(table[$0]?.values ?? [String: PresenceEntry]().values)) }
+    }
+
+    /// `digests` in groups that each fit a datagram's budget.
+    private func parts(of digests: [OriginDigest]) -> [[OriginDigest]] {
+        var groups: [[OriginDigest]] = []
+        var used = 0
+        for digest in digests {
+            // At most: the node name and its length, generation and count as uvarints, 8 bytes of checksum.
+            let size = digest.origin.node.utf8.count + 3 * 10 + 8
+            if groups.isEmpty || used + size > settings.gossipBudgetBytes {
+                groups.append([])
+                used = 0
+            }
+            groups[groups.count - 1].append(digest)
+            used += size
+        }
+        return groups
     }
 
     /// `entries` in groups that each fit a datagram's budget.

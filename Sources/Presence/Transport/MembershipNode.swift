@@ -50,6 +50,9 @@ public final class MembershipNode {
     private let secret: [UInt8]
     private var counter: UInt64 = 0
     private var replay = ReplayWindow()
+    /// Frames that came alone over TCP have a window of their own: a connection takes longer
+    /// than a datagram, so the sender's datagrams would otherwise push it out of the window.
+    private var streamReplay = ReplayWindow()
 
     /// The socket's address (the port the kernel chose when 0 was asked for).
     public var address: SocketAddress? { socket?.address }
@@ -120,7 +123,7 @@ public final class MembershipNode {
                 if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
             }
         case .success((ControlDatagram.messageType, let payload)):
-            receivedControl(payload)
+            receivedControl(payload, stream: false)
         case .success((_, let payload)):
             switch PresenceDatagram.decode(payload: payload) {
             case .failure(let refusal): count(refusal)
@@ -142,25 +145,25 @@ public final class MembershipNode {
         switch MembershipDatagram.open(bytes, secret: secret, limit: PushPullStream.maxBytes) {
         case .failure(let refusal): count(refusal)
         case .success((ControlDatagram.messageType, let payload)):
-            receivedControl(payload)
+            receivedControl(payload, stream: true)
         case .success((MembershipDatagram.messageType, let payload)):
             metrics.pushPullsReceived += 1
             switch MembershipDatagram.decode(payload: payload) {
             case .failure(let refusal): count(refusal)
             case .success(let (envelope, counter)):
                 guard case .pushPull = envelope.message else { return count(.frame) }
-                if admit(counter, from: envelope.from) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
+                if admit(counter, from: envelope.from, stream: true) { carryOut(instance.onMessage(envelope, now: MonotonicClock.now())) }
             }
         case .success:
             count(.frame)  // presence gossip never comes this way
         }
     }
 
-    private func receivedControl(_ payload: [UInt8]) {
+    private func receivedControl(_ payload: [UInt8], stream: Bool) {
         switch ControlDatagram.decode(payload: payload) {
         case .failure(let refusal): count(refusal)
         case .success(let (body, sender, counter)):
-            if admit(counter, from: sender) { onControl?(sender, body) }
+            if admit(counter, from: sender, stream: stream) { onControl?(sender, body) }
         }
     }
 
@@ -203,9 +206,11 @@ public final class MembershipNode {
         stream(bytes, to: destination)
     }
 
-    /// Whether the sender's replay window takes this datagram's number (counted if not).
-    private func admit(_ counter: UInt64, from sender: MemberID) -> Bool {
-        guard replay.accept(counter, from: sender) else {
+    /// Whether the sender's replay window (of datagrams, or of stream frames) takes this
+    /// number (counted if not).
+    private func admit(_ counter: UInt64, from sender: MemberID, stream: Bool = false) -> Bool {
+        let accepted = stream ? streamReplay.accept(counter, from: sender) : replay.accept(counter, from: sender)
+        guard accepted else {
             metrics.dropped["replay", default: 0] += 1
             return false
         }
@@ -239,7 +244,10 @@ public final class MembershipNode {
                     node.carryOut(node.instance.onTimer(timer, now: MonotonicClock.now()))
                 }
             case .changed(let member, let status):
-                if status.isGone { replay.forget(member) }
+                if status.isGone {
+                    replay.forget(member)
+                    streamReplay.forget(member)
+                }
                 carryOut(presence.onMemberChanged(member, status: status, address: instance.members[member]?.address ?? ""))
                 onChange?(member, status)
             case .raisedSuspicion:
@@ -287,6 +295,7 @@ public final class MembershipNode {
         let known = old.members.values.filter { !$0.status.isGone }.map(\.address)
         instance = SWIMInstance(me: me, address: old.address, settings: settings, seed: UInt64.random(in: 0...UInt64.max))
         replay = ReplayWindow()
+        streamReplay = ReplayWindow()
         // The new generation says again what the old one had published.
         let published = presence.table[presence.me]?.values.sorted { $0.key < $1.key } ?? []
         presence = PresenceGossip(me: me, settings: settings, seed: UInt64.random(in: 0...UInt64.max))
