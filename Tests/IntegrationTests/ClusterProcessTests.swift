@@ -12,44 +12,8 @@ import Wire
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ClusterProcessTests {
     private let preset = ProcessInfo.processInfo.environment["SWITCHBOARD_CLUSTER_PRESET"] == "lan" ? "lan" : "fast"
     private var settings: SWIMSettings { preset == "lan" ? .lan : .fast }
-    private let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug/routerd")
-    private let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("deploy/router.example.json")
-
-    private struct Router {
-        let index: Int
-        let process: Process
-        let http: UInt16
-    }
-
-    private func start(_ index: Int, base: UInt16, data: String) throws -> Router {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["router", "--config", config.path, "--listen", "127.0.0.1:\(base + UInt16(index))",
-                             "--http", "127.0.0.1:\(base + 100 + UInt16(index))", "--data", "\(data)/r\(index)",
-                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201)", "--gossipPreset", preset]
-        process.environment = ProcessInfo.processInfo.environment.merging(["SWITCHBOARD_NODE_ID": "router-\(index)"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return Router(index: index, process: process, http: base + 100 + UInt16(index))
-    }
-
-    /// A gauge or counter from the router's /metrics, nil while it does not answer.
-    private func metric(_ router: Router, _ name: String) -> Int? {
-        guard let text = httpGet(port: router.http, path: "/metrics") else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
-    }
-
-    /// Polls until `condition` holds or `seconds` pass; returns the seconds it took, or nil.
-    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if condition() { return Date().timeIntervalSince(start) }
-            usleep(50_000)
-        }
-        return nil
+    private func start(_ index: Int, base: UInt16, data: String) throws -> RouterdProcess {
+        try RouterdProcess.start(index, base: base, data: data, arguments: ["--seeds", "127.0.0.1:\(base + 201)", "--gossipPreset", preset])
     }
 
     @Test func fiveRouters_findEachOther_seeACrashInTime_aLeaveAtOnce_andARestartAsANewGeneration() throws {
@@ -62,7 +26,7 @@ import Wire
         let alive = "switchboard_cluster_members{state=\"alive\"}", dead = "switchboard_cluster_members{state=\"dead\"}"
         let left = "switchboard_cluster_members{state=\"left\"}"
 
-        let formed = waitUntil(seconds: 20) { routers.allSatisfy { metric($0, alive) == 4 } }
+        let formed = waitUntil(seconds: 20) { routers.allSatisfy { $0.metric(alive) == 4 } }
         #expect(formed != nil, "every router sees the four others alive")
 
         // kill -9 of router 5: every other declares it dead within the preset's bound for
@@ -70,23 +34,63 @@ import Wire
         let bound = Double(settings.detectionBound(members: 5)) / 1e9
         kill(routers[4].process.processIdentifier, SIGKILL)
         routers[4].process.waitUntilExit()
-        let detected = waitUntil(seconds: bound + 5) { routers[0..<4].allSatisfy { metric($0, dead) == 1 } }
+        let detected = waitUntil(seconds: bound + 5) { routers[0..<4].allSatisfy { $0.metric(dead) == 1 } }
         print("cluster (\(preset)): kill -9 declared dead by every other router after \(detected.map { String(format: "%.2f s", $0) } ?? "never") (bound \(bound) s)")
         #expect(detected.map { $0 <= bound } == true, "detection took \(String(describing: detected)) s")
 
         // SIGTERM of router 4: it leaves, and the others know at once (no suspicion).
         routers[3].process.terminate()
-        let departed = waitUntil(seconds: 5) { routers[0..<3].allSatisfy { metric($0, left) == 1 } }
+        let departed = waitUntil(seconds: 5) { routers[0..<3].allSatisfy { $0.metric(left) == 1 } }
         print("cluster: SIGTERM seen as left after \(departed.map { String(format: "%.2f s", $0) } ?? "never")")
         #expect(departed.map { $0 < 1.5 } == true)
 
         // Router 5 restarts from its data directory: generation 2, a new member; the old
         // generation stays dead.
         routers[4] = try start(5, base: base, data: data)
-        let rejoined = waitUntil(seconds: 20) { routers[0..<3].allSatisfy { metric($0, alive) == 3 && metric($0, dead) == 1 } }
+        let rejoined = waitUntil(seconds: 20) { routers[0..<3].allSatisfy { $0.metric(alive) == 3 && $0.metric(dead) == 1 } }
         #expect(rejoined != nil, "the others see router 5 again, as a new generation")
-        #expect(waitUntil(seconds: 5) { metric(routers[4], "switchboard_cluster_generation") == 2 } != nil)
+        #expect(waitUntil(seconds: 5) { routers[4].metric("switchboard_cluster_generation") == 2 } != nil)
     }
+}
+
+/// A `routerd router` (deploy/router.example.json) on loopback for the multi-process tests.
+/// Router `index` of a test's cluster listens on base + index (Wire), base + 100 + index
+/// (HTTP) and base + 200 + index (gossip), with its data in `<data>/r<index>`.
+struct RouterdProcess {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let index: Int
+    let process: Process
+    let http: UInt16
+
+    static func start(_ index: Int, base: UInt16, data: String, arguments: [String], environment: [String: String] = [:]) throws -> RouterdProcess {
+        let process = Process()
+        process.executableURL = root.appendingPathComponent(".build/debug/routerd")
+        process.arguments = ["router", "--config", root.appendingPathComponent("deploy/router.example.json").path,
+                             "--listen", "127.0.0.1:\(base + UInt16(index))", "--http", "127.0.0.1:\(base + 100 + UInt16(index))",
+                             "--data", "\(data)/r\(index)", "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["SWITCHBOARD_NODE_ID": "router-\(index)"]) { $1 }) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return RouterdProcess(index: index, process: process, http: base + 100 + UInt16(index))
+    }
+
+    /// A gauge or counter from the router's /metrics, nil while it does not answer.
+    func metric(_ name: String) -> Int? {
+        guard let text = httpGet(port: http, path: "/metrics") else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+    }
+}
+
+/// Polls a separate process's state until `condition` holds or `seconds` pass; returns the
+/// seconds it took, or nil.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
+    let start = Date()
+    while Date().timeIntervalSince(start) < seconds {
+        if condition() { return Date().timeIntervalSince(start) }
+        usleep(20_000)
+    }
+    return nil
 }
 
 /// A blocking HTTP/1.1 GET on loopback, for reading a router's /metrics; nil if it does not answer.
@@ -194,38 +198,11 @@ func httpGet(port: UInt16, path: String) -> String? {
 /// partitions to their in-sync replicas under the next epoch; the killed one comes back
 /// from its data directory and catches up from a snapshot.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ControlPlaneProcessTests {
-    private let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug/routerd")
-    private let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("deploy/router.example.json")
-
-    private func start(_ index: Int, base: UInt16, data: String) throws -> (process: Process, http: UInt16) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["router", "--config", config.path, "--listen", "127.0.0.1:\(base + UInt16(index))",
-                             "--http", "127.0.0.1:\(base + 100 + UInt16(index))", "--data", "\(data)/r\(index)",
-                             "--gossip", "127.0.0.1:\(base + 200 + UInt16(index))", "--seeds", "127.0.0.1:\(base + 201),127.0.0.1:\(base + 202)",
-                             "--gossipPreset", "fast", "--voters", "router-1,router-2,router-3"]
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["SWITCHBOARD_NODE_ID": "router-\(index)", "SWITCHBOARD_REPLICAS": "2", "SWITCHBOARD_CONTROL_SNAPSHOT_ENTRIES": "16"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return (process, base + 100 + UInt16(index))
-    }
-
-    private func metric(_ port: UInt16, _ name: String) -> Int? {
-        guard let text = httpGet(port: port, path: "/metrics") else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
-    }
-
-    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if condition() { return Date().timeIntervalSince(start) }
-            usleep(20_000)
-        }
-        return nil
+    private func start(_ index: Int, base: UInt16, data: String) throws -> RouterdProcess {
+        try RouterdProcess.start(index, base: base, data: data,
+                                 arguments: ["--seeds", "127.0.0.1:\(base + 201),127.0.0.1:\(base + 202)", "--gossipPreset", "fast",
+                                             "--voters", "router-1,router-2,router-3"],
+                                 environment: ["SWITCHBOARD_REPLICAS": "2", "SWITCHBOARD_CONTROL_SNAPSHOT_ENTRIES": "16"])
     }
 
     @Test func threeVoters_electOneLeader_replaceAKilledOne_andItCatchesUpFromASnapshot() throws {
@@ -239,16 +216,16 @@ func httpGet(port: UInt16, path: String) -> String? {
 
         // One leader, and every router holds the whole first placement.
         let settled = waitUntil(seconds: 30) {
-            routers.compactMap { metric($0.http, "switchboard_control_leader") }.reduce(0, +) == 1
-                && routers.allSatisfy { metric($0.http, "switchboard_control_table_version").map { $0 >= 64 } == true }
+            routers.compactMap { $0.metric("switchboard_control_leader") }.reduce(0, +) == 1
+                && routers.allSatisfy { $0.metric("switchboard_control_table_version").map { $0 >= 64 } == true }
         }
         let seen = routers.map { router in
-            ["leader", "term", "table_version", "commit_index"].map { "\($0)=\(metric(router.http, "switchboard_control_\($0)").map(String.init) ?? "?")" }
-                .joined(separator: " ") + " alive=\(metric(router.http, "switchboard_cluster_members{state=\"alive\"}").map(String.init) ?? "?")"
+            ["leader", "term", "table_version", "commit_index"].map { "\($0)=\(router.metric("switchboard_control_\($0)").map(String.init) ?? "?")" }
+                .joined(separator: " ") + " alive=\(router.metric("switchboard_cluster_members{state=\"alive\"}").map(String.init) ?? "?")"
         }
         #expect(settled != nil, "a leader, and the table placed everywhere: \(seen)")
-        let leader = try #require(routers.firstIndex { metric($0.http, "switchboard_control_leader") == 1 })
-        let term = metric(routers[leader].http, "switchboard_control_term") ?? 0
+        let leader = try #require(routers.firstIndex { $0.metric("switchboard_control_leader") == 1 })
+        let term = routers[leader].metric("switchboard_control_term") ?? 0
 
         kill(routers[leader].process.processIdentifier, SIGKILL)
         routers[leader].process.waitUntilExit()
@@ -256,22 +233,22 @@ func httpGet(port: UInt16, path: String) -> String? {
         // A new leader: election timeouts of 150-300 ms, a pre-vote round, and the followers'
         // leader lease (they must stop hearing the old one first): well within 2 s.
         let elected = waitUntil(seconds: 10) {
-            others.compactMap { metric(routers[$0].http, "switchboard_control_leader") }.reduce(0, +) == 1
-                && others.allSatisfy { (metric(routers[$0].http, "switchboard_control_term") ?? 0) > term }
+            others.compactMap { routers[$0].metric("switchboard_control_leader") }.reduce(0, +) == 1
+                && others.allSatisfy { (routers[$0].metric("switchboard_control_term") ?? 0) > term }
         }
         print("control: a new leader \(elected.map { String(format: "%.2f s", $0) } ?? "never") after kill -9 of the leader")
         #expect(elected.map { $0 < 2 } == true, "took \(String(describing: elected)) s")
         // Once membership declares it dead, its partitions move: the table grows on both.
-        let before = metric(routers[others[0]].http, "switchboard_control_table_version") ?? 0
-        #expect(waitUntil(seconds: 15) { others.allSatisfy { (metric(routers[$0].http, "switchboard_control_table_version") ?? 0) > before } } != nil,
+        let before = routers[others[0]].metric("switchboard_control_table_version") ?? 0
+        #expect(waitUntil(seconds: 15) { others.allSatisfy { (routers[$0].metric("switchboard_control_table_version") ?? 0) > before } } != nil,
                 "the dead router's partitions go to their in-sync replicas")
 
         // Back from its data directory: it catches up, from a snapshot (its log is far behind).
         routers[leader] = try start(leader + 1, base: base, data: data)
         let caughtUp = waitUntil(seconds: 20) {
-            let target = metric(routers[others[0]].http, "switchboard_control_table_version")
-            return target != nil && metric(routers[leader].http, "switchboard_control_table_version") == target
-                && (metric(routers[leader].http, "switchboard_control_snapshots_installed_total") ?? 0) >= 1
+            let target = routers[others[0]].metric("switchboard_control_table_version")
+            return target != nil && routers[leader].metric("switchboard_control_table_version") == target
+                && (routers[leader].metric("switchboard_control_snapshots_installed_total") ?? 0) >= 1
         }
         #expect(caughtUp != nil, "the returning router has the same table, installed from a snapshot")
     }

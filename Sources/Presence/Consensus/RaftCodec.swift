@@ -63,7 +63,7 @@ public enum RaftCodec {
     }
 
     public static func decodeEnvelope(_ bytes: [UInt8]) throws(WireError) -> RaftEnvelope {
-        try decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
             guard try r.readUInt8() == version else { throw .invalidField("raft envelope version") }
             let from = ServerID(try r.readString())
             let term = try r.readVarint()
@@ -112,12 +112,9 @@ public enum RaftCodec {
 
     /// The group's name and the rest, from what `withGroup` made.
     public static func splitGroup(_ bytes: [UInt8]) throws(WireError) -> (group: String, body: [UInt8]) {
-        let result = bytes.withUnsafeBytes { raw -> Result<(String, Int), WireError> in
-            var reader = ByteReader(raw)
-            do throws(WireError) { return .success((try reader.readString(), reader.remaining)) } catch { return .failure(error) }
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
+            (try r.readString(), Array(try r.readRawView(count: r.remaining)))
         }
-        let (group, remaining) = try result.get()
-        return (group, Array(bytes.suffix(remaining)))
     }
 
     // MARK: entries and snapshots
@@ -129,7 +126,7 @@ public enum RaftCodec {
     }
 
     public static func decodeEntry(_ bytes: [UInt8]) throws(WireError) -> RaftEntry {
-        try decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in try readEntry(&r) }
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in try readEntry(&r) }
     }
 
     public static func encode(_ snapshot: RaftSnapshot) -> [UInt8] {
@@ -139,7 +136,7 @@ public enum RaftCodec {
     }
 
     public static func decodeSnapshot(_ bytes: [UInt8]) throws(WireError) -> RaftSnapshot {
-        try decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in try readSnapshot(&r) }
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in try readSnapshot(&r) }
     }
 
     static func write(_ entry: RaftEntry, _ w: inout ByteWriter) {
@@ -197,19 +194,5 @@ public enum RaftCodec {
             groups.append(group)
         }
         return RaftConfiguration(voters: groups[0], observers: groups[1])
-    }
-
-    static func decodeAll<T>(_ bytes: [UInt8], _ body: (inout ByteReader) throws(WireError) -> T) throws(WireError) -> T {
-        let result = bytes.withUnsafeBytes { raw -> Result<T, WireError> in
-            var reader = ByteReader(raw)
-            do throws(WireError) {
-                let value = try body(&reader)
-                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
     }
 }

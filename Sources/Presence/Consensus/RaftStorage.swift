@@ -174,25 +174,17 @@ public final class RaftStorage {
 
     private static func readState(_ path: String) throws(StorageError) -> (RaftTerm, ServerID?) {
         let body = try unsealed(path)
-        let decoded = body.withUnsafeBytes { raw -> Result<(RaftTerm, ServerID?), WireError> in
-            var r = ByteReader(raw)
-            do throws(WireError) {
+        do throws(WireError) {
+            return try ByteReader.decodeAll(body) { (r: inout ByteReader) throws(WireError) in
                 let term = try r.readVarint()
-                let vote: ServerID?
                 switch try r.readUInt8() {
-                case 0: vote = nil
-                case 1: vote = ServerID(try r.readString())
+                case 0: return (term, nil)
+                case 1: return (term, ServerID(try r.readString()))
                 default: throw .invalidField("vote flag")
                 }
-                guard r.isAtEnd else { throw .trailingBytes(r.remaining) }
-                return .success((term, vote))
-            } catch {
-                return .failure(error)
             }
-        }
-        switch decoded {
-        case .success(let value): return value
-        case .failure(let error): throw .damagedFile(path: path, reason: error.message)
+        } catch {
+            throw .damagedFile(path: path, reason: error.message)
         }
     }
 

@@ -31,7 +31,7 @@ public enum PartitionTableCodec {
     }
 
     public static func decodeChange(_ bytes: [UInt8]) throws(WireError) -> PartitionTable.Change {
-        try decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
             guard try r.readUInt8() == version else { throw .invalidField("table change version") }
             let kind = try r.readUInt8()
             let partition = try smallInt(&r, "partition")
@@ -63,7 +63,7 @@ public enum PartitionTableCodec {
     }
 
     public static func decodeTable(_ bytes: [UInt8]) throws(WireError) -> PartitionTable {
-        try decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
+        try ByteReader.decodeAll(bytes) { (r: inout ByteReader) throws(WireError) in
             guard try r.readUInt8() == version else { throw .invalidField("table version") }
             let tableVersion = try r.readVarint()
             let count = try smallInt(&r, "partition count")
@@ -100,19 +100,5 @@ public enum PartitionTableCodec {
         let value = try r.readVarint()
         guard value <= 65_536 else { throw .invalidField(field) }
         return Int(value)
-    }
-
-    private static func decodeAll<T>(_ bytes: [UInt8], _ body: (inout ByteReader) throws(WireError) -> T) throws(WireError) -> T {
-        let result = bytes.withUnsafeBytes { raw -> Result<T, WireError> in
-            var reader = ByteReader(raw)
-            do throws(WireError) {
-                let value = try body(&reader)
-                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
     }
 }

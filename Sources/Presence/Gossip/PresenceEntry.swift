@@ -38,6 +38,10 @@ public struct OriginDigest: Sendable, Equatable {
         (self.origin, self.count, self.checksum) = (origin, count, checksum)
     }
 
+    /// Bytes it takes in a datagram at most: the node name and its length, generation and
+    /// count as uvarints, 8 bytes of checksum.
+    public var encodedSize: Int { origin.node.utf8.count + 3 * 10 + 8 }
+
     /// The digest of `entries` (all of one origin).
     public init<Entries: Sequence>(origin: MemberID, entries: Entries) where Entries.Element == PresenceEntry {
         var (count, checksum) = (0, UInt64(0))

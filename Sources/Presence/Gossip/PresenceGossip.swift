@@ -89,7 +89,7 @@ public struct PresenceGossip: Sendable {
         case .sync:
             var directives: [Directive] = []
             if let (peer, address) = randomPeers(1).first {
-                for part in parts(of: digests(of: Array(table.keys))) {
+                for part in grouped(digests(of: Array(table.keys)), size: \.encodedSize) {
                     directives.append(.send(.digest(part, reply: false), to: peer, address: address))
                 }
             }
@@ -111,19 +111,14 @@ public struct PresenceGossip: Sendable {
             let differing = Set(theirs.filter { mine[$0.origin] != $0 }.map(\.origin)).subtracting(gone)
             guard !differing.isEmpty else { return [] }
             let ordered = differing.sorted()
-            var directives = chunks(ordered.flatMap { table[$0]?.values.sorted { $0.key < $1.key } ?? [] }).map {
+            var directives = grouped(ordered.flatMap { table[$0]?.values.sorted { $0.key < $1.key } ?? [] }, size: \.encodedSize).map {
                 Directive.send(.entries($0, rumour: false), to: sender, address: address)
             }
             if !reply {
-                for part in parts(of: digests(of: ordered)) { directives.append(.send(.digest(part, reply: true), to: sender, address: address)) }
+                for part in grouped(digests(of: ordered), size: \.encodedSize) { directives.append(.send(.digest(part, reply: true), to: sender, address: address)) }
             }
             return directives
         }
-    }
-
-    /// The latest value of `key` from every origin that has one.
-    public func values(of key: String) -> [PresenceEntry] {
-        table.values.compactMap { $0[key] }
     }
 
     // MARK: internals
@@ -153,34 +148,18 @@ public struct PresenceGossip: Sendable {
         origins.sorted().map { OriginDigest(origin: $0, entries: Array(table[$0]?.values ?? [String: PresenceEntry]().values)) }
     }
 
-    /// `digests` in groups that each fit a datagram's budget.
-    private func parts(of digests: [OriginDigest]) -> [[OriginDigest]] {
-        var groups: [[OriginDigest]] = []
+    /// `items` in groups of at most the gossip budget's bytes, in order (one item over the
+    /// budget goes alone).
+    private func grouped<Item>(_ items: [Item], size: (Item) -> Int) -> [[Item]] {
+        var groups: [[Item]] = []
         var used = 0
-        for digest in digests {
-            // At most: the node name and its length, generation and count as uvarints, 8 bytes of checksum.
-            let size = digest.origin.node.utf8.count + 3 * 10 + 8
-            if groups.isEmpty || used + size > settings.gossipBudgetBytes {
+        for item in items {
+            if groups.isEmpty || used + size(item) > settings.gossipBudgetBytes {
                 groups.append([])
                 used = 0
             }
-            groups[groups.count - 1].append(digest)
-            used += size
-        }
-        return groups
-    }
-
-    /// `entries` in groups that each fit a datagram's budget.
-    private func chunks(_ entries: [PresenceEntry]) -> [[PresenceEntry]] {
-        var groups: [[PresenceEntry]] = []
-        var used = 0
-        for entry in entries {
-            if groups.isEmpty || used + entry.encodedSize > settings.gossipBudgetBytes {
-                groups.append([])
-                used = 0
-            }
-            groups[groups.count - 1].append(entry)
-            used += entry.encodedSize
+            groups[groups.count - 1].append(item)
+            used += size(item)
         }
         return groups
     }

@@ -92,15 +92,10 @@ public enum MembershipDatagram {
 
     /// Runs `body` over all of `payload`: it must read every byte; a decoder error is `malformed`.
     static func decodeAll<T>(_ payload: [UInt8], _ body: (inout ByteReader) throws(WireError) -> T) -> Result<T, Refusal> {
-        payload.withUnsafeBytes { raw in
-            var reader = ByteReader(raw)
-            do throws(WireError) {
-                let decoded = try body(&reader)
-                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-                return .success(decoded)
-            } catch {
-                return .failure(.malformed(error.message))
-            }
+        do throws(WireError) {
+            return .success(try ByteReader.decodeAll(payload, body))
+        } catch {
+            return .failure(.malformed(error.message))
         }
     }
 

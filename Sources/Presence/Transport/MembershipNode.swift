@@ -235,14 +235,7 @@ public final class MembershipNode {
             case .pushPull(let envelope, let address):
                 sendStream(envelope, to: address)
             case .schedule(let timer, let at):
-                let box = UncheckedBox(self)
-                let me = instance.me
-                _ = loop.scheduleTimer(at: at) {
-                    let node = box.value
-                    // A timer of the generation before a rejoin would start a second probe loop.
-                    guard node.socket != nil, node.instance.me == me else { return }
-                    node.carryOut(node.instance.onTimer(timer, now: MonotonicClock.now()))
-                }
+                later(at) { node in node.carryOut(node.instance.onTimer(timer, now: MonotonicClock.now())) }
             case .changed(let member, let status):
                 if status.isGone {
                     replay.forget(member)
@@ -270,19 +263,25 @@ public final class MembershipNode {
                 }
                 sent(bytes, to: destination, on: socket)
             case .schedule(let timer, let at):
-                let box = UncheckedBox(self)
-                let me = presence.me
-                _ = loop.scheduleTimer(at: at) {
-                    let node = box.value
-                    // A timer of the generation before a rejoin belongs to a machine that is gone.
-                    guard node.socket != nil, node.presence.me == me else { return }
-                    node.carryOut(node.presence.onTimer(timer, now: MonotonicClock.now()))
-                }
+                later(at) { node in node.carryOut(node.presence.onTimer(timer, now: MonotonicClock.now())) }
             case .learned(let entry):
                 onLearned?(entry)
             case .forgotten(let entries):
                 onForgotten?(entries)
             }
+        }
+    }
+
+    /// Runs `body` at `deadline`, unless the node stopped or joined again as another
+    /// generation meanwhile: a timer of the machines that generation replaced would start a
+    /// second probe or gossip loop.
+    private func later(_ deadline: UInt64, _ body: @escaping (MembershipNode) -> Void) {
+        let box = UncheckedBox(self)
+        let me = instance.me
+        _ = loop.scheduleTimer(at: deadline) {
+            let node = box.value
+            guard node.socket != nil, node.instance.me == me else { return }
+            body(node)
         }
     }
 

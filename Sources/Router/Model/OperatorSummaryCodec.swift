@@ -38,11 +38,7 @@ public enum OperatorSummaryCodec {
 
     /// The summary in `bytes`; every field checked, nothing left over.
     public static func decode(_ bytes: [UInt8]) throws(WireError) -> OperatorSummary {
-        let decoded = bytes.withUnsafeBytes { raw -> Result<OperatorSummary, WireError> in
-            var r = ByteReader(raw)
-            do throws(WireError) { return .success(try read(&r)) } catch { return .failure(error) }
-        }
-        return try decoded.get()
+        try ByteReader.decodeAll(bytes, read)
     }
 
     private static func read(_ r: inout ByteReader) throws(WireError) -> OperatorSummary {
@@ -68,7 +64,6 @@ public enum OperatorSummaryCodec {
         summary.version = try r.readVarint()
         summary.consoles = try count(&r, "consoles")
         summary.status = statuses[Int(status)]
-        guard r.isAtEnd else { throw .trailingBytes(r.remaining) }
         return summary
     }
 

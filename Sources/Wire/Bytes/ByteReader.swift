@@ -88,3 +88,21 @@ public struct ByteReader {
         return string
     }
 }
+
+extension ByteReader {
+    /// Reads a whole value from `bytes` with `body`, which must use every byte (what is
+    /// left over is `trailingBytes`), so each value has exactly one encoding.
+    public static func decodeAll<T>(_ bytes: [UInt8], _ body: (inout ByteReader) throws(WireError) -> T) throws(WireError) -> T {
+        let result = bytes.withUnsafeBytes { raw -> Result<T, WireError> in
+            var reader = ByteReader(raw)
+            do throws(WireError) {
+                let value = try body(&reader)
+                guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}
