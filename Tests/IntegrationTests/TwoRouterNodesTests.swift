@@ -11,7 +11,7 @@ final class InMemoryRouterNetwork: @unchecked Sendable {
     private let lock = NSLock()
     private let placements: [Placement]
     private var nodes: [Int: (loop: EventLoop, node: UncheckedBox<RouterNode>)] = [:]
-    private var waiting: [Int: [RoutingMessage]] = [:]
+    private var waiting: [Int: [(RoutingMessage, RoutingStamp)]] = [:]
     private var count = 0
 
     init(placements: [Placement]) {
@@ -22,9 +22,9 @@ final class InMemoryRouterNetwork: @unchecked Sendable {
     var delivered: Int { lock.withLock { count } }
 
     /// The `send` hook of node `index`.
-    func sender(from index: Int) -> (RoutingMessage) -> Void {
-        { [self] message in
-            for target in targets(of: message, from: index) { deliver(message, to: target) }
+    func sender(from index: Int) -> (RoutingMessage, RoutingStamp) -> Void {
+        { [self] message, stamp in
+            for target in targets(of: message, from: index) { deliver((message, stamp), to: target) }
         }
     }
 
@@ -44,16 +44,16 @@ final class InMemoryRouterNetwork: @unchecked Sendable {
         }
     }
 
-    private func deliver(_ message: RoutingMessage, to target: Int) {
+    private func deliver(_ message: (RoutingMessage, RoutingStamp), to target: Int) {
         lock.withLock {
             if let node = nodes[target] { post(message, to: node) } else { waiting[target, default: []].append(message) }
         }
     }
 
     /// Under `lock`, so two messages on one link are posted in the order they were sent.
-    private func post(_ message: RoutingMessage, to node: (loop: EventLoop, node: UncheckedBox<RouterNode>)) {
+    private func post(_ message: (RoutingMessage, RoutingStamp), to node: (loop: EventLoop, node: UncheckedBox<RouterNode>)) {
         count += 1
-        node.loop.execute { node.node.value.receive(message) }
+        node.loop.execute { node.node.value.receive(message.0, stamp: message.1) }
     }
 }
 

@@ -125,7 +125,7 @@ struct Harness {
             for target in recipients(of: message, from: sender) {
                 crossNodeMessages += 1
                 var more: [RouterEffect] = []
-                nodes[target].receive(message, now: now, into: &more)
+                nodes[target].receive(message, stamp: nodes[sender].placement.stamp(message), now: now, into: &more)
                 if cascade {
                     collect(more, from: target, &inFlight)
                 } else {

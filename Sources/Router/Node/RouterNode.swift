@@ -31,9 +31,9 @@ public final class RouterNode {
     /// Receives notices; held weakly.
     public weak var delegate: (any RouterNodeDelegate)?
     /// Carries messages to the routers that own their partitions or homes (or to every
-    /// other router), in order, each once what came before it is durable. A router alone
-    /// (owning every partition) sends nothing.
-    public var send: ((RoutingMessage) -> Void)?
+    /// other router), in order, each once what came before it is durable, with the epochs
+    /// this router holds for them. A router alone (owning every partition) sends nothing.
+    public var send: ((RoutingMessage, RoutingStamp) -> Void)?
     /// Called with each summary a home here publishes (the shell gossips them: presence).
     public var onPublished: ((OperatorSummary) -> Void)?
     /// The routing state (read-only outside the node: change it through `perform`).
@@ -82,15 +82,16 @@ public final class RouterNode {
 
     /// Opens the data directory (`log/`, `transcripts/`, `attachments/`, `outbox/` and
     /// `canned.json` inside it), replays the log, and returns a node running on `loop`. Call
-    /// on the loop. `owned` names the partitions this router owns (all by default); `send`
+    /// on the loop. `owned` names the partitions this router owns (all by default), at
+    /// `epochs` (the table's; all 0 by default); `send`
     /// carries messages to the other routers. `compactionInterval` 0 turns periodic
     /// compaction off; `archiveInterval` 0 turns periodic archiving off.
     public static func open(
-        loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, owned: Set<Int>? = nil, policy: SyncPolicy = .always,
+        loop: EventLoop, directory: String, sites: [SiteConfiguration], partitionCount: Int, owned: Set<Int>? = nil, epochs: [UInt64]? = nil, policy: SyncPolicy = .always,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), positionInterval: UInt64 = 1_000_000_000,
         compactionInterval: UInt64 = 300_000_000_000, archiveInterval: UInt64 = 1_000_000_000,
         archiveDelay: UInt64 = 60_000_000_000, repair: Bool = false, clock: @escaping @Sendable () -> Instant = { WallClock.now() },
-        send: ((RoutingMessage) -> Void)? = nil
+        send: ((RoutingMessage, RoutingStamp) -> Void)? = nil
     ) throws -> (RouterNode, SegmentedLog.Recovery) {
         loop.assertInLoop()
         try DurableFile.makeDirectory(directory)
@@ -98,7 +99,7 @@ public final class RouterNode {
         let files = (attachments: try AttachmentStore(directory: directory + "/attachments"), canned: try CannedStore(directory: directory),
                      outbox: try MailOutbox(directory: directory + "/outbox"))
         let (log, recovery) = try DurableLog.open(directory: directory + "/log", policy: policy, repair: repair)
-        let placement = Placement(partitionCount: partitionCount, owned: owned)
+        let placement = Placement(partitionCount: partitionCount, owned: owned, epochs: epochs)
         var core = RouterCore(placement: placement, sites: sites, seed: seed)
         let streams: PartitionStreams
         do {
@@ -183,7 +184,7 @@ public final class RouterNode {
     /// is here is left alone: this router's home is the truth about them.
     public func receiveGossiped(_ summary: OperatorSummary) {
         guard !core.placement.ownsHome(of: summary.profile.id) else { return }
-        receive(.availability(summary))
+        receive(.availability(summary), stamp: nil)
     }
 
     /// The router that published `summary` is gone: its operator is offline here until
@@ -195,11 +196,23 @@ public final class RouterNode {
         receiveGossiped(gone)
     }
 
-    /// A message from another router for a partition or home here, or for every router.
-    public func receive(_ message: RoutingMessage) {
+    /// A message from another router for a partition or home here, or for every router,
+    /// with the epochs its sender holds (nil for what gossip brought, which has none).
+    public func receive(_ message: RoutingMessage, stamp: RoutingStamp?) {
         loop.assertInLoop()
         guard failure == nil else { return }
-        step { core, now, effects in core.receive(message, now: now, into: &effects) }
+        step { core, now, effects in core.receive(message, stamp: stamp, now: now, into: &effects) }
+    }
+
+    /// The committed partition table changed: each partition's epoch, and which are this
+    /// router's (`RouterCore.learn`). Returns the partitions that changed hands here.
+    @discardableResult
+    public func learnTable(epochs: [UInt64], owned: Set<Int>) -> (gained: [Int], lost: [Int]) {
+        loop.assertInLoop()
+        var changed: (gained: [Int], lost: [Int]) = ([], [])
+        guard failure == nil else { return changed }
+        step { core, now, effects in changed = core.learn(epochs: epochs, owned: owned, now: now, into: &effects) }
+        return changed
     }
 
     /// Appends what is pending and stops the log writer. The node must not be used after.
@@ -279,7 +292,7 @@ public final class RouterNode {
         case .toOperator(let op, let notice):
             delegate?.routerNode(self, deliver: notice, to: op)
         case .send(let message):
-            send?(message)
+            send?(message, core.placement.stamp(message))
         case .published(let summary):
             onPublished?(summary)
         case .schedule(let timer, let at):

@@ -16,7 +16,15 @@ extension RouterCore {
     /// A message from another router: for a partition or a home here, or for every router.
     /// One for a partition or home this router does not own is dropped (the sender's
     /// placement is wrong; it asks again when it learns the right one).
-    public mutating func receive(_ message: RoutingMessage, now: Instant, into effects: inout [RouterEffect]) {
+    ///
+    /// With `stamp` (a message from another router, not gossip), a message whose epochs
+    /// are not this router's is refused first and changes nothing (`Placement.refusal`).
+    public mutating func receive(_ message: RoutingMessage, stamp: RoutingStamp? = nil, now: Instant, into effects: inout [RouterEffect]) {
+        if let stamp, let refusal = placement.refusal(of: message, stamp: stamp) {
+            fencedMessages += 1
+            lastFenced = refusal
+            return
+        }
         var work: [Work] = []
         switch message.destination(placement) {
         case .partition(let index):

@@ -9,8 +9,11 @@ import Wire
 /// handed to the shell as `RouterEffect.send` when another router owns it. A router alone
 /// owns everything and sends nothing.
 public struct RouterCore: Sendable {
-    /// Which partitions and homes are here.
-    public let placement: Placement
+    /// Which partitions and homes are here, under which epochs.
+    public internal(set) var placement: Placement
+    /// Messages from other routers refused for their epochs (`Placement.refusal`), and the last reason.
+    public internal(set) var fencedMessages = 0
+    public internal(set) var lastFenced: RoutingStamp.Refusal?
     /// The partitions, by index (those owned elsewhere stay empty).
     public internal(set) var partitions: [Partition]
     /// Homes of the operators this router keeps, by operator.
@@ -212,6 +215,8 @@ public struct RouterCore: Sendable {
     public mutating func onTimer(_ timer: RouterTimer, now: Instant, into effects: inout [RouterEffect]) {
         switch timer {
         case .partition(let index, let partitionTimer):
+            // A partition that moved to another router keeps its copy here, but not its timers.
+            guard placement.owns(partition: index) else { return }
             var actions: [Partition.Action] = []
             partitions[index].onTimer(partitionTimer, now: now, into: &actions)
             process(index, actions, now: now, &effects)
@@ -272,21 +277,68 @@ public struct RouterCore: Sendable {
             homes[op]!.started(at: now)
             availability.update(homes[op]!.summary)
         }
-        for index in placement.ownedPartitions {
-            var actions: [Partition.Action] = []
-            let active = partitions[index].recover(now: now, into: &actions)
-            var work = actions.map { Work.action(index, $0) }
-            for (op, chats) in active.sorted(by: { $0.key < $1.key }) {
-                for id in chats { route(.adopt(op, id), &work, &effects) }
-            }
-            drain(&work, now: now, &effects)
-            publishHeads(index, &effects)
-        }
+        for index in placement.ownedPartitions { takeUp(index, now: now, &effects) }
         guard !placement.ownsEverything else { return }
         effects.append(.send(.resync))
         var work: [Work] = []
         announce(&work, &effects)
         drain(&work, now: now, &effects)
+    }
+
+    // MARK: the partition table
+
+    /// The committed table changed: `epochs` holds every partition's epoch, `owned` those it
+    /// gives this router. A partition lost (its epoch moved on to another owner) is no
+    /// longer served: commands for it are refused as `notOwner`, messages about it are
+    /// refused by their epochs, and its homes leave this router. A partition gained is taken
+    /// up from the copy here, as after a restart: interrupted offers go back to the queue,
+    /// timers start, homes and the other routers are told. Returns what changed hands.
+    public mutating func learn(epochs: [UInt64], owned: Set<Int>, now: Instant, into effects: inout [RouterEffect]) -> (gained: [Int], lost: [Int]) {
+        precondition(epochs.count == partitionCount, "one epoch per partition")
+        var (gained, lost): ([Int], [Int]) = ([], [])
+        for index in 0..<partitionCount {
+            let before = placement.owns(partition: index)
+            guard placement.learn(partition: index, epoch: epochs[index], ownedHere: owned.contains(index)) else { continue }
+            switch (before, placement.owns(partition: index)) {
+            case (true, false): lost.append(index)
+            case (false, true): gained.append(index)
+            default: break
+            }
+        }
+        guard !gained.isEmpty || !lost.isEmpty else { return ([], []) }
+        let lostSet = Set(lost), gainedSet = Set(gained)
+        for (op, profile) in profiles.sorted(by: { $0.key < $1.key }) {
+            let home = placement.homePartition(of: op)
+            if lostSet.contains(home) {
+                homes[op] = nil
+                pulls[op] = nil
+            } else if gainedSet.contains(home), homes[op] == nil, let site = sites[profile.site] {
+                homes[op] = OperatorHome(profile: profile, settings: site.settings)
+                homes[op]!.started(at: now)
+                availability.update(homes[op]!.summary)
+                effects.append(.published(homes[op]!.summary))
+            }
+        }
+        for index in gained { takeUp(index, now: now, &effects) }
+        if !gained.isEmpty {
+            var work: [Work] = []
+            announce(&work, &effects)
+            drain(&work, now: now, &effects)
+        }
+        return (gained, lost)
+    }
+
+    /// Starts serving partition `index` from what memory holds of it (a restart, or a
+    /// partition the table gave this router).
+    mutating func takeUp(_ index: Int, now: Instant, _ effects: inout [RouterEffect]) {
+        var actions: [Partition.Action] = []
+        let active = partitions[index].recover(now: now, into: &actions)
+        var work = actions.map { Work.action(index, $0) }
+        for (op, chats) in active.sorted(by: { $0.key < $1.key }) {
+            for id in chats { route(.adopt(op, id), &work, &effects) }
+        }
+        drain(&work, now: now, &effects)
+        publishHeads(index, &effects)
     }
 
     // MARK: compaction

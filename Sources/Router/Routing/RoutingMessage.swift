@@ -69,3 +69,25 @@ public enum RoutingMessage: Sendable, Equatable {
         }
     }
 }
+
+/// The epochs a message between routers carries: those its sender holds for the partition
+/// the message speaks for (`Placement.source`) and the one it is for (`Placement.target`;
+/// 0 where there is none). The receiver refuses a message whose epochs are not its own
+/// (`Placement.refusal`): that refusal fences a router that lost a partition and has not
+/// heard.
+public struct RoutingStamp: Sendable, Equatable {
+    public var sourceEpoch: UInt64
+    public var targetEpoch: UInt64
+
+    public init(sourceEpoch: UInt64, targetEpoch: UInt64) {
+        (self.sourceEpoch, self.targetEpoch) = (sourceEpoch, targetEpoch)
+    }
+
+    /// Why a message was refused.
+    public enum Refusal: Sendable, Equatable {
+        /// Its sender speaks for `partition` at `epoch`, but it is at `current`: the sender was replaced.
+        case staleSource(partition: Int, epoch: UInt64, current: UInt64)
+        /// It is for `partition` at `epoch`, but this router holds it at `current`.
+        case otherTargetEpoch(partition: Int, epoch: UInt64, current: UInt64)
+    }
+}

@@ -7,9 +7,9 @@ import Wire
 /// acknowledged.
 public enum PartitionLogReplay {
     /// Replays the snapshots in log directory `directory` and the segments' `records` into
-    /// `apply`, for the partitions `placement` owns; a record or snapshot of a partition it
-    /// does not own stops the open (its router is configured with the wrong partitions).
-    /// Returns the streams, ready for the next record of each partition.
+    /// `apply`, for every partition it holds, owned here or not: a partition the table
+    /// moved elsewhere keeps its copy in memory (unserved), ready if it comes back. A
+    /// partition beyond `placement`'s count stops the open. Returns the streams, ready for the next record of each partition.
     public static func replay(directory: String, records: [LogFraming.Record], placement: Placement, clearLeftovers: Bool = true,
                               into apply: (Int, PartitionRecord) -> Void) throws(StorageError) -> PartitionStreams {
         var streams = PartitionStreams(partitionCount: placement.partitionCount)
@@ -57,9 +57,6 @@ public enum PartitionLogReplay {
     private static func check(_ partition: Int, _ placement: Placement, at path: String, offset: Int) throws(StorageError) {
         guard partition < placement.partitionCount else {
             throw .undecodable(segment: path, offset: offset, reason: "partition \(partition) of \(placement.partitionCount)")
-        }
-        guard placement.owns(partition: partition) else {
-            throw .undecodable(segment: path, offset: offset, reason: "the log holds partition \(partition), which this router is not configured to own")
         }
     }
 }
