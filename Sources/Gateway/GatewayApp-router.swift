@@ -108,6 +108,11 @@ extension GatewayApp {
             deliver(event, to: operatorSessions[op])
         case .sessionUpdate(let sessionID, let event):
             deliver(event, to: [sessionID])
+        case .partitionTable(let notice):
+            // Pushed on connect and on every change; a late copy of an older one changes nothing.
+            if let table, notice.version < table.version { return }
+            table = notice
+            metrics.add("partition_tables_received_total")
         default:
             logger.warning("an unexpected message from the router was dropped", ["type": "\(message.type)"])
         }

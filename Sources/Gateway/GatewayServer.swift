@@ -112,6 +112,8 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     /// The last stored event written as JSON: each one comes twice, for the visitor's side
     /// and then for the operator's, and the second is the same text.
     var lastEventJSON: (conversation: String, sequence: Int64, json: [UInt8])?
+    /// The committed partition table as the routers last pushed it (the newest version wins).
+    var table: PartitionTableNotice?
 
     init(loop: EventLoop, configuration: GatewayConfiguration) {
         self.loop = loop
@@ -167,6 +169,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         }
         text += "# TYPE switchboard_gateway_sessions gauge\nswitchboard_gateway_sessions \(sessions.count)\n"
         text += "# TYPE switchboard_gateway_router_connected gauge\nswitchboard_gateway_router_connected \(routerPeer == nil ? 0 : 1)\n"
+        text += "# TYPE switchboard_gateway_table_version gauge\nswitchboard_gateway_table_version \(table?.version ?? 0)\n"
+        let placed = table?.partitions.filter { $0.owner != nil }.count ?? 0
+        text += "# TYPE switchboard_gateway_table_partitions_placed gauge\nswitchboard_gateway_table_partitions_placed \(placed)\n"
         // The standard process metrics (names as Prometheus client libraries use them).
         if let rss = ProcessResources.residentBytes() { text += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(rss)\n" }
         if let files = ProcessResources.openFileCount() { text += "# TYPE process_open_fds gauge\nprocess_open_fds \(files)\n" }

@@ -9,7 +9,8 @@ import Wire
 enum ClusterPresence {
     /// Connects `node` and `service` to `membership`, or, without one (a router alone, or
     /// `routerd dev`), answers the member list with this router only.
-    static func connect(node: RouterNode, service: RouterService, membership: MembershipNode?, nodeID: String) {
+    static func connect(node: RouterNode, service: RouterService, membership: MembershipNode?, nodeID: String, routing: ClusterRouting? = nil,
+                        advertise: String? = nil) {
         node.loop.assertInLoop()
         guard let membership else {
             service.clusterMembers = { site in
@@ -20,11 +21,17 @@ enum ClusterPresence {
         }
         node.onPublished = { summary in publish(summary, on: membership) }
         for summary in node.homeSummaries { publish(summary, on: membership) }
+        if let advertise { _ = membership.publish(key: ClusterRouting.addressKey, value: Array(advertise.utf8)) }
         membership.onLearned = { entry in
+            if entry.key == ClusterRouting.addressKey {
+                routing?.learned(address: String(decoding: entry.value, as: UTF8.self), from: entry.origin)
+                return
+            }
             guard let summary = decode(entry) else { return }
             node.receiveGossiped(summary)
         }
         membership.onForgotten = { entries in
+            for entry in entries where entry.key == ClusterRouting.addressKey { routing?.forgot(addressOf: entry.origin) }
             for summary in entries.compactMap(decode) { node.forgetGossiped(summary) }
         }
         service.clusterMembers = { site in members(of: membership, node: node, site: site) }
@@ -38,6 +45,7 @@ enum ClusterPresence {
     }
 
     private static func decode(_ entry: PresenceEntry) -> OperatorSummary? {
+        guard entry.key != ClusterRouting.addressKey else { return nil }
         do {
             return try OperatorSummaryCodec.decode(entry.value)
         } catch {

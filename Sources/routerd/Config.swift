@@ -107,6 +107,8 @@ struct NodeIdentity {
 struct RouterConfig {
     var identity: NodeIdentity
     var listen: SocketAddress
+    /// The Wire address other routers and gateways reach this one at (default `listen`).
+    var advertise: SocketAddress
     var http: SocketAddress
     var data: String
     var partitions: Int
@@ -124,13 +126,18 @@ struct RouterConfig {
     /// Applied control-plane entries after which a router snapshots the table and compacts its log.
     var controlSnapshotEntries: Int
 
-    static let keys = NodeIdentity.keys.union(["listen", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset",
+    static let keys = NodeIdentity.keys.union(["listen", "advertise", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset",
                                                "voters", "replicas", "controlSnapshotEntries"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
         identity = try NodeIdentity(root)
         listen = try root.address("listen", default: "127.0.0.1:7400")
+        advertise = root.values["advertise"] == nil ? listen : try root.address("advertise", default: "")
+        if advertise.host == "0.0.0.0" {
+            throw ConfigError(field: root.values["advertise"] == nil ? "listen" : "advertise",
+                              problem: "is where other routers and gateways reach this router: set advertise to a reachable address, not 0.0.0.0")
+        }
         http = try root.address("http", default: "127.0.0.1:9400")
         data = try root.string("data")
         partitions = try root.int("partitions", default: 64, range: 1...65_536)

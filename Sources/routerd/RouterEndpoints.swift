@@ -9,12 +9,14 @@ final class RouterEndpoints: HTTPHandler {
     private let service: RouterService
     private let membership: MembershipNode?
     private let control: ControlNode?
+    private let links: RouterLinks?
 
-    init(node: RouterNode, service: RouterService, membership: MembershipNode? = nil, control: ControlNode? = nil) {
+    init(node: RouterNode, service: RouterService, membership: MembershipNode? = nil, control: ControlNode? = nil, links: RouterLinks? = nil) {
         self.node = node
         self.service = service
         self.membership = membership
         self.control = control
+        self.links = links
     }
 
     /// The control plane's Raft state and table (docs/operations.md names each).
@@ -75,7 +77,8 @@ final class RouterEndpoints: HTTPHandler {
         let core = node.core
         var waiting: [String: Int] = [:]
         var open = 0
-        for partition in core.partitions {
+        // Only what this router serves: the copies of partitions the table moved away are not its load.
+        for partition in core.placement.ownedPartitions.map({ core.partitions[$0] }) {
             for conversation in partition.conversations.values where conversation.state.isOpen { open += 1 }
             for queue in partition.queue.queues {
                 waiting["\(queue.site)/\(queue.skill)", default: 0] += partition.queue.waiting(site: queue.site, skill: queue.skill).count
@@ -89,6 +92,12 @@ final class RouterEndpoints: HTTPHandler {
         switchboard_router_operators_online \(online)
         # TYPE switchboard_router_partitions gauge
         switchboard_router_partitions \(core.partitionCount)
+        # TYPE switchboard_router_partitions_owned gauge
+        switchboard_router_partitions_owned \(core.placement.ownedPartitions.count)
+        # TYPE switchboard_router_fenced_messages_total counter
+        switchboard_router_fenced_messages_total \(core.fencedMessages)
+        # TYPE switchboard_router_undecodable_routing_messages_total counter
+        switchboard_router_undecodable_routing_messages_total \(service.undecodableRouting)
         # TYPE switchboard_router_queue_length gauge
 
         """
@@ -109,6 +118,12 @@ final class RouterEndpoints: HTTPHandler {
         }
         text += "switchboard_router_wait_seconds_bucket{le=\"+Inf\"} \(m.assignments)\n"
         text += "switchboard_router_wait_seconds_sum \(m.waitSum)\nswitchboard_router_wait_seconds_count \(m.assignments)\n"
+        if let links {
+            let l = links.metrics
+            text += "# TYPE switchboard_router_routing_sent_total counter\nswitchboard_router_routing_sent_total \(l.sent)\n"
+            text += "# TYPE switchboard_router_routing_dropped_total counter\nswitchboard_router_routing_dropped_total \(l.dropped)\n"
+            text += "# TYPE switchboard_router_routing_links_established_total counter\nswitchboard_router_routing_links_established_total \(l.linksEstablished)\n"
+        }
         if let membership { text += Self.membershipMetrics(membership) }
         if let control { text += Self.controlMetrics(control) }
         return text

@@ -154,21 +154,35 @@ func runRouter(_ raw: [String]) -> Never {
     let control: UncheckedBox<ControlNode>
     let health: TCPServer
     do {
+        try DurableFile.makeDirectory(config.data)
+        membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
+        control = try startControl(config, membership: membership, loop: loop)
+        // The table says what this router serves: nothing is opened before it is known.
+        let table = waitForPlacement(control, loop: loop)
+        let me = config.identity.nodeID
+        let links = membership == nil ? nil : try loop.submitAndWait {
+            UncheckedBox(RouterLinks(loop: loop, me: me, partitionCount: config.partitions, configuration: wire))
+        }
         node = try loop.submitAndWait {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
-                                                       policy: config.fsync, repair: repair)
-            log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
+                                                       owned: Set(table.owned(by: me)), epochs: table.partitions.map(\.epoch),
+                                                       policy: config.fsync, repair: repair,
+                                                       send: links.map { links in { message, stamp in links.value.send(message, stamp: stamp) } })
+            log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)"),
+                                                 ("partitions_owned", "\(table.owned(by: me).count)")])
             if let damage = recovery.repaired { log(.warning, "router log repaired: the damaged part was cut off", [("damage", "\(damage)")]) }
             // A production data directory holds only what its site's people made: the demo
             // shop's canned responses are for `routerd dev` alone.
             return UncheckedBox(node)
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
-        membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
-        control = try startControl(config, membership: membership, service: service, loop: loop)
         let endpoints = try loop.submitAndWait { [membership] in
-            ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: config.identity.nodeID)
-            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value, control: control.value))
+            let routing = ClusterRouting(node: node.value, service: service.value, links: links?.value, me: me, advertise: "\(config.advertise)")
+            follow(control.value, service: service.value, routing: routing)
+            ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: me, routing: routing,
+                                    advertise: "\(config.advertise)")
+            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value, control: control.value,
+                                                links: links?.value))
         }
         let budget = SharedConnectionBudget(HTTPServerOptions())
         health = try TCPServer(group: group, address: config.http) { _ in
@@ -215,8 +229,7 @@ func startMembership(_ config: RouterConfig, bind: SocketAddress, loop: EventLoo
 }
 
 /// Starts this router's member of the control plane (its Raft log in `<data>/control`).
-func startControl(_ config: RouterConfig, membership: UncheckedBox<MembershipNode>?, service: UncheckedBox<RouterService>,
-                  loop: EventLoop) throws -> UncheckedBox<ControlNode> {
+func startControl(_ config: RouterConfig, membership: UncheckedBox<MembershipNode>?, loop: EventLoop) throws -> UncheckedBox<ControlNode> {
     let node = try loop.submitAndWait {
         let control = try ControlNode.start(loop: loop, node: config.identity.nodeID, membership: membership?.value, directory: config.data + "/control",
                                             voters: config.voters, partitionCount: config.partitions, replicas: config.replicas,
@@ -225,14 +238,38 @@ func startControl(_ config: RouterConfig, membership: UncheckedBox<MembershipNod
         control.onLeaderChanged = { leader, term in
             log(.info, "control plane leader", [("leader", leader?.name ?? "none"), ("term", "\(term)")])
         }
-        control.onTableChanged = { table in
-            log(.debug, "partition table changed", [("version", "\(table.version)"), ("owned_here", "\(table.owned(by: config.identity.nodeID).count)")])
-        }
-        service.value.controlStatus = { ControlListing.status(of: control) }
         return UncheckedBox(control)
     }
     log(.info, "control plane started", [("voters", config.voters.joined(separator: ",")), ("replicas", "\(config.replicas)")])
+    if config.replicas > 1 {
+        log(.warning, "replicas above 1 move a dead router's partitions, but routers do not copy partitions to each other yet: a moved partition starts from what its new owner holds")
+    }
     return node
+}
+
+/// Blocks until the control plane's table has an owner for every partition, and returns it
+/// (a router alone: its group of one elects itself and places everything within a second).
+func waitForPlacement(_ control: UncheckedBox<ControlNode>, loop: EventLoop) -> PartitionTable {
+    let started = MonotonicClock.now()
+    var lastReport = started
+    while true {
+        let (table, leader) = (try? loop.submitAndWait { (control.value.table, control.value.raft.leader?.name) }) ?? (nil, nil)
+        if let table, !table.partitions.contains(where: { $0.owner == nil }) { return table }
+        if MonotonicClock.now() - lastReport >= 5_000_000_000 {
+            lastReport = MonotonicClock.now()
+            let placed = table?.partitions.filter { $0.owner != nil }.count ?? 0
+            log(.info, "waiting for the control plane to place every partition (a majority of the voters must be up)",
+                [("leader", leader ?? "none"), ("placed", "\(placed) of \(table?.partitions.count ?? 0)")])
+        }
+        usleep(50_000)
+    }
+}
+
+/// From now on, every committed table reaches the router (and through it, the gateways).
+func follow(_ control: ControlNode, service: RouterService, routing: ClusterRouting) {
+    control.onTableChanged = { table in routing.tableChanged(table) }
+    service.controlStatus = { ControlListing.status(of: control) }
+    routing.tableChanged(control.table)
 }
 
 func runGateway(_ raw: [String]) -> Never {
@@ -302,10 +339,18 @@ func runDev(_ raw: [String]) -> Never {
     let gatewayGroup = EventLoopGroup(loopCount: 1, name: "gateway")
     let loop = routerGroup.loops[0]
     let node: UncheckedBox<RouterNode>
+    let control: UncheckedBox<ControlNode>
     do {
+        try DurableFile.makeDirectory(data)
+        // The control plane as a group of one, like a router started alone.
+        control = try loop.submitAndWait {
+            UncheckedBox(try ControlNode.start(loop: loop, node: "router-1", membership: nil, directory: data + "/control", voters: ["router-1"],
+                                               partitionCount: 64, replicas: 1, settings: .lan(), seed: UInt64.random(in: 0...UInt64.max)))
+        }
+        let table = waitForPlacement(control, loop: loop)
         node = try loop.submitAndWait {
             let (node, recovery) = try RouterNode.open(loop: loop, directory: data, sites: [DemoSite.configuration(loadOperators: loadOperators, loadCapacity: loadCapacity)],
-                                                       partitionCount: 64, policy: policy)
+                                                       partitionCount: 64, epochs: table.partitions.map(\.epoch), policy: policy)
             log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)")])
             try DemoSite.seedCannedResponses(node)
             return UncheckedBox(node)
@@ -318,15 +363,11 @@ func runDev(_ raw: [String]) -> Never {
     do {
         service = try RouterService.start(node: node, group: routerGroup, address: wireAddress, configuration: wire("router-1", .router))
         let routerAddress = try loop.submitAndWait {
+            let address = service.value.address!
+            let routing = ClusterRouting(node: node.value, service: service.value, links: nil, me: "router-1", advertise: "\(address)")
+            follow(control.value, service: service.value, routing: routing)
             ClusterPresence.connect(node: node.value, service: service.value, membership: nil, nodeID: "router-1")
-            return service.value.address!
-        }
-        // The control plane as a group of one, like a router started alone.
-        _ = try loop.submitAndWait {
-            let control = try ControlNode.start(loop: loop, node: "router-1", membership: nil, directory: data + "/control", voters: ["router-1"],
-                                                partitionCount: 64, replicas: 1, settings: .lan(), seed: UInt64.random(in: 0...UInt64.max))
-            service.value.controlStatus = { ControlListing.status(of: control) }
-            return UncheckedBox(control)
+            return address
         }
         var configuration = GatewayConfiguration(siteSecrets: ["shop": siteSecret], router: routerAddress, wire: wire("gateway-1", .gateway))
         configuration.staticDirectory = web

@@ -26,6 +26,10 @@ private let samples: [(name: String, message: WireMessage)] = [
     ("conversationUpdate", .conversationUpdate(conversationID: "c1f", sequence: 3, event: TypedSamples.events[4].event)),
     ("operatorUpdate", .operatorUpdate(operatorID: "shop/anna", event: TypedSamples.events[15].event)),
     ("sessionUpdate", .sessionUpdate(sessionID: 42, event: TypedSamples.events[16].event)),
+    ("routing", .routing(body: [1, 4, 5, 12])),
+    ("partitionTable", .partitionTable(PartitionTableNotice(
+        version: 70, routers: [.init(node: "router-1", address: "127.0.0.1:7401"), .init(node: "router-2", address: "")],
+        partitions: [.init(owner: 0, epoch: 1), .init(owner: 1, epoch: 3), .init(owner: nil, epoch: 0)]))),
     // A compressed frame, so the LZ4 layout is frozen too.
     ("conversationEvent-lz4", .conversationEvent(conversationID: "conv-7", sequence: 1,
                                                  body: Array(String(repeating: "where is my parcel? ", count: 30).utf8))),

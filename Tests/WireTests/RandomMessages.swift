@@ -33,6 +33,14 @@ enum RandomMessages {
             return .conversationUpdate(conversationID: string(&rng), sequence: rng.next() >> 3, event: TypedSamples.events.randomElement(using: &rng)!.event)
         case .operatorUpdate: return .operatorUpdate(operatorID: string(&rng), event: TypedSamples.events.randomElement(using: &rng)!.event)
         case .sessionUpdate: return .sessionUpdate(sessionID: rng.next(), event: TypedSamples.events.randomElement(using: &rng)!.event)
+        case .routing: return .routing(body: body(&rng))
+        case .partitionTable:
+            let routers = (0..<Int.random(in: 0...5, using: &rng)).map { _ in PartitionTableNotice.Router(node: string(&rng), address: string(&rng)) }
+            let partitions = (0..<Int.random(in: 0...70, using: &rng)).map { _ in
+                PartitionTableNotice.Entry(owner: routers.isEmpty || Bool.random(using: &rng) ? nil : Int.random(in: 0..<routers.count, using: &rng),
+                                           epoch: rng.next() >> Int.random(in: 0...63, using: &rng))
+            }
+            return .partitionTable(PartitionTableNotice(version: rng.next() >> 8, routers: routers, partitions: partitions))
         }
     }
 

@@ -54,6 +54,12 @@ public final class ControlNode {
     /// Changes proposed by this leader and not applied yet: not proposed again meanwhile.
     private var pending: Set<[UInt8]> = []
     private var stopped = false
+    /// When this member last became leader (monotonic), for the first placement's wait.
+    private var leaderSince: UInt64?
+    /// How long a new leader waits for every voter before it places partitions for the first
+    /// time without them: until routers replicate, a partition stays where it is first
+    /// placed, so a cluster that boots together should spread over all its voters.
+    public var firstPlacementWait: UInt64 = 10_000_000_000
     /// The group's name: its configured voters. Every message carries it, so routers
     /// configured with different voters (two groups, two tables) never mix their logs.
     private let group: String
@@ -154,6 +160,7 @@ public final class ControlNode {
             case .leaderChanged(let leader, let term):
                 metrics.leaderChanges += 1
                 pending = []
+                leaderSince = leader == me ? MonotonicClock.now() : nil
                 onLeaderChanged?(leader, term)
             }
         }
@@ -202,7 +209,11 @@ public final class ControlNode {
         guard raft.role == .leader else { return }
         let live = membership?.instance.members.filter { $0.value.status == .alive || $0.value.status == .suspect }.map(\.key.node) ?? []
         let alive = Set(live + [me.name])
-        for change in TablePlanner.changes(for: table, alive: alive, replicas: replicas) {
+        let unplaced = table.partitions.contains { $0.owner == nil }
+        let votersMissing = raft.configuration.voters.contains { !alive.contains($0.name) }
+        // The first placement waits a little for every voter.
+        let waiting = unplaced && votersMissing && MonotonicClock.now() < (leaderSince ?? 0) + firstPlacementWait
+        for change in waiting ? [] : TablePlanner.changes(for: table, alive: alive, replicas: replicas) {
             let bytes = PartitionTableCodec.encode(change)
             guard !pending.contains(bytes), let proposal = try? raft.propose(bytes, now: MonotonicClock.now()) else { continue }
             pending.insert(bytes)

@@ -30,6 +30,10 @@ public final class RouterService: RouterNodeDelegate {
     public var clusterMembers: ((SiteID) -> [ClusterMemberRow])?
     /// The control plane's state and partition table (set by the daemon).
     public var controlStatus: (() -> ControlStatus)?
+    /// The committed partition table as gateways are told it (`publish(table:)`).
+    public private(set) var table: PartitionTableNotice?
+    /// Routing messages from other routers that could not be read, and the last reason.
+    public private(set) var undecodableRouting = 0
 
     private init(node: RouterNode, logger: Logger) {
         self.node = node
@@ -67,7 +71,19 @@ public final class RouterService: RouterNodeDelegate {
     // MARK: links
 
     fileprivate func linkOpened(_ peer: WirePeer) {
+        // Another router's link carries routing messages only; it hears no events.
+        guard peer.identity?.role != .router else { return }
         links[ObjectIdentifier(peer)] = peer
+        if let table { send(.partitionTable(table), on: ObjectIdentifier(peer)) }
+    }
+
+    /// The committed table changed: every gateway hears it (and each new one on connect).
+    public func publish(table: PartitionTableNotice) {
+        node.loop.assertInLoop()
+        // Same version again: only the routers' addresses changed.
+        if let current = self.table, table.version < current.version || table == current { return }
+        self.table = table
+        for link in links.keys { send(.partitionTable(table), on: link) }
     }
 
     fileprivate func linkClosed(_ peer: WirePeer) {
@@ -87,6 +103,15 @@ public final class RouterService: RouterNodeDelegate {
             }
         case .sessionClosed(let sessionID):
             sessionLeft(subscriptions.sessionClosed(.init(link: link, id: sessionID)))
+        case .routing(let body) where peer.identity?.role == .router:
+            do {
+                let (routed, stamp) = try RoutingMessageCodec.decode(body)
+                node.receive(routed, stamp: stamp)
+            } catch {
+                undecodableRouting += 1
+                logger.warning("an unreadable routing message from another router was dropped",
+                               ["router": peer.identity?.nodeID ?? "?", "error": error.message])
+            }
         default:
             // Nothing else is meaningful from a gateway.
             logger.warning("unexpected message from a gateway", ["type": "\(message.type)"])

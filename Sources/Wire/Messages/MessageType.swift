@@ -53,6 +53,12 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     /// A control-plane message (Raft between routers, `Presence.ControlDatagram`), sealed
     /// like a membership datagram; over UDP, or alone on a TCP connection when too large.
     case control = 25
+    /// A message between routers about partitions and operator homes, with the epochs its
+    /// sender holds (`Router.RoutingMessageCodec` bytes). Router to router only.
+    case routing = 26
+    /// The committed partition table, pushed by a router to its gateways on connect and on
+    /// every change (`PartitionTableNotice`).
+    case partitionTable = 27
 
     /// Whether it travels only sealed (UDP datagrams, or one frame on its own TCP
     /// connection to the gossip port), never on a Wire link.

@@ -39,6 +39,10 @@ public enum WireMessage: Equatable, Sendable {
     case operatorUpdate(operatorID: String, event: ServerEvent)
     /// An event for session `sessionID` of the receiving gateway.
     case sessionUpdate(sessionID: UInt64, event: ServerEvent)
+    /// Router to router: a routing message in `Router.RoutingMessageCodec` bytes.
+    case routing(body: [UInt8])
+    /// Router to gateway: the committed partition table.
+    case partitionTable(PartitionTableNotice)
 
     /// Fields of `hello`.
     public struct Hello: Equatable, Sendable {
@@ -107,6 +111,8 @@ public enum WireMessage: Equatable, Sendable {
         case .conversationUpdate: .conversationUpdate
         case .operatorUpdate: .operatorUpdate
         case .sessionUpdate: .sessionUpdate
+        case .routing: .routing
+        case .partitionTable: .partitionTable
         }
     }
 
@@ -167,6 +173,10 @@ public enum WireMessage: Equatable, Sendable {
         case .sessionUpdate(let sessionID, let event):
             writer.writeVarint(sessionID)
             event.encode(into: &writer)
+        case .routing(let body):
+            writer.writeBytes(body)
+        case .partitionTable(let table):
+            table.encode(into: &writer)
         }
     }
 
@@ -239,6 +249,10 @@ public enum WireMessage: Equatable, Sendable {
         case .sessionUpdate:
             let sessionID = try reader.readVarint()
             message = .sessionUpdate(sessionID: sessionID, event: try ServerEvent.decode(from: &reader))
+        case .routing:
+            message = .routing(body: try reader.readBytes())
+        case .partitionTable:
+            message = .partitionTable(try PartitionTableNotice.decode(from: &reader))
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
         return message
