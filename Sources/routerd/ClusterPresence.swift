@@ -22,13 +22,19 @@ enum ClusterPresence {
         node.onPublished = { summary in publish(summary, on: membership) }
         for summary in node.homeSummaries { publish(summary, on: membership) }
         if let advertise { _ = membership.publish(key: ClusterRouting.addressKey, value: Array(advertise.utf8)) }
-        membership.onLearned = { entry in
+        let learned = { (entry: PresenceEntry) in
             if entry.key == ClusterRouting.addressKey {
                 routing?.learned(address: String(decoding: entry.value, as: UTF8.self), from: entry.origin)
                 return
             }
             guard let summary = decode(entry) else { return }
             node.receiveGossiped(summary)
+        }
+        membership.onLearned = learned
+        // Membership ran while the router waited for the table: what it heard meanwhile counts.
+        let me = membership.instance.me
+        for (origin, entries) in membership.presence.table.sorted(by: { $0.key < $1.key }) where origin != me {
+            for entry in entries.values.sorted(by: { $0.key < $1.key }) { learned(entry) }
         }
         membership.onForgotten = { entries in
             for entry in entries where entry.key == ClusterRouting.addressKey { routing?.forgot(addressOf: entry.origin) }

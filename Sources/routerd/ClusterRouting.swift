@@ -24,6 +24,7 @@ final class ClusterRouting {
         (self.node, self.service, self.links, self.me) = (node, service, links, me)
         addresses = [me: (advertise, nil)]
         node.send = links.map { links in { message, stamp in links.send(message, stamp: stamp) } }
+        service.forwardToHome = links.map { links in { message, partition in links.send(message, toOwnerOf: partition) } }
     }
 
     /// The committed table changed (or is first known).

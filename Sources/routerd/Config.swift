@@ -122,12 +122,14 @@ struct RouterConfig {
     /// The control plane's voting routers (node ids: 1, 3 or 5; default this router alone)
     /// and the copies of each partition its table keeps (1 until routers replicate).
     var voters: [String]
+    /// The routers the first placement of partitions waits for (up to 10 s; default the voters).
+    var initialRouters: [String]
     var replicas: Int
     /// Applied control-plane entries after which a router snapshots the table and compacts its log.
     var controlSnapshotEntries: Int
 
     static let keys = NodeIdentity.keys.union(["listen", "advertise", "http", "data", "partitions", "fsync", "sites", "gossip", "seeds", "gossipPreset",
-                                               "voters", "replicas", "controlSnapshotEntries"])
+                                               "voters", "initialRouters", "replicas", "controlSnapshotEntries"])
 
     init(_ object: [String: Any]) throws {
         let root = try ConfigObject(object, path: "", allowed: Self.keys)
@@ -159,6 +161,8 @@ struct RouterConfig {
         guard gossip != nil || voters == [identity.nodeID] else {
             throw ConfigError(field: "voters", problem: "needs gossip: a router without cluster membership can only vote alone")
         }
+        initialRouters = try Self.list("initialRouters", root)
+        if initialRouters.isEmpty { initialRouters = voters }
         replicas = try root.int("replicas", default: 1, range: 1...5)
         controlSnapshotEntries = try root.int("controlSnapshotEntries", default: Int(ControlNode.defaultCompactionThreshold), range: 1...1_000_000)
         if let bad = seeds.first(where: { SocketAddress($0) == nil }) {

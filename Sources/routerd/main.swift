@@ -16,16 +16,20 @@ commands:
 """
 
 let routerUsage = """
-routerd router --config FILE [--listen HOST:PORT] [--http HOST:PORT] [--data DIR]
-               [--gossip HOST:PORT] [--seeds HOST:PORT,...] [--gossipPreset lan|fast] [--voters NODE,...] [--repair]
+routerd router --config FILE [--listen HOST:PORT] [--advertise HOST:PORT] [--http HOST:PORT] [--data DIR]
+               [--gossip HOST:PORT] [--seeds HOST:PORT,...] [--gossipPreset lan|fast] [--voters NODE,...]
+               [--initialRouters NODE,...] [--repair]
 
 Runs a router from a JSON configuration file (docs/operations.md): nodeId, cluster,
-clusterSecret, listen (Wire, default 127.0.0.1:7400), http (health and metrics, default
+clusterSecret, listen (Wire, default 127.0.0.1:7400), advertise (the Wire address other
+routers and gateways reach it at; default listen), http (health and metrics, default
 127.0.0.1:9400), data, partitions (default 64), fsync (always | interval | none), sites;
 for a cluster, gossip (the UDP address of membership probes and gossip), seeds (other
 routers' gossip addresses to join through), gossipPreset (lan, the default, or fast;
 docs/cluster.md), voters (the control plane's 1, 3 or 5 voting routers; default this one
-alone) and replicas (copies of each partition in the table, default 1).
+alone), initialRouters (the routers the first placement of partitions waits for, up to
+10 s; default the voters) and replicas (copies of each partition in the table, default 1).
+The router serves once the control plane has placed every partition.
 Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
 SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
 configuration stops the start with a message naming the field.
@@ -138,7 +142,8 @@ func loadConfig(_ values: [String: String], keys: Set<String>, numeric: Set<Stri
 func runRouter(_ raw: [String]) -> Never {
     exitWithUsageIfAsked(raw, routerUsage)
     let repair = raw.contains("--repair")
-    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "http", "data", "gossip", "seeds", "gossipPreset", "voters"])
+    let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "advertise", "http", "data", "gossip", "seeds", "gossipPreset",
+                                                                  "voters", "initialRouters"])
     let config: RouterConfig
     do {
         config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions", "replicas", "controlSnapshotEntries"]))
@@ -235,6 +240,7 @@ func startControl(_ config: RouterConfig, membership: UncheckedBox<MembershipNod
                                             voters: config.voters, partitionCount: config.partitions, replicas: config.replicas,
                                             settings: .lan(), compactionThreshold: RaftIndex(config.controlSnapshotEntries),
                                             seed: UInt64.random(in: 0...UInt64.max))
+        control.initialRouters = Set(config.initialRouters)
         control.onLeaderChanged = { leader, term in
             log(.info, "control plane leader", [("leader", leader?.name ?? "none"), ("term", "\(term)")])
         }

@@ -32,15 +32,26 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
-def start_router(name, data, gossip, seed):
+def start_router(name, data, gossip, seed, wire):
     # router-1 votes alone in the control plane; router-2 follows its table as an observer.
-    env = {**os.environ, "SWITCHBOARD_DATA": data, "SWITCHBOARD_NODE_ID": name, "SWITCHBOARD_VOTERS": "router-1"}
-    process = subprocess.Popen([ROUTERD, "router", "--config", os.path.join(ROOT, "deploy", "router.example.json"),
-                                "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--gossip", f"127.0.0.1:{gossip}",
-                                "--seeds", f"127.0.0.1:{seed}", "--gossipPreset", "fast"], stdout=subprocess.PIPE, text=True, env=env)
+    # The first placement waits for both, so each serves half the partitions.
+    env = {**os.environ, "SWITCHBOARD_DATA": data, "SWITCHBOARD_NODE_ID": name, "SWITCHBOARD_VOTERS": "router-1",
+           "SWITCHBOARD_INITIAL_ROUTERS": "router-1,router-2"}
+    return subprocess.Popen([ROUTERD, "router", "--config", os.path.join(ROOT, "deploy", "router.example.json"),
+                             "--listen", f"127.0.0.1:{wire}", "--http", "127.0.0.1:0", "--gossip", f"127.0.0.1:{gossip}",
+                             "--seeds", f"127.0.0.1:{seed}", "--gossipPreset", "fast"], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def router_listening(process):
+    """The router's Wire address, once it serves (after the control plane placed every partition)."""
     line = wait_for_line(process, r'(msg="router listening".*)')
-    wire = line.split("wire=")[1].split()[0]
-    return process, wire
+    return line.split("wire=")[1].split()[0]
+
+
+def free_tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_gateway(wire):
@@ -62,6 +73,14 @@ def until(condition, what, seconds=TIMEOUT):
     raise AssertionError(what)
 
 
+def metric(gateway, name):
+    status, body = http(gateway, "GET", "/metrics")
+    for line in body.decode().splitlines() if status == 200 else []:
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
 def members(gateway, token):
     status, body = http(gateway, "GET", "/api/admin/cluster", headers={"Authorization": f"Bearer {token}"})
     if status == 503:
@@ -71,13 +90,60 @@ def members(gateway, token):
     return {m["node"]: m for m in json.loads(body)["items"]}
 
 
-async def operator_online(gateway, token, then):
-    """Carl logs in through `gateway`, goes online, and `then()` runs while he is."""
+def stable_hash(text):
+    """Wire's StableHash: FNV-1a over the UTF-8 bytes, then SplitMix64's finaliser."""
+    mask = (1 << 64) - 1
+    value = 0xCBF29CE484222325
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x100000001B3) & mask
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
+    return value ^ (value >> 31)
+
+
+def home_partition(site, operator, partitions=64):
+    return stable_hash(f"operator\x1f{site}/{operator}") % partitions
+
+
+def visitor_partition(site, visitor, partitions=64):
+    return stable_hash(f"{site}\x1f{visitor}") % partitions
+
+
+async def chat_across_routers(chat_gateway, chat_router, owners, console):
+    """A shopper whose chat lives on `chat_router` (through its gateway) is offered to the
+    operator of `console`, whose home is on the other router: the offer crosses routers."""
+    for _ in range(64):
+        widget = await websockets.connect(f"ws://{chat_gateway}/ws")
+        await widget.send(json.dumps({"type": "hello", "site": "shop"}))
+        welcome, _ = await receive_until(widget, lambda m: m["type"] == "welcome", "visitor welcome")
+        if owners[visitor_partition("shop", welcome["id"])] == chat_router:
+            break
+        await widget.close()
+    else:
+        raise AssertionError("no visitor id landed on the chat's router")
+    try:
+        await widget.send(json.dumps({"type": "start", "requestId": "r1", "department": "support"}))
+        accepted, _ = await receive_until(widget, lambda m: m["type"] in ("accepted", "error"), "start answered")
+        check(accepted["type"] == "accepted", f"the chat starts on {chat_router}: {accepted}")
+        conversation = accepted["conversation"]
+        offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "offer across routers")
+        check(offer["conversation"] == conversation, "the operator, homed on the other router, is offered the chat")
+        return conversation
+    finally:
+        await widget.close()
+
+
+async def operator_online(gateway, token, then, owners, chat_gateway, chat_router):
+    """Carl logs in through `gateway`, goes online, is offered a chat that lives on the other
+    router, and `then()` runs while he is online."""
     async with websockets.connect(f"ws://{gateway}/ws") as console:
         await console.send(json.dumps({"type": "hello", "token": token}))
         await receive_until(console, lambda m: m["type"] == "welcome", "operator welcome")
         await console.send(json.dumps({"type": "status", "status": "online"}))
         await receive_until(console, lambda m: m["type"] == "accepted", "status accepted")
+        started = time.monotonic()
+        await chat_across_routers(chat_gateway, chat_router, owners, console)
+        check(True, f"a chat on {chat_router} is offered to an operator homed on the other router in {time.monotonic() - started:.2f} s")
         await asyncio.to_thread(then)
 
 
@@ -86,9 +152,11 @@ def main():
         gossip = [free_udp_port(), free_udp_port()]
         processes = []
         try:
-            router1, wire1 = start_router("router-1", os.path.join(data, "r1"), gossip[0], gossip[1])
-            router2, wire2 = start_router("router-2", os.path.join(data, "r2"), gossip[1], gossip[0])
+            # Both start together (their Wire ports are fixed: each tells the other by gossip).
+            router1 = start_router("router-1", os.path.join(data, "r1"), gossip[0], gossip[1], free_tcp_port())
+            router2 = start_router("router-2", os.path.join(data, "r2"), gossip[1], gossip[0], free_tcp_port())
             processes += [router1, router2]
+            wire1, wire2 = router_listening(router1), router_listening(router2)
             gateway1, address1 = start_gateway(wire1)
             gateway2, address2 = start_gateway(wire2)
             processes += [gateway1, gateway2]
@@ -107,16 +175,24 @@ def main():
                 return status, json.loads(body)
             until(lambda: placed()[1].get("tableVersion", 0) >= 64, "router-2's table is placed")
             status, table = placed()
-            owners = {p["owner"] for p in table["items"]}
+            owners = [p["owner"] for p in table["items"]]
             check(status == 200 and table["leader"] == "router-1" and table["role"] == "observer" and len(table["items"]) == 64
-                  and owners == {"router-1", "router-2"} and all(p["epoch"] == 1 and p["inSync"] == [p["owner"]] for p in table["items"]),
+                  and set(owners) == {"router-1", "router-2"} and all(p["epoch"] == 1 and p["inSync"] == [p["owner"]] for p in table["items"]),
                   "router-2 follows router-1's table as an observer: 64 partitions over both routers, each at epoch 1")
+            for address in (address1, address2):
+                until(lambda: metric(address, "switchboard_gateway_table_partitions_placed") == 64, "each gateway learns the table")
+            check(metric(address1, "switchboard_gateway_table_version") == table["tableVersion"],
+                  "each gateway holds the committed table, pushed by its router")
+            # Until gateways route by the table, an operator uses the gateway of their home's router.
+            home = owners[home_partition("shop", "carl")]
+            other = "router-2" if home == "router-1" else "router-1"
+            gateway_of = {"router-1": address1, "router-2": address2}
 
             def while_online():
-                took = until(lambda: members(address2, admin)["router-1"]["operatorsOnline"] == 1,
-                             "carl, online on router-1, is seen online from router-2")
-                check(members(address2, admin)["router-2"]["operatorsOnline"] == 0, "router-2's own count stays 0")
-                check(True, f"an operator online on router-1 is seen from router-2 by gossip in {took:.1f} s")
+                took = until(lambda: members(gateway_of[other], admin)[home]["operatorsOnline"] == 1,
+                             f"carl, online on {home}, is seen online from {other}")
+                check(members(gateway_of[other], admin)[other]["operatorsOnline"] == 0, f"{other}'s own count stays 0")
+                check(True, f"an operator online on {home} is seen from {other} by gossip in {took:.1f} s")
                 driver = browser(1100, 900)
                 try:
                     driver.get(f"http://{address2}/admin.html")
@@ -132,9 +208,9 @@ def main():
                     driver.save_screenshot(os.path.join(SHOTS, "cluster-admin-partitions.png"))
                 finally:
                     driver.quit()
-            asyncio.run(operator_online(address1, operator, while_online))
-            # The console closed: after the presence grace (5 s) router-1 says he is offline.
-            took = until(lambda: members(address2, admin)["router-1"]["operatorsOnline"] == 0, "carl goes offline as seen from router-2",
+            asyncio.run(operator_online(gateway_of[home], operator, while_online, owners=owners, chat_gateway=gateway_of[other], chat_router=other))
+            # The console closed: after the presence grace (5 s) carl's home says he is offline.
+            took = until(lambda: members(gateway_of[other], admin)[home]["operatorsOnline"] == 0, f"carl goes offline as seen from {other}",
                          seconds=TIMEOUT + 5)
             check(True, f"the operator who left is offline on router-2 {took:.1f} s after the console closed (grace included)")
 

@@ -56,9 +56,11 @@ public final class ControlNode {
     private var stopped = false
     /// When this member last became leader (monotonic), for the first placement's wait.
     private var leaderSince: UInt64?
-    /// How long a new leader waits for every voter before it places partitions for the first
-    /// time without them: until routers replicate, a partition stays where it is first
-    /// placed, so a cluster that boots together should spread over all its voters.
+    /// The routers the first placement waits for (nil: the voters), and for how long after
+    /// a leader is elected before it places partitions over those that are up: until routers
+    /// replicate, a partition stays where it is first placed, so a cluster that boots
+    /// together should spread over all of them.
+    public var initialRouters: Set<String>?
     public var firstPlacementWait: UInt64 = 10_000_000_000
     /// The group's name: its configured voters. Every message carries it, so routers
     /// configured with different voters (two groups, two tables) never mix their logs.
@@ -210,9 +212,9 @@ public final class ControlNode {
         let live = membership?.instance.members.filter { $0.value.status == .alive || $0.value.status == .suspect }.map(\.key.node) ?? []
         let alive = Set(live + [me.name])
         let unplaced = table.partitions.contains { $0.owner == nil }
-        let votersMissing = raft.configuration.voters.contains { !alive.contains($0.name) }
-        // The first placement waits a little for every voter.
-        let waiting = unplaced && votersMissing && MonotonicClock.now() < (leaderSince ?? 0) + firstPlacementWait
+        let expected = initialRouters ?? Set(raft.configuration.voters.map(\.name))
+        // The first placement waits a little for every router it expects.
+        let waiting = unplaced && !expected.isSubset(of: alive) && MonotonicClock.now() < (leaderSince ?? 0) + firstPlacementWait
         for change in waiting ? [] : TablePlanner.changes(for: table, alive: alive, replicas: replicas) {
             let bytes = PartitionTableCodec.encode(change)
             guard !pending.contains(bytes), let proposal = try? raft.propose(bytes, now: MonotonicClock.now()) else { continue }

@@ -1,5 +1,5 @@
-/// The simulated shell: carrying out actions (the disk, the network, the application), the
-/// client, and the checks after each event.
+/// The simulated shell: carrying out actions (the disk, the network; the application is in
+/// `RaftSimulator+Table`), membership changes, and the Raft checks after each event.
 extension RaftSimulator {
     /// Carries out a server's actions in order. A torn event (the server crashes inside it)
     /// makes only a random prefix of its persist actions durable and does nothing else: the
@@ -19,18 +19,11 @@ extension RaftSimulator {
                 transmit(envelope, from: target, to: receiver)
             case .apply(let entries):
                 guard !torn else { continue }
-                var (digest, applied, id) = (servers[target].digest, servers[target].applied, servers[target].id)
-                for entry in entries where report.violation == nil {
-                    if let broken = checker.applies(entry, digest: &digest, applied: &applied, at: id) { violate("state machine safety", broken) }
-                }
-                (servers[target].digest, servers[target].applied) = (digest, applied)
+                for entry in entries where report.violation == nil { apply(entry, at: target) }
                 compactIfDue(target)
             case .installSnapshot(let snapshot):
                 guard !torn else { continue }
-                let (applied, digest) = Self.decode(snapshot.data)
-                if applied != snapshot.lastIndex { violate("snapshot", "\(servers[target].id) got a snapshot through \(snapshot.lastIndex) holding \(applied)") }
-                if let broken = checker.installs(index: applied, digest: digest, at: servers[target].id) { violate("state machine safety", broken) }
-                (servers[target].applied, servers[target].digest) = (applied, digest)
+                install(snapshot, at: target)
             case .schedule(let timer, let at):
                 guard !torn else { continue }
                 queue.push(at: max(at, now), .timer(timer, server: target, boot: servers[target].boot))
@@ -60,17 +53,8 @@ extension RaftSimulator {
     mutating func compactIfDue(_ target: Int) {
         let server = servers[target]
         guard server.applied >= server.node.log.snapshotIndex + plan.compactAfter else { return }
-        act(at: target) { node, _ throws(RaftError) in try node.compact(through: server.applied, snapshot: Self.encode(server.applied, server.digest)) }
-    }
-
-    static func encode(_ applied: RaftIndex, _ digest: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: applied >> (8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: digest >> (8 * $0)) }
-    }
-
-    static func decode(_ data: [UInt8]) -> (RaftIndex, UInt64) {
-        guard data.count == 16 else { return (0, 0) }
-        let read = { (start: Int) in (0..<8).reduce(UInt64(0)) { $0 | UInt64(data[start + $1]) << (8 * $1) } }
-        return (read(0), read(8))
+        let data = Self.encodeSnapshot(server.applied, server.digest, server.table)
+        act(at: target) { node, _ throws(RaftError) in try node.compact(through: server.applied, snapshot: data) }
     }
 
     /// Puts a message on the network: during the faults, cut links and losses drop it,
@@ -91,21 +75,6 @@ extension RaftSimulator {
     }
 
     // MARK: the client
-
-    /// A proposal to a random live server, sent on once to the leader it names.
-    mutating func propose() {
-        let live = servers.indices.filter { servers[$0].up }
-        guard var target = live.randomElement(using: &rng) else { return }
-        let payload = Array("p\(report.proposals)".utf8)
-        for _ in 0..<2 {
-            guard let refusal = act(at: target, { node, now throws(RaftError) in try node.propose(payload, now: now).actions }) else {
-                report.proposals += 1
-                return
-            }
-            guard case .notLeader(let leader?) = refusal, let next = index[leader], servers[next].up else { return }
-            target = next
-        }
-    }
 
     /// One membership change, chosen among those that keep 3 to 5 voters, at the leader.
     mutating func changeMembership() {

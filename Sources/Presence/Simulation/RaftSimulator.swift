@@ -5,9 +5,19 @@ import Wire
 /// simulated network: loss, delay with jitter (so reordering), a few very late messages,
 /// duplication, symmetric and one-way partitions, crashes that keep only what was
 /// persisted (some of them torn: in the middle of writing an event's persist actions,
-/// before anything was sent), restarts, proposals from a client, compaction, and, if
-/// asked, membership changes. After every event `RaftSafetyChecker` holds the run to the
-/// Raft properties; after `faultySeconds` every fault stops (all servers up, the network
+/// before anything was sent), restarts, compaction, and, if asked, membership changes.
+///
+/// The application is the control plane's: each server applies committed changes to its
+/// `PartitionTable` and snapshots it, as `ControlNode` does; leaders propose what
+/// `TablePlanner` makes of their own applied table and of membership's view of the routers,
+/// a view that changes (owners die, so partitions move). A lagging leader proposes stale
+/// changes, which the table refuses.
+///
+/// After every event `RaftSafetyChecker` holds the run to the Raft properties, and after
+/// every apply and snapshot install `PartitionTableChecker` holds each server's table to
+/// the table's: at most one owner per (partition, epoch), epochs and versions that only
+/// grow, ownership that moves only to an in-sync router, and the same table after the same
+/// index everywhere. After `faultyDuration` every fault stops (all servers up, the network
 /// whole and lossless) and the group must converge, a leader elected and every member
 /// having applied everything committed, within `convergenceBound`. The first violation
 /// ends the run and is reported with the seed and the event, so it can be replayed.
@@ -34,16 +44,31 @@ public struct RaftSimulator {
         public var lateDelay: UInt64 = 500_000_000
         /// Faults (crash or partition) per simulated second during the faulty period.
         public var faultsPerSecond = 1.5
-        /// Client proposals per simulated second during the faulty period.
+        /// Times per simulated second a leader plans (proposes one table change, if its
+        /// table needs any) during the faulty period.
         public var proposalsPerSecond = 20.0
-        /// A server compacts once this many applied entries follow its snapshot.
-        public var compactAfter: UInt64 = 24
+        /// The table: its partitions, the routers that own them (not the Raft servers: their
+        /// liveness is membership's view, apart from the Raft faults), and the copies of each.
+        public var partitionCount = 8
+        public var routers = ["r0", "r1", "r2", "r3", "r4"]
+        public var replicas = 2
+        /// Changes per simulated second of membership's view of the routers (one dies or
+        /// comes back) during the faulty period.
+        public var livenessChangesPerSecond = 2.0
+        /// A server compacts once this many applied entries follow its snapshot. The table's
+        /// log is short (it changes as the routers' liveness does, and settles), so servers
+        /// compact often, to keep snapshots, and their tables, in play.
+        public var compactAfter: UInt64 = 8
         /// Whether the client also changes the membership now and then (promote an observer,
         /// demote a voter, remove or re-add an observer, keeping 3 to 5 voters).
         public var membershipChanges = false
         /// Test only: a shell that breaks the persist-before-send contract (in a torn crash,
         /// what it sent went out though its writes were lost), to show the checker sees it.
         public var unsafeSendBeforeFsync = false
+        /// Test only: a leader that applies a change to its table when it proposes it, before
+        /// it commits (serving an ownership that another leader may give elsewhere), to show
+        /// the table's checker sees it.
+        public var unsafeApplyOnPropose = false
         public var seed: UInt64 = 1
 
         public init(voters: Int, observers: Int, seed: UInt64 = 1) {
@@ -64,6 +89,10 @@ public struct RaftSimulator {
         public var tornCrashes = 0
         public var partitions = 0
         public var snapshotsInstalled = 0
+        /// Commands in the log that changed the table, and those it refused (stale, or
+        /// proposed twice), each counted once.
+        public var tableChangesApplied = 0
+        public var tableChangesRefused = 0
         /// From the end of the faults until the group had converged (nil: it did not).
         public var convergedAfter: UInt64?
         public var violation: RaftViolation?
@@ -76,6 +105,7 @@ public struct RaftSimulator {
         case restart(Int)
         case heal(partition: Int)
         case propose
+        case changeLiveness
         case changeMembership
         case faultsEnd
     }
@@ -86,9 +116,10 @@ public struct RaftSimulator {
         var disk: RaftPersistentState
         var up = true
         var boot = 0
-        /// The application: how far it applied, and its state's digest.
+        /// The application: how far it applied, its state's digest, and the table.
         var applied: RaftIndex = 0
         var digest = RaftSafetyChecker.emptyDigest
+        var table: PartitionTable
         /// The next event this server handles is cut short by a crash, mid-persist.
         var tearNext = false
     }
@@ -100,6 +131,11 @@ public struct RaftSimulator {
     var now: UInt64 = 0
     var rng: SplitMix64
     var checker = RaftSafetyChecker()
+    var tableChecker = PartitionTableChecker()
+    /// The routers membership reports alive, which leaders plan for.
+    var alive: Set<String>
+    /// The highest index whose table change `report` counted.
+    var tableCountedThrough: RaftIndex = 0
     var report: Report
     /// Directed links cut, by partition number.
     var cuts: [Int: Set<Link>] = [:]
@@ -116,6 +152,7 @@ public struct RaftSimulator {
         self.plan = plan
         rng = SplitMix64(seed: plan.seed)
         report = Report(seed: plan.seed)
+        alive = Set(plan.routers)
     }
 
     /// Runs until the group converged after the faults, a violation, or the bound passed.
@@ -126,12 +163,13 @@ public struct RaftSimulator {
         for (position, id) in (voters + observers).enumerated() {
             let disk = RaftPersistentState.bootstrap(configuration)
             let node = RaftNode(id: id, settings: plan.settings, restoring: disk, seed: plan.seed &* 1_000_003 &+ UInt64(position))
-            servers.append(Server(id: id, node: node, disk: disk))
+            servers.append(Server(id: id, node: node, disk: disk, table: PartitionTable(partitionCount: plan.partitionCount)))
             index[id] = position
         }
         for position in servers.indices { carryOut(servers[position].node.start(now: 0), at: position, torn: false) }
         queue.push(at: exponential(plan.faultsPerSecond), .fault)
         queue.push(at: exponential(plan.proposalsPerSecond), .propose)
+        queue.push(at: exponential(plan.livenessChangesPerSecond), .changeLiveness)
         if plan.membershipChanges { queue.push(at: 500_000_000, .changeMembership) }
         queue.push(at: plan.faultyDuration, .faultsEnd)
         let deadline = plan.faultyDuration + plan.convergenceBound
@@ -177,6 +215,10 @@ public struct RaftSimulator {
             event = "propose"
             propose()
             queue.push(at: now + exponential(plan.proposalsPerSecond), .propose)
+        case .changeLiveness:
+            guard faulty else { return }
+            changeLiveness()
+            queue.push(at: now + exponential(plan.livenessChangesPerSecond), .changeLiveness)
         case .changeMembership:
             guard faulty else { return }
             event = "change membership"
@@ -257,7 +299,7 @@ public struct RaftSimulator {
         server.up = true
         server.node = RaftNode(id: server.id, settings: plan.settings, restoring: server.disk,
                                seed: plan.seed &* 7_919 &+ UInt64(target * 1_000 + server.boot))
-        (server.applied, server.digest) = (0, RaftSafetyChecker.emptyDigest)
+        (server.applied, server.digest, server.table) = (0, RaftSafetyChecker.emptyDigest, PartitionTable(partitionCount: plan.partitionCount))
         servers[target] = server
         carryOut(servers[target].node.start(now: now), at: target, torn: false)
     }

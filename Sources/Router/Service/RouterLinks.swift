@@ -1,6 +1,7 @@
 import Wire
 
-/// This router's Wire links to the other routers, for `RoutingMessage`s: one outbound
+/// This router's Wire links to the other routers, for `RoutingMessage`s (and operators'
+/// events on their way to the operator's home, `send(_:toOwnerOf:)`): one outbound
 /// connection to each (the other end's service takes it as a router link), over which this
 /// router sends, in order, what its node hands to `send`. What comes back arrives at this
 /// router's own service, on the links the others opened.
@@ -36,7 +37,7 @@ public final class RouterLinks {
 
     private final class Link: WirePeerDelegate {
         let client: WireClient
-        var queue: [[UInt8]] = []
+        var queue: [WireMessage] = []
         var peer: WirePeer? { client.peer }
         weak var owner: RouterLinks?
         let router: String
@@ -87,15 +88,22 @@ public final class RouterLinks {
     /// Sends `message` to the router that owns its target, or to every other router.
     public func send(_ message: RoutingMessage, stamp: RoutingStamp) {
         loop.assertInLoop()
-        let bytes = RoutingMessageCodec.encode(message, stamp: stamp)
+        let frame = WireMessage.routing(body: RoutingMessageCodec.encode(message, stamp: stamp))
         switch message.destination(placement) {
         case .everyRouter:
-            for link in links.values { deliver(bytes, on: link) }
+            for link in links.values { deliver(frame, on: link) }
         case .partition(let partition):
-            deliver(bytes, toOwnerOf: partition)
+            deliver(frame, toOwnerOf: partition)
         case .home(let op):
-            deliver(bytes, toOwnerOf: placement.homePartition(of: op))
+            deliver(frame, toOwnerOf: placement.homePartition(of: op))
         }
+    }
+
+    /// Sends a Wire message (an operator's event) to the router owning `partition`, in
+    /// order with the routing messages sent there.
+    public func send(_ message: WireMessage, toOwnerOf partition: Int) {
+        loop.assertInLoop()
+        deliver(message, toOwnerOf: partition)
     }
 
     /// Stops every link.
@@ -105,22 +113,22 @@ public final class RouterLinks {
         links.removeAll()
     }
 
-    private func deliver(_ bytes: [UInt8], toOwnerOf partition: Int) {
+    private func deliver(_ message: WireMessage, toOwnerOf partition: Int) {
         guard let owner = owners[partition], owner != me, let link = links[owner] else {
             // Not placed, or an owner whose address is not known yet: the sender's timers
             // (offer and reservation timeouts) and the resync when it appears recover it.
             metrics.dropped += 1
             return
         }
-        deliver(bytes, on: link)
+        deliver(message, on: link)
     }
 
-    private func deliver(_ bytes: [UInt8], on link: Link) {
-        if let peer = link.peer, link.queue.isEmpty, (try? peer.send(.routing(body: bytes))) != nil {
+    private func deliver(_ message: WireMessage, on link: Link) {
+        if let peer = link.peer, link.queue.isEmpty, (try? peer.send(message)) != nil {
             metrics.sent += 1
             return
         }
-        link.queue.append(bytes)
+        link.queue.append(message)
         if link.queue.count > Self.maxQueued {
             link.queue.removeFirst(link.queue.count - Self.maxQueued)
             metrics.dropped += 1
@@ -129,9 +137,9 @@ public final class RouterLinks {
 
     private func established(_ link: Link, _ peer: WirePeer) {
         metrics.linksEstablished += 1
-        let out = [RoutingMessageCodec.encode(.resync, stamp: RoutingStamp(sourceEpoch: 0, targetEpoch: 0))] + link.queue
+        let out = [WireMessage.routing(body: RoutingMessageCodec.encode(.resync, stamp: RoutingStamp(sourceEpoch: 0, targetEpoch: 0)))] + link.queue
         var sent = 0
-        while sent < out.count, (try? peer.send(.routing(body: out[sent]))) != nil { sent += 1 }
+        while sent < out.count, (try? peer.send(out[sent])) != nil { sent += 1 }
         metrics.sent += sent
         // A send fails only when the link is closing: the rest waits for the next one.
         link.queue = Array(out[sent...].dropFirst(sent == 0 ? 1 : 0))

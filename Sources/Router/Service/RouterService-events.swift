@@ -57,11 +57,22 @@ extension RouterService {
         for link in watchers { send(message, on: link) }
     }
 
-    /// Sends the event to the gateways holding the operator's consoles.
+    /// Sends the event to the gateways holding the operator's consoles: those linked here
+    /// if their home is here, else through their home's router (`forwardToHome`), which
+    /// holds the consoles (an offer made by a partition here to an operator homed elsewhere).
     func pushOperator(_ op: OperatorID, _ event: @autoclosure () -> ServerEvent) {
+        if node.core.homes[op] == nil, let forwardToHome {
+            forwardToHome(.operatorUpdate(operatorID: op.raw, event: event()), node.core.placement.homePartition(of: op))
+            return
+        }
         guard let watchers = subscriptions.operatorWatchers[op], !watchers.isEmpty else { return }
         let message = WireMessage.operatorUpdate(operatorID: op.raw, event: event())
         for link in watchers { send(message, on: link) }
+    }
+
+    /// An operator's event another router produced, for the consoles held here.
+    func deliverForwarded(_ message: WireMessage, operator op: String) {
+        for link in subscriptions.operatorWatchers[OperatorID(op)] ?? [] { send(message, on: link) }
     }
 
     /// A stored event as clients see it.

@@ -32,8 +32,11 @@ public final class RouterService: RouterNodeDelegate {
     public var controlStatus: (() -> ControlStatus)?
     /// The committed partition table as gateways are told it (`publish(table:)`).
     public private(set) var table: PartitionTableNotice?
-    /// Routing messages from other routers that could not be read, and the last reason.
+    /// Routing messages from other routers that could not be read.
     public private(set) var undecodableRouting = 0
+    /// Carries an operator's event to the router owning the operator's home partition (set
+    /// by the daemon in a cluster; nil: a router alone keeps every home).
+    public var forwardToHome: ((WireMessage, Int) -> Void)?
 
     private init(node: RouterNode, logger: Logger) {
         self.node = node
@@ -103,6 +106,8 @@ public final class RouterService: RouterNodeDelegate {
             }
         case .sessionClosed(let sessionID):
             sessionLeft(subscriptions.sessionClosed(.init(link: link, id: sessionID)))
+        case .operatorUpdate(let op, _) where peer.identity?.role == .router:
+            deliverForwarded(message, operator: op)
         case .routing(let body) where peer.identity?.role == .router:
             do {
                 let (routed, stamp) = try RoutingMessageCodec.decode(body)
