@@ -125,10 +125,8 @@ extension GatewayApp {
 
     /// Sends an HTTP request's command to the router; the reply answers the request.
     func forwardHTTP(_ command: ClientCommand, principal: Principal, format: ReplyFormat, connection: HTTPConnection) -> HTTPAction {
-        guard let peer = routerPeer else { return .respond(.text(503, "the router is not reachable")) }
-        nextCorrelation &+= 1
-        pending[nextCorrelation] = .http(connection, format)
-        send(.command(sessionID: 0, principal: principal, command: command), correlationID: nextCorrelation, on: peer)
+        guard routers.isLinked else { return .respond(.text(503, "the router is not reachable")) }
+        dispatch(command, sessionID: 0, principal: principal, waiter: .http(connection, format))
         return .deferred
     }
 

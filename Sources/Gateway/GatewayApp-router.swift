@@ -22,14 +22,82 @@ extension GatewayApp {
 
     /// Forwards a client's command; the reply goes back to the session.
     func forward(_ command: ClientCommand, from session: ClientSession, principal: Principal, watchReply: Bool) {
-        guard let peer = routerPeer else {
-            session.send(.error(code: "unavailable", message: "The router is not reachable; retry shortly.", requestID: nil))
+        guard routers.isLinked else {
+            session.send(.error(code: "unavailable", message: "The service is not reachable right now; please try again shortly.", requestID: nil))
             return
         }
-        nextCorrelation &+= 1
-        pending[nextCorrelation] = .session(session.id, watch: watchReply)
-        send(.command(sessionID: session.id, principal: principal, command: command), correlationID: nextCorrelation, on: peer)
+        dispatch(command, sessionID: session.id, principal: principal, waiter: .session(session.id, watch: watchReply))
         metrics.add("commands_forwarded_total")
+    }
+
+    /// Sends a command where it is served: the owner of its partition, or every router for
+    /// a listing (answered once all have). Before the table is known, the configured router
+    /// takes everything (a router alone owns every partition).
+    func dispatch(_ command: ClientCommand, sessionID: UInt64, principal: Principal, waiter: Waiter) {
+        let route = routers.partitionCount.map { command.route(for: principal, partitionCount: $0) } ?? .anyRouter
+        let message = WireMessage.command(sessionID: sessionID, principal: principal, command: command)
+        guard route == .everyRouter else { return send(message, route: route, waiter: waiter) }
+        nextGather &+= 1
+        var gather = Gather(waiter: waiter)
+        for (router, peer) in routers.owners() {
+            guard let peer else {
+                gather.unavailable.append(router)
+                continue
+            }
+            gather.outstanding += 1
+            nextCorrelation &+= 1
+            pending[nextCorrelation] = Pending(waiter: .part(gather: nextGather, router: router), message: message, route: route, link: ObjectIdentifier(peer))
+            send(message, correlationID: nextCorrelation, on: peer)
+        }
+        gathers[nextGather] = gather
+        finishIfComplete(nextGather)
+    }
+
+    /// Sends to the router serving `route`; with none reachable, the waiter hears so now.
+    private func send(_ message: WireMessage, route: CommandRoute, waiter: Waiter, redirects: Int = 0) {
+        guard let peer = routers.peer(for: route).peer else {
+            return answer(waiter, .event(.error(code: "unavailable", message: "Part of the service is not reachable right now; please try again shortly.",
+                                                requestID: nil)))
+        }
+        nextCorrelation &+= 1
+        pending[nextCorrelation] = Pending(waiter: waiter, message: message, route: route, link: ObjectIdentifier(peer), redirects: redirects)
+        send(message, correlationID: nextCorrelation, on: peer)
+    }
+
+    /// A router's answer to a waiter.
+    func answer(_ waiter: Waiter, _ reply: RouterReply) {
+        switch waiter {
+        case .session(let sessionID, let watch):
+            guard let session = sessions[sessionID] else { return }
+            if watch, case .event(.accepted(_, let conversation?, _)) = reply {
+                self.watch(conversation: conversation, session: sessionID)
+            }
+            session.sendRaw(reply.json())
+        case .http(let connection, let format):
+            connection.respond(Self.httpResponse(reply, format: format))
+        case .part(let id, let router):
+            guard gathers[id] != nil else { return }
+            gathers[id]!.outstanding -= 1
+            if reply.errorCode == "unavailable" { gathers[id]!.unavailable.append(router) } else { gathers[id]!.replies.append(reply) }
+            finishIfComplete(id)
+        }
+    }
+
+    /// Answers a gathered listing once every router it asked has answered (or dropped).
+    private func finishIfComplete(_ id: UInt32) {
+        guard let gather = gathers[id], gather.outstanding == 0 else { return }
+        gathers[id] = nil
+        guard let merged = ListingMerge.merge(gather.replies) else {
+            return answer(gather.waiter, .event(.error(code: "unavailable", message: "No server could answer right now; please try again shortly.",
+                                                       requestID: nil)))
+        }
+        let json = ListingMerge.json(merged, unavailable: gather.unavailable)
+        switch gather.waiter {
+        case .session(let sessionID, _): sessions[sessionID]?.sendRaw(json)
+        case .http(let connection, _):
+            connection.respond(merged.errorCode == nil ? .json(200, json) : Self.httpResponse(merged, format: .json))
+        case .part: break  // a gather is never part of another
+        }
     }
 
     func registerOperator(_ op: String, session: UInt64) {
@@ -61,7 +129,8 @@ extension GatewayApp {
             operatorSessions[key]?.remove(session.id)
             if operatorSessions[key]?.isEmpty == true { operatorSessions[key] = nil }
         }
-        if let routerPeer { send(.sessionClosed(sessionID: session.id), on: routerPeer) }
+        // Whichever routers registered the session (its visitor's, its operator's home) forget it.
+        for peer in routers.peers { send(.sessionClosed(sessionID: session.id), on: peer) }
     }
 
     // MARK: router → sessions
@@ -73,7 +142,6 @@ extension GatewayApp {
     /// and the console reconnect, say hello again and resume each chat from the last
     /// sequence number they showed, so nothing is lost and nothing is shown twice.
     func peerDidEstablish(_ peer: WirePeer) {
-        routerPeer = peer
         let stale = sessions.values.filter(\.isAuthenticated)
         for session in stale { session.closeForResume() }
         metrics.add("sessions_closed_for_resume_total", stale.count)
@@ -90,18 +158,19 @@ extension GatewayApp {
         }
         switch message {
         case .commandReply(let reply):
-            switch pending.removeValue(forKey: header.correlationID) {
-            case .session(let sessionID, let watch)?:
-                guard let session = sessions[sessionID] else { return }
-                if watch, case .event(.accepted(_, let conversation?, _)) = reply {
-                    self.watch(conversation: conversation, session: sessionID)
-                }
-                session.sendRaw(reply.json())
-            case .http(let connection, let format)?:
-                connection.respond(Self.httpResponse(reply, format: format))
-            case nil:
-                break
+            guard let waiting = pending.removeValue(forKey: header.correlationID) else { return }
+            answer(waiting.waiter, reply)
+        case .redirect(let partition, let node, let address):
+            // The table here was behind: believe the router, and send the same command there
+            // (same client message id, so a retry is never a second message).
+            guard let waiting = pending.removeValue(forKey: header.correlationID) else { return }
+            metrics.add("redirects_followed_total")
+            routers.learn(redirect: Int(partition), node: node, address: address)
+            guard waiting.redirects < 3 else {
+                return answer(waiting.waiter, .event(.error(code: "unavailable", message: "The service is reorganising; please try again in a moment.",
+                                                            requestID: nil)))
             }
+            send(waiting.message, route: waiting.route, waiter: waiting.waiter, redirects: waiting.redirects + 1)
         case .conversationUpdate(let conversation, _, let event):
             deliver(event, to: conversationSessions[conversation])
         case .operatorUpdate(let op, let event):
@@ -110,9 +179,7 @@ extension GatewayApp {
             deliver(event, to: [sessionID])
         case .partitionTable(let notice):
             // Pushed on connect and on every change; a late copy of an older one changes nothing.
-            if let table, notice.version < table.version { return }
-            table = notice
-            metrics.add("partition_tables_received_total")
+            if routers.learn(notice) { metrics.add("partition_tables_received_total") }
         default:
             logger.warning("an unexpected message from the router was dropped", ["type": "\(message.type)"])
         }
@@ -137,16 +204,12 @@ extension GatewayApp {
     func peerWritabilityChanged(_ peer: WirePeer) {}
 
     func peerDidClose(_ peer: WirePeer, reason: CloseReason) {
-        routerPeer = nil
-        // Commands in flight will get no reply: tell their senders, who may retry safely.
-        for waiter in pending.values {
-            switch waiter {
-            case .session(let sessionID, _):
-                sessions[sessionID]?.send(.error(code: "unavailable", message: "the router link dropped; retry", requestID: nil))
-            case .http(let connection, _):
-                connection.respond(.text(503, "the router link dropped; retry"))
-            }
+        // Commands in flight on this link will get no reply: tell their senders, who may retry safely.
+        let link = ObjectIdentifier(peer)
+        let lost = pending.filter { $0.value.link == link }
+        for (correlation, waiting) in lost.sorted(by: { $0.key < $1.key }) {
+            pending[correlation] = nil
+            answer(waiting.waiter, .event(.error(code: "unavailable", message: "The connection to the service dropped; please try again.", requestID: nil)))
         }
-        pending.removeAll()
     }
 }

@@ -88,8 +88,8 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     let configuration: GatewayConfiguration
     var logger: Logger { configuration.logger }
     let metrics = GatewayMetrics()
-    var router: WireClient?
-    var routerPeer: WirePeer?
+    /// The links to the routers, and which serves what.
+    var routers: RouterPool!
     var nextSession: UInt64 = 0
     var nextCorrelation: UInt32 = 0
     var sessions: [UInt64: ClientSession] = [:]
@@ -100,9 +100,32 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         case session(UInt64, watch: Bool)
         /// A REST request (admin, attachments), answered in the given format.
         case http(HTTPConnection, ReplyFormat)
+        /// One router's part of a gathered listing.
+        case part(gather: UInt32, router: String)
     }
 
-    var pending: [UInt32: Waiter] = [:]
+    /// A command sent to a router, kept until its reply: to answer it, and to send it again
+    /// where a redirect points.
+    struct Pending {
+        var waiter: Waiter
+        var message: WireMessage
+        var route: CommandRoute
+        /// The link it went out on (its close fails it).
+        var link: ObjectIdentifier
+        var redirects = 0
+    }
+
+    /// A listing asked of every router, answered once all have.
+    struct Gather {
+        var waiter: Waiter
+        var replies: [RouterReply] = []
+        var unavailable: [String] = []
+        var outstanding = 0
+    }
+
+    var pending: [UInt32: Pending] = [:]
+    var gathers: [UInt32: Gather] = [:]
+    var nextGather: UInt32 = 0
     var conversationSessions: [String: Set<UInt64>] = [:]
     var operatorSessions: [String: Set<UInt64>] = [:]
     /// The keys each session is in, so a closing session leaves both maps in time
@@ -112,24 +135,19 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
     /// The last stored event written as JSON: each one comes twice, for the visitor's side
     /// and then for the operator's, and the second is the same text.
     var lastEventJSON: (conversation: String, sequence: Int64, json: [UInt8])?
-    /// The committed partition table as the routers last pushed it (the newest version wins).
-    var table: PartitionTableNotice?
 
     init(loop: EventLoop, configuration: GatewayConfiguration) {
         self.loop = loop
         self.configuration = configuration
-        let client = WireClient(loop: loop, address: configuration.router, configuration: configuration.wire, delegate: self)
-        router = client
-        client.start()
+        routers = RouterPool(loop: loop, seed: configuration.router, configuration: configuration.wire, delegate: self)
     }
 
     func stop() {
-        router?.stop()
-        router = nil
+        routers.stop()
     }
 
-    /// Whether the link to the router is up.
-    var isLinked: Bool { routerPeer != nil }
+    /// Whether a link to a router is up.
+    var isLinked: Bool { routers.isLinked }
 
     // MARK: HTTP routes
 
@@ -139,7 +157,7 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
         case ("GET", "/healthz"), ("HEAD", "/healthz"):
             return .respond(.text(200, "ok"))
         case ("GET", "/readyz"), ("HEAD", "/readyz"):
-            return .respond(routerPeer == nil ? .text(503, "router link down") : .text(200, "ready"))
+            return .respond(isLinked ? .text(200, "ready") : .text(503, "router link down"))
         case ("GET", "/metrics"):
             return .respond(metricsResponse())
         case ("GET", "/ws"):
@@ -168,7 +186,9 @@ final class GatewayApp: HTTPHandler, WirePeerDelegate {
             text += "# TYPE switchboard_gateway_\(name) counter\nswitchboard_gateway_\(name) \(value)\n"
         }
         text += "# TYPE switchboard_gateway_sessions gauge\nswitchboard_gateway_sessions \(sessions.count)\n"
-        text += "# TYPE switchboard_gateway_router_connected gauge\nswitchboard_gateway_router_connected \(routerPeer == nil ? 0 : 1)\n"
+        text += "# TYPE switchboard_gateway_router_connected gauge\nswitchboard_gateway_router_connected \(isLinked ? 1 : 0)\n"
+        text += "# TYPE switchboard_gateway_routers_linked gauge\nswitchboard_gateway_routers_linked \(routers.peers.count)\n"
+        let table = routers.table
         text += "# TYPE switchboard_gateway_table_version gauge\nswitchboard_gateway_table_version \(table?.version ?? 0)\n"
         let placed = table?.partitions.filter { $0.owner != nil }.count ?? 0
         text += "# TYPE switchboard_gateway_table_partitions_placed gauge\nswitchboard_gateway_table_partitions_placed \(placed)\n"

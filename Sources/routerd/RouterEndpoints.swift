@@ -107,6 +107,7 @@ final class RouterEndpoints: HTTPHandler {
         }
         let m = service.metrics
         text += "# TYPE switchboard_router_commands_total counter\nswitchboard_router_commands_total \(m.commands)\n"
+        text += "# TYPE switchboard_router_redirects_total counter\nswitchboard_router_redirects_total \(m.redirects)\n"
         text += "# TYPE switchboard_router_messages_total counter\nswitchboard_router_messages_total \(m.messages)\n"
         text += "# TYPE switchboard_router_assignments_total counter\nswitchboard_router_assignments_total \(m.assignments)\n"
         text += "# TYPE switchboard_router_gateway_send_failures_total counter\nswitchboard_router_gateway_send_failures_total \(m.failedSends)\n"

@@ -182,10 +182,12 @@ func runRouter(_ raw: [String]) -> Never {
         }
         service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
         let endpoints = try loop.submitAndWait { [membership] in
-            let routing = ClusterRouting(node: node.value, service: service.value, links: links?.value, me: me, advertise: "\(config.advertise)")
+            // Port 0 (tests): the port the system chose is what the others must be told.
+            let advertise = config.advertise.port == 0 ? service.value.address.map { "\($0)" } ?? "\(config.advertise)" : "\(config.advertise)"
+            let routing = ClusterRouting(node: node.value, service: service.value, links: links?.value, me: me, advertise: advertise)
             follow(control.value, service: service.value, routing: routing)
             ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: me, routing: routing,
-                                    advertise: "\(config.advertise)")
+                                    advertise: advertise)
             return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value, control: control.value,
                                                 links: links?.value))
         }

@@ -61,6 +61,9 @@ import Wire
         let before = table
         func refusal(_ change: PartitionTable.Change) -> PartitionTable.Refusal? { table.apply(change) }
         #expect(refusal(.assign(partition: 5, owner: outsider, inSync: [outsider], expectedEpoch: 1)) == (.notInSync(outsider)))
+        // Nobody joins an in-sync set by an assignment, neither beside the same owner nor beside a new one.
+        #expect(refusal(.assign(partition: 5, owner: entry.owner!, inSync: entry.inSync + [outsider], expectedEpoch: 1)) == (.notInSync(outsider)))
+        #expect(refusal(.assign(partition: 5, owner: entry.inSync[1], inSync: [entry.inSync[1], outsider], expectedEpoch: 1)) == (.notInSync(outsider)))
         #expect(refusal(.assign(partition: 5, owner: entry.inSync[1], inSync: [entry.inSync[1]], expectedEpoch: 0))
                 == (.staleEpoch(expected: 0, current: 1)))
         #expect(refusal(.assign(partition: 5, owner: entry.inSync[1], inSync: [entry.inSync[0], entry.inSync[1]], expectedEpoch: 1))

@@ -144,6 +144,7 @@ public final class ControlNode {
             case .installSnapshot(let snapshot):
                 do {
                     table = try PartitionTableCodec.decodeTable(snapshot.data)
+                    pending = []  // what this member proposed may be in the snapshot or gone
                 } catch {
                     // An empty table in its place would make this copy differ from the others'.
                     failure = .damagedFile(path: "control snapshot at index \(snapshot.lastIndex)", reason: error.message)

@@ -88,7 +88,9 @@ public struct PartitionTable: Sendable, Equatable {
             guard inSync.first == owner, Set(inSync).count == inSync.count else { return .malformedInSync }
             // The first placement has nobody to be in sync with; after that, only a complete copy may own.
             let placed = entry.owner != nil || !entry.inSync.isEmpty
-            if placed && owner != entry.owner && !entry.inSync.contains(owner) { return .notInSync(owner) }
+            // No router joins an in-sync set by an assignment: only one that was in sync stays
+            // so (a copy is made complete by catching up, never by a vote).
+            if placed, let newcomer = inSync.first(where: { !entry.inSync.contains($0) }) { return .notInSync(newcomer) }
             if owner != entry.owner { entry.epoch += 1 }
             entry.owner = owner
             entry.inSync = inSync

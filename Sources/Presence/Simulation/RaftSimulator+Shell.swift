@@ -74,7 +74,7 @@ extension RaftSimulator {
         }
     }
 
-    // MARK: the client
+    // MARK: membership changes
 
     /// One membership change, chosen among those that keep 3 to 5 voters, at the leader.
     mutating func changeMembership() {

@@ -14,10 +14,10 @@ import Wire
 /// changes, which the table refuses.
 ///
 /// After every event `RaftSafetyChecker` holds the run to the Raft properties, and after
-/// every apply and snapshot install `PartitionTableChecker` holds each server's table to
-/// the table's: at most one owner per (partition, epoch), epochs and versions that only
-/// grow, ownership that moves only to an in-sync router, and the same table after the same
-/// index everywhere. After `faultyDuration` every fault stops (all servers up, the network
+/// every apply and snapshot install `PartitionTableChecker` holds every server's table to
+/// the table's rules: at most one owner per (partition, epoch), epochs and versions that
+/// only grow, ownership that moves only to an in-sync router, and the same table after the
+/// same index everywhere. After `faultyDuration` every fault stops (all servers up, the network
 /// whole and lossless) and the group must converge, a leader elected and every member
 /// having applied everything committed, within `convergenceBound`. The first violation
 /// ends the run and is reported with the seed and the event, so it can be replayed.

@@ -55,18 +55,22 @@ public struct Placement: Sendable, Equatable {
 
     /// The partition owning `conversation`.
     public func partition(of conversation: ConversationID) -> Int {
-        Self.namedPartition(conversation.raw).flatMap { $0 < partitionCount ? $0 : nil }
-            ?? PartitionHash.partition(of: conversation, count: partitionCount)
+        PartitionKeys.partition(ofConversation: conversation.raw, count: partitionCount)
     }
 
     /// The partition a new chat of this visitor goes to.
     public func partition(ofVisitor visitor: VisitorID, site: SiteID) -> Int {
-        Int(StableHash.hash(site.raw + "\u{1F}" + visitor.raw) % UInt64(partitionCount))
+        PartitionKeys.partition(ofVisitor: visitor.raw, site: site.raw, count: partitionCount)
     }
 
     /// The partition whose router keeps operator `op`'s home.
     public func homePartition(of op: OperatorID) -> Int {
-        Int(StableHash.hash("operator\u{1F}" + op.raw) % UInt64(partitionCount))
+        PartitionKeys.homePartition(ofOperator: op.raw, count: partitionCount)
+    }
+
+    /// The partition whose router keeps the site's canned responses.
+    public func sitePartition(of site: SiteID) -> Int {
+        PartitionKeys.partition(ofSite: site.raw, count: partitionCount)
     }
 
     /// Whether this router keeps operator `op`'s home.
@@ -117,20 +121,5 @@ public struct Placement: Sendable, Equatable {
     /// A new conversation id in `partition`, made unique by `random`.
     public static func conversationID(partition: Int, random: UInt64) -> ConversationID {
         ConversationID("p\(partition)-" + String(random, radix: 16))
-    }
-
-    /// The partition a `p<n>-…` id names, or nil for any other id.
-    static func namedPartition(_ raw: String) -> Int? {
-        var bytes = raw.utf8.makeIterator()
-        guard bytes.next() == UInt8(ascii: "p") else { return nil }
-        var value = 0
-        var digits = 0
-        while let byte = bytes.next() {
-            if byte == UInt8(ascii: "-") { return digits > 0 && bytes.next() != nil ? value : nil }
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), digits < 6 else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            digits += 1
-        }
-        return nil
     }
 }

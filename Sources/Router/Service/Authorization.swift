@@ -106,21 +106,6 @@ public enum Authorization {
     }
 }
 
-extension ClientCommand {
-    /// The conversation the command names, if it names one.
-    public var conversationID: String? {
-        switch self {
-        case .send(let c, _, _), .typing(let c, _), .read(let c, _), .resume(let c, _), .leave(let c), .rate(let c, _, _),
-             .emailTranscript(let c, _), .attach(let c, _, _, _, _), .attachment(let c, _), .accept(let c), .decline(let c),
-             .transfer(let c, _, _, _), .end(let c), .navigate(let c, _), .transcript(let c):
-            return c
-        case .hello, .start, .pageView, .cart, .departments, .setStatus, .chats, .queue, .visitors, .invite, .canned, .saveCanned,
-             .deleteCanned, .conversations, .operators, .cluster, .partitions:
-            return nil
-        }
-    }
-}
-
 extension Principal {
     /// The router's operator id for an operator principal: ids are unique per site only,
     /// so the router names operators `<site>/<id>`.

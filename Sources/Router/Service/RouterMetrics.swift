@@ -4,6 +4,8 @@ public struct RouterMetrics: Sendable {
     public static let waitBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600]
     /// Client commands received.
     public var commands = 0
+    /// Commands for a partition another router owns, answered with a redirect.
+    public var redirects = 0
     /// Chat messages sent (visitors and operators).
     public var messages = 0
     /// Offers accepted (counted once the acceptance is durable).

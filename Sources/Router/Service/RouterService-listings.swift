@@ -9,7 +9,10 @@ extension RouterService {
     func listing(for command: ClientCommand, principal: Principal, reading: Conversation?) -> RouterReply? {
         let site = SiteID(principal.site)
         // Only the listings look at every conversation (a plain command must not pay for it).
-        var all: [Conversation] { node.core.partitions.flatMap { $0.conversations.values }.filter { $0.site == site } }
+        // Only the partitions served here: the copies of those the table moved away are not this router's to tell.
+        var all: [Conversation] {
+            node.core.placement.ownedPartitions.flatMap { node.core.partitions[$0].conversations.values }.filter { $0.site == site }
+        }
         switch command {
         case .chats:
             let op = principal.operatorID

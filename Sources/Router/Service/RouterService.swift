@@ -100,6 +100,10 @@ public final class RouterService: RouterNodeDelegate {
         switch message {
         case .command(let sessionID, let principal, let command):
             metrics.commands += 1
+            if case .partition(let partition) = command.route(for: principal, partitionCount: node.core.partitionCount),
+               !node.core.placement.owns(partition: partition) {
+                return redirect(partition, correlationID: correlationID, on: link)
+            }
             let session = Subscriptions.Session(link: link, id: sessionID)
             handle(command, principal: principal, session: session) { [weak self] reply in
                 self?.answer(reply, correlationID: correlationID, on: link)
@@ -121,6 +125,18 @@ public final class RouterService: RouterNodeDelegate {
             // Nothing else is meaningful from a gateway.
             logger.warning("unexpected message from a gateway", ["type": "\(message.type)"])
         }
+    }
+
+    /// A command for a partition another router owns (the gateway's table is behind):
+    /// where the owner is, by this router's table, so the gateway can send it there. With
+    /// no owner known, a retryable refusal.
+    private func redirect(_ partition: Int, correlationID: UInt32, on link: Subscriptions.Link) {
+        metrics.redirects += 1
+        guard let owner = table?.owner(of: partition), !owner.address.isEmpty else {
+            return answer(.event(.error(code: "unavailable", message: "This part of the service is moving to another server; try again in a moment.",
+                                        requestID: nil)), correlationID: correlationID, on: link)
+        }
+        send(.redirect(partition: UInt32(partition), nodeID: owner.node, address: owner.address), correlationID: correlationID, on: link)
     }
 
     private func sessionLeft(_ closed: Subscriptions.Closed) {
