@@ -128,6 +128,19 @@ async def chat_across_routers(chat_gateway, chat_router, owners, console):
         conversation = accepted["conversation"]
         offer, _ = await receive_until(console, lambda m: m["type"] == "offer", "offer across routers")
         check(offer["conversation"] == conversation, "the operator, homed on the other router, is offered the chat")
+        await console.send(json.dumps({"type": "accept", "conversation": conversation}))
+        await receive_until(widget, lambda m: m["type"] == "assigned", "the shopper hears who took the chat")
+        await widget.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "m1", "text": "Is it in stock?"}))
+        await receive_until(console, lambda m: m.get("text") == "Is it in stock?", "the operator sees the shopper's message")
+        await console.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "o1", "text": "Yes, two left."}))
+        await receive_until(widget, lambda m: m.get("text") == "Yes, two left.", "the shopper sees the reply")
+        # The same client message id again (a retry): acknowledged, never a second message.
+        await widget.send(json.dumps({"type": "send", "conversation": conversation, "clientMessageId": "m1", "text": "Is it in stock?"}))
+        await receive_until(widget, lambda m: m["type"] == "accepted", "the retry is acknowledged")
+        await console.send(json.dumps({"type": "chats"}))
+        chats, _ = await receive_until(console, lambda m: m["type"] == "chats", "the operator's chats, gathered")
+        check([c["conversation"] for c in chats["items"]] == [conversation] and chats["items"][0]["events"] == 2 + 1,
+              "the operator's chat list, gathered from both routers, holds the chat once, with its messages (no duplicate)")
         return conversation
     finally:
         await widget.close()
@@ -183,7 +196,6 @@ def main():
                 until(lambda: metric(address, "switchboard_gateway_table_partitions_placed") == 64, "each gateway learns the table")
             check(metric(address1, "switchboard_gateway_table_version") == table["tableVersion"],
                   "each gateway holds the committed table, pushed by its router")
-            # Until gateways route by the table, an operator uses the gateway of their home's router.
             home = owners[home_partition("shop", "carl")]
             other = "router-2" if home == "router-1" else "router-1"
             gateway_of = {"router-1": address1, "router-2": address2}
@@ -208,7 +220,12 @@ def main():
                     driver.save_screenshot(os.path.join(SHOTS, "cluster-admin-partitions.png"))
                 finally:
                     driver.quit()
-            asyncio.run(operator_online(gateway_of[home], operator, while_online, owners=owners, chat_gateway=gateway_of[other], chat_router=other))
+            # Both through the gateway of a router that owns neither: gateways send each command to its owner.
+            asyncio.run(operator_online(gateway_of[other], operator, while_online, owners=owners, chat_gateway=gateway_of[home], chat_router=other))
+            status, body = http(address1, "GET", "/api/admin/conversations", headers={"Authorization": f"Bearer {admin}"})
+            listed = json.loads(body)
+            check(status == 200 and len(listed["items"]) == 1 and "unavailable" not in listed,
+                  "the admin's conversation list is gathered from every router")
             # The console closed: after the presence grace (5 s) carl's home says he is offline.
             took = until(lambda: members(gateway_of[other], admin)[home]["operatorsOnline"] == 0, f"carl goes offline as seen from {other}",
                          seconds=TIMEOUT + 5)
@@ -218,6 +235,10 @@ def main():
             router1.wait(timeout=TIMEOUT)
             took = until(lambda: members(address2, admin)["router-1"]["state"] == "dead", "router-1, killed, is shown down")
             check(True, f"router-1 killed with -9 is shown down from router-2 after {took:.1f} s")
+            status, body = http(address2, "GET", "/api/admin/operators", headers={"Authorization": f"Bearer {admin}"})
+            listed = json.loads(body)
+            check(status == 200 and listed.get("unavailable") == ["router-1"],
+                  "with a router down, a gathered listing still answers and names the router that did not")
             for process in (gateway1, gateway2, router2):
                 process.send_signal(signal.SIGTERM)
                 check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
