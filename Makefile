@@ -4,7 +4,7 @@ export PATH := $(SWIFT_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps browser-deps build release test demo fuzz bench bench-memory soak-raft clean
+.PHONY: deps browser-deps build release test demo cluster fuzz bench bench-memory soak-raft clean
 
 ## deps: install liblz4-dev (and pkg-config) only when they are missing
 deps:
@@ -42,6 +42,10 @@ test: deps browser-deps
 ## demo: the whole system in one process: routerd dev with the demo site (prints the URLs)
 demo: build
 	.build/debug/routerd dev
+
+## cluster: three routers, two gateways and nginx on loopback (deploy/run-local.sh; prints the URLs)
+cluster: build
+	deploy/run-local.sh
 
 ## fuzz: libFuzzer + AddressSanitizer on every parser that reads outside input (frames and
 ## messages, HTTP with chunked bodies, WebSocket, JSON and client commands, tokens, log
