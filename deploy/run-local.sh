@@ -10,7 +10,8 @@
 #   SWITCHBOARD_BIN=.build/release/routerd SWITCHBOARD_LOAD_OPERATORS=100 deploy/run-local.sh
 #
 # SWITCHBOARD_LOAD_OPERATORS=N adds operators load-0 … load-(N-1) (every department, level
-# 5, 10 chats each) for `loadgen chat --target … --token-secret …`.
+# 5, 10 chats each) for `loadgen chat --target … --token-secret …`. SWITCHBOARD_ROUTERS=1
+# (or 5) runs that many routers instead of three (to compare on one machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${SWITCHBOARD_BIN:-.build/debug/routerd}
@@ -42,16 +43,20 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
-seeds=127.0.0.1:7501,127.0.0.1:7502,127.0.0.1:7503
-for n in 1 2 3; do
+routers=${SWITCHBOARD_ROUTERS:-3}
+case "$routers" in 1|3|5) ;; *) echo "SWITCHBOARD_ROUTERS must be 1, 3 or 5 (they all vote)" >&2; exit 2 ;; esac
+seeds=$(seq -s, -f "127.0.0.1:75%02g" 1 "$routers" | sed 's/:7500/:750/g')
+voters=$(seq -s, -f "router-%g" 1 "$routers")
+for n in $(seq 1 "$routers"); do
     SWITCHBOARD_NODE_ID=router-$n SWITCHBOARD_DATA="$run/router-$n" "$bin" router --config "$run/router.json" \
         --listen 127.0.0.1:740$n --http 127.0.0.1:940$n --gossip 127.0.0.1:750$n --seeds "$seeds" --gossipPreset fast \
-        --voters router-1,router-2,router-3 >"$run/router-$n.log" 2>&1 &
+        --voters "$voters" >"$run/router-$n.log" 2>&1 &
     pids+=($!)
 done
 for n in 1 2; do
+    # Each gateway is seeded with one router; the table tells it the others.
     SWITCHBOARD_NODE_ID=gateway-$n "$bin" gateway --config deploy/gateway.example.json --listen 127.0.0.1:808$n \
-        --router 127.0.0.1:740$n >"$run/gateway-$n.log" 2>&1 &
+        --router 127.0.0.1:740$(( (n - 1) % routers + 1 )) >"$run/gateway-$n.log" 2>&1 &
     pids+=($!)
 done
 
@@ -76,7 +81,7 @@ for _ in $(seq 1 300); do
     ready=0
     for n in 1 2; do
         metrics=$(curl -s "http://127.0.0.1:808$n/metrics" || true)
-        if grep -q '^switchboard_gateway_table_partitions_placed 64$' <<<"$metrics" && grep -q '^switchboard_gateway_routers_linked 3$' <<<"$metrics"; then
+        if grep -q '^switchboard_gateway_table_partitions_placed 64$' <<<"$metrics" && grep -q "^switchboard_gateway_routers_linked $routers\$" <<<"$metrics"; then
             ready=$((ready + 1))
         fi
     done
@@ -86,10 +91,10 @@ done
 [ "$ready" = 2 ] || { echo "the cluster did not come up; logs in $run" >&2; exit 1; }
 
 cat <<EOF
-Switchboard cluster on loopback: routers router-1..3, two gateways, nginx.
+Switchboard cluster on loopback: routers router-1..$routers, two gateways, nginx.
   Through nginx (both gateways):  http://127.0.0.1:8080/        (shop: /shop/, console: /console.html, admin: /admin.html)
   Gateways:                       http://127.0.0.1:8081  http://127.0.0.1:8082
-  Routers' metrics:               http://127.0.0.1:9401/metrics  :9402  :9403
+  Routers' metrics:               http://127.0.0.1:9401/metrics … :940$routers
   Logs and data:                  $run
 Stop with Ctrl-C.
 EOF
