@@ -142,6 +142,35 @@ import Wire
         #expect(h.nodes.allSatisfy { $0.availability.summaries["solo"]?.load == 1 })
     }
 
+    /// Visitors whose chats go to node `node` of two, `count` of them.
+    static func visitors(on node: Int, _ count: Int, _ h: Harness) -> [String] {
+        Array((0...).lazy.map { "w\($0)" }.filter { h.owner(of: h.nodes[0].placement.partition(ofVisitor: VisitorID($0), site: "shop")) == node }.prefix(count))
+    }
+
+    /// Places in line are the cluster's: a visitor waiting on one router counts the chats
+    /// waiting ahead of them on the other (`queueRanks`, sent with the refresh of places).
+    @Test func placesInLine_countTheChatsWaitingOnEveryRouter() throws {
+        var h = Harness(operators: [Harness.op("solo", ["sales": 3], max: 1)], nodes: 2)
+        try h.online("solo")
+        let busy = try h.start(Self.visitors(on: 0, 1, h)[0] + "-busy", "sales")
+        try h.accept(busy, "solo")
+        // Four chats wait, alternating between the routers, in this order.
+        let (a, b) = (Self.visitors(on: 0, 2, h), Self.visitors(on: 1, 2, h))
+        var order: [ConversationID] = []
+        for visitor in [a[0], b[0], a[1], b[1]] {
+            h.advance(1_000_000)
+            order.append(try h.start(visitor, "sales"))
+        }
+        #expect(order.allSatisfy { h.state($0) == .queued })
+        // The first refresh tells each router the other's ranks; the second counts them.
+        h.refreshQueuePositions()
+        h.refreshQueuePositions()
+        var place: [ConversationID: Int] = [:]
+        for case .toVisitor(let id, .queued(let position, _)) in h.effects { place[id] = position }
+        #expect(order.map { place[$0] } == [1, 2, 3, 4], "\(order.map { place[$0] ?? 0 })")
+        #expect(h.crossNodeMessages > 0)
+    }
+
     @Test func aCommandSentToTheWrongRouter_isRefusedAndChangesNothing() throws {
         var h = Harness(nodes: 2)
         let visitor = Self.visitor(on: 1, h)

@@ -28,6 +28,8 @@ import Wire
         .availability(OperatorSummaryCodecTests.sample),
         .unclaimed(partition: 9, lane),
         .resync,
+        .queueRanks(partition: 4, SiteSkill(site: "shop", skill: "sales"), [rank, .front(serial: 0), QueueRank(virtualTime: .max, serial: 1)]),
+        .queueRanks(partition: 4, SiteSkill(site: "shop", skill: "sales"), []),
     ]
 
     /// A distinct stamp per sample, small and large epochs alike.
@@ -43,7 +45,7 @@ import Wire
 
     @Test func everyKind_roundTripsWithItsStamp() throws {
         let kinds = Set(Self.samples.map { Self.bytes($0)[3] })
-        #expect(kinds == Set(1...12))
+        #expect(kinds == Set(1...13))
         for (index, message) in Self.samples.enumerated() {
             try Self.roundTrip(message, Self.stamp(index))
         }
@@ -65,7 +67,7 @@ import Wire
     }
 
     @Test func anUnknownKindOrVersion_isRefused() {
-        for kind: UInt8 in [0, 13, 255] {
+        for kind: UInt8 in [0, 14, 255] {
             var unknown = Self.bytes(.resync)
             unknown[3] = kind
             #expect(throws: WireError.invalidField("routing message kind \(kind)")) { try RoutingMessageCodec.decode(unknown) }
@@ -134,8 +136,8 @@ import Wire
 
     @Test func randomMessagesOfEveryKind_roundTrip() throws {
         var rng = SplitMix64(seed: 0x5EED_C0DEC)
-        for round in 0..<(12 * 250) {
-            let message = Self.randomMessage(kind: round % 12 + 1, &rng)
+        for round in 0..<(13 * 250) {
+            let message = Self.randomMessage(kind: round % 13 + 1, &rng)
             try Self.roundTrip(message, RoutingStamp(sourceEpoch: Self.randomUInt64(&rng), targetEpoch: Self.randomUInt64(&rng)))
         }
     }
@@ -157,6 +159,9 @@ import Wire
             return .queueHeads(partition: partition, heads, complete: Bool.random(using: &rng))
         case 10: return .availability(randomSummary(op, &rng))
         case 11: return .unclaimed(partition: partition, randomLane(&rng))
+        case 13:
+            let ranks = (0..<Int.random(in: 0...40, using: &rng)).compactMap { _ in randomRank(&rng) }
+            return .queueRanks(partition: partition, SiteSkill(site: SiteID(randomString(&rng)), skill: Skill(randomString(&rng))), ranks)
         default: return .resync
         }
     }

@@ -82,7 +82,7 @@ public struct Placement: Sendable, Equatable {
         switch message {
         case .reserve(let id, _), .adopt(_, let id), .notice(_, .accepted(let id)), .notice(_, .missed(let id)), .notice(_, .released(let id)):
             partition(of: id)
-        case .pullAnswer(_, let index, _, _), .queueHeads(let index, _, _), .unclaimed(let index, _): index
+        case .pullAnswer(_, let index, _, _), .queueHeads(let index, _, _), .unclaimed(let index, _), .queueRanks(let index, _, _): index
         case .granted(_, let op), .denied(_, let op), .operatorLost(_, let op), .pull(_, let op, _): homePartition(of: op)
         case .availability(let summary): homePartition(of: summary.profile.id)
         case .resync: nil

@@ -158,7 +158,7 @@ extension RouterCore {
             onPartitionMessage(partition: index, &work, &effects) { partition, actions in
                 partition.onPull(operator: profile, bound: bound, now: now, into: &actions)
             }
-        case .queueHeads, .availability, .unclaimed, .resync:
+        case .queueHeads, .availability, .unclaimed, .resync, .queueRanks:
             break  // for every router: handled where they arrive (`receive`) or are made
         }
     }
@@ -198,6 +198,8 @@ extension RouterCore {
             if !pulls.isEmpty { for op in Array(pulls.keys) { pulls[op]!.forget(partition: partition) } }
         case .availability(let summary):
             availability.update(summary)
+        case .queueRanks(let partition, let queue, let ranks):
+            if ranks.isEmpty { remoteRanks[queue]?[partition] = nil } else { remoteRanks[queue, default: [:]][partition] = ranks }
         default:
             break
         }
@@ -217,6 +219,8 @@ extension RouterCore {
     /// every chat an operator has here (a home that already counts one ignores it).
     mutating func announce(_ work: inout [Work], _ effects: inout [RouterEffect]) {
         guard !placement.ownsEverything else { return }
+        // The next refresh of places in line tells every queue's ranks again.
+        publishedRanks = [:]
         for home in homes.values.sorted(by: { $0.profile.id < $1.profile.id }) {
             availability.update(home.summary)
             effects.append(.send(.availability(home.summary)))

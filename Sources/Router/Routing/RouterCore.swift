@@ -31,6 +31,10 @@ public struct RouterCore: Sendable {
     var roundRobinCursor: [SiteSkill: OperatorID] = [:]
     var handleTimes: [SiteSkill: UInt64] = [:]
     var lastPositions: [ConversationID: VisitorNotice] = [:]
+    /// The waiting chats' ranks of the other routers' partitions, by queue and partition
+    /// (`RoutingMessage.queueRanks`), and what this router last told of its own.
+    var remoteRanks: [SiteSkill: [Int: [QueueRank]]] = [:]
+    var publishedRanks: [SiteSkill: [Int: [QueueRank]]] = [:]
     var rng: SplitMix64
 
     /// A router owning what `placement` says, serving `sites`; `seed` drives conversation ids.
@@ -236,18 +240,26 @@ public struct RouterCore: Sendable {
     /// O(waiting) each time.
     public mutating func refreshQueuePositions(into effects: inout [RouterEffect]) {
         var byQueue: [SiteSkill: [(ConversationID, QueueRank)]] = [:]
+        var mine: [SiteSkill: [Int: [QueueRank]]] = [:]
         for index in placement.ownedPartitions {
             let queue = partitions[index].queue
             for key in queue.queues {
-                byQueue[key, default: []] += queue.waiting(site: key.site, skill: key.skill).map { ($0.conversation, $0.rank) }
+                let waiting = queue.waiting(site: key.site, skill: key.skill)
+                byQueue[key, default: []] += waiting.map { ($0.conversation, $0.rank) }
+                mine[key, default: [:]][index] = waiting.map(\.rank)
             }
         }
+        publishRanks(mine, &effects)
         var seen: Set<ConversationID> = []
         for (queue, entries) in byQueue {
             let servers = max(1, availability.onlineSlots(queue))
             let handleTime = handleTimes[queue] ?? sites[queue.site]?.settings.initialHandleTime ?? 0
-            for (offset, (id, _)) in entries.sorted(by: { $0.1 < $1.1 }).enumerated() {
-                let position = offset + 1
+            // The other routers' waiting chats of this queue, best first: those ahead count too.
+            let elsewhere = (remoteRanks[queue] ?? [:]).filter { !placement.owns(partition: $0.key) }.values.flatMap { $0 }.sorted()
+            var ahead = 0
+            for (offset, (id, rank)) in entries.sorted(by: { $0.1 < $1.1 }).enumerated() {
+                while ahead < elsewhere.count, elsewhere[ahead] < rank { ahead += 1 }
+                let position = offset + ahead + 1
                 // Each position ahead costs one handle time spread over the operators who can serve.
                 let notice = VisitorNotice.queued(position: position, estimatedWait: UInt64(position) * handleTime / UInt64(servers))
                 seen.insert(id)
@@ -258,6 +270,22 @@ public struct RouterCore: Sendable {
             }
         }
         lastPositions = lastPositions.filter { seen.contains($0.key) }
+    }
+
+    /// Tells the other routers the ranks waiting in each of this router's queues that
+    /// changed since it last did (an emptied one as empty), best first, capped.
+    mutating func publishRanks(_ mine: [SiteSkill: [Int: [QueueRank]]], _ effects: inout [RouterEffect]) {
+        guard !placement.ownsEverything else { return }
+        let keys = Set(mine.keys).union(publishedRanks.keys)
+        for key in keys.sorted(by: { ($0.site.raw, $0.skill.raw) < ($1.site.raw, $1.skill.raw) }) {
+            let now = mine[key] ?? [:], before = publishedRanks[key] ?? [:]
+            for index in Set(now.keys).union(before.keys).sorted() {
+                let ranks = Array((now[index] ?? []).prefix(RoutingMessage.maxRanks))
+                guard ranks != before[index] ?? [] else { continue }
+                effects.append(.send(.queueRanks(partition: index, key, ranks)))
+            }
+        }
+        publishedRanks = mine.mapValues { $0.mapValues { Array($0.prefix(RoutingMessage.maxRanks)) } }
     }
 
     // MARK: recovery

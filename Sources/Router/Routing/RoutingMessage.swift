@@ -44,6 +44,15 @@ public enum RoutingMessage: Sendable, Equatable {
     /// its homes' availability and its partitions' queue heads in full, and tells the homes
     /// which chats their operators have (`adopt`), since a restarted home counts none.
     case resync
+    /// The ranks of the chats waiting in one of a partition's queues (site, skill), best
+    /// first, at most `maxRanks` (empty: none wait): what the other routers count ahead of
+    /// their own waiting visitors, so places in line are the cluster's, not one router's.
+    /// Sent with the once-a-second refresh of places in line, when they changed.
+    case queueRanks(partition: Int, SiteSkill, [QueueRank])
+
+    /// The most ranks `queueRanks` carries: a visitor further back sees a place counted
+    /// from what the others sent (a lower bound, told as such by the estimate).
+    public static let maxRanks = 1_000
 
     /// One lane's head in one partition.
     public struct LaneHead: Sendable, Equatable {
@@ -65,7 +74,7 @@ public enum RoutingMessage: Sendable, Equatable {
         case .reserve(_, let op), .notice(let op, _), .pullAnswer(let op, _, _, _), .adopt(let op, _): .home(op)
         case .granted(let id, _), .denied(let id, _), .operatorLost(let id, _): .partition(placement.partition(of: id))
         case .pull(let partition, _, _): .partition(partition)
-        case .queueHeads, .availability, .unclaimed, .resync: .everyRouter
+        case .queueHeads, .availability, .unclaimed, .resync, .queueRanks: .everyRouter
         }
     }
 }

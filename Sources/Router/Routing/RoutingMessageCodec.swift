@@ -16,6 +16,7 @@ import Wire
 /// 10 availability  uvarint length · that many bytes of `OperatorSummaryCodec`
 /// 11 unclaimed     partition · lane
 /// 12 resync        (nothing)
+/// 13 queueRanks    partition · string site · string skill · uvarint count (≤ 1,000), each: rank
 /// partition: uvarint (at most 1,000,000) · lane: string site, string skill, u8 level (1-5)
 /// rank: zigzag uvarint virtual time · uvarint serial · optional x: u8 0 | u8 1 · x
 /// ```
@@ -33,7 +34,7 @@ public enum RoutingMessageCodec {
     /// (in `RoutingMessage`'s declaration order).
     enum Kind: UInt8 {
         case reserve = 1, notice, pullAnswer, adopt, granted, denied, pull, operatorLost
-        case queueHeads, availability, unclaimed, resync
+        case queueHeads, availability, unclaimed, resync, queueRanks
     }
 
     /// The bytes of `message` as sent between routers, with the epochs its sender holds.
@@ -77,6 +78,12 @@ public enum RoutingMessageCodec {
             writeLane(lane, &w)
         case .resync:
             break
+        case .queueRanks(let partition, let queue, let ranks):
+            w.writeVarint(UInt64(partition))
+            w.writeString(queue.site.raw)
+            w.writeString(queue.skill.raw)
+            w.writeVarint(UInt64(ranks.count))
+            for rank in ranks { writeRank(rank, &w) }
         }
         return w.bytes
     }
@@ -131,6 +138,15 @@ public enum RoutingMessageCodec {
             message = .unclaimed(partition: partition, try readLane(&r))
         case .resync:
             message = .resync
+        case .queueRanks:
+            let partition = try readPartition(&r)
+            let queue = SiteSkill(site: SiteID(try r.readString()), skill: Skill(try r.readString()))
+            let count = try r.readVarint()
+            // Each rank takes at least two bytes.
+            guard count <= UInt64(RoutingMessage.maxRanks), count <= UInt64(r.remaining / 2) else { throw .invalidField("rank count \(count)") }
+            var ranks: [QueueRank] = []
+            for _ in 0..<count { ranks.append(try readRank(&r)) }
+            message = .queueRanks(partition: partition, queue, ranks)
         }
         return (message, RoutingStamp(sourceEpoch: sourceEpoch, targetEpoch: targetEpoch))
     }
@@ -149,6 +165,7 @@ public enum RoutingMessageCodec {
         case .availability: .availability
         case .unclaimed: .unclaimed
         case .resync: .resync
+        case .queueRanks: .queueRanks
         }
     }
 
@@ -193,12 +210,20 @@ public enum RoutingMessageCodec {
     private static func writeOptional(_ rank: QueueRank?, _ w: inout ByteWriter) {
         guard let rank else { return w.writeUInt8(0) }
         w.writeUInt8(1)
+        writeRank(rank, &w)
+    }
+
+    private static func writeRank(_ rank: QueueRank, _ w: inout ByteWriter) {
         w.writeVarint(zigzag(rank.virtualTime))
         w.writeVarint(rank.serial)
     }
 
     private static func readOptionalRank(_ r: inout ByteReader, _ field: String) throws(WireError) -> QueueRank? {
         guard try flag(&r, field) else { return nil }
+        return try readRank(&r)
+    }
+
+    private static func readRank(_ r: inout ByteReader) throws(WireError) -> QueueRank {
         let virtualTime = unzigzag(try r.readVarint())
         return QueueRank(virtualTime: virtualTime, serial: try r.readVarint())
     }
