@@ -29,7 +29,9 @@ routers' gossip addresses to join through), gossipPreset (lan, the default, or f
 docs/cluster.md), voters (the control plane's 1, 3 or 5 voting routers; default this one
 alone), initialRouters (the routers the first placement of partitions waits for, up to
 10 s; default the voters) and replicas (copies of each partition in the table, default 1).
-The router serves once the control plane has placed every partition.
+The router serves once the control plane has placed every partition. With instances (a
+list of objects with nodeId, listen, advertise, http, data, gossip), one process hosts
+that many routers, one event loop each, sharing the file's other settings.
 Flags and SWITCHBOARD_<SETTING> environment variables (SWITCHBOARD_NODE_ID,
 SWITCHBOARD_CLUSTER_SECRET, SWITCHBOARD_DATA, ...) override the file. An invalid
 configuration stops the start with a message naming the field.
@@ -144,73 +146,27 @@ func runRouter(_ raw: [String]) -> Never {
     let repair = raw.contains("--repair")
     let values = options(raw.filter { $0 != "--repair" }, known: ["config", "listen", "advertise", "http", "data", "gossip", "seeds", "gossipPreset",
                                                                   "voters", "initialRouters"])
-    let config: RouterConfig
+    let configs: [RouterConfig]
     do {
-        config = try RouterConfig(loadConfig(values, keys: RouterConfig.keys, numeric: ["partitions", "replicas", "controlSnapshotEntries"]))
+        configs = try routerConfigs(loadConfig(values, keys: RouterConfig.keys.union(["instances"]),
+                                               numeric: ["partitions", "replicas", "controlSnapshotEntries"]))
+        guard Set(configs.map(\.identity.nodeID)).count == configs.count else {
+            throw ConfigError(field: "instances", problem: "must give each router its own nodeId")
+        }
     } catch {
         fail("\(error)")
     }
-    let group = EventLoopGroup(loopCount: 1, name: "router")
-    let loop = group.loops[0]
-    let wire = config.identity.wire(role: .router)
-    let node: UncheckedBox<RouterNode>
-    let service: UncheckedBox<RouterService>
-    var membership: UncheckedBox<MembershipNode>?
-    let control: UncheckedBox<ControlNode>
-    let health: TCPServer
+    let routers = configs.map(RouterInstance.init)
     do {
-        try DurableFile.makeDirectory(config.data)
-        membership = try config.gossip.map { address in try startMembership(config, bind: address, loop: loop) }
-        control = try startControl(config, membership: membership, loop: loop)
-        // The table says what this router serves: nothing is opened before it is known.
-        let table = waitForPlacement(control, loop: loop)
-        let me = config.identity.nodeID
-        let links = membership == nil ? nil : try loop.submitAndWait {
-            UncheckedBox(RouterLinks(loop: loop, me: me, partitionCount: config.partitions, configuration: wire))
-        }
-        node = try loop.submitAndWait {
-            let (node, recovery) = try RouterNode.open(loop: loop, directory: config.data, sites: config.sites, partitionCount: config.partitions,
-                                                       owned: Set(table.owned(by: me)), epochs: table.partitions.map(\.epoch),
-                                                       policy: config.fsync, repair: repair,
-                                                       send: links.map { links in { message, stamp in links.value.send(message, stamp: stamp) } })
-            log(.info, "router log recovered", [("records", "\(recovery.records.count)"), ("truncated_bytes", "\(recovery.truncatedBytes)"),
-                                                 ("partitions_owned", "\(table.owned(by: me).count)")])
-            if let damage = recovery.repaired { log(.warning, "router log repaired: the damaged part was cut off", [("damage", "\(damage)")]) }
-            // A production data directory holds only what its site's people made: the demo
-            // shop's canned responses are for `routerd dev` alone.
-            return UncheckedBox(node)
-        }
-        service = try RouterService.start(node: node, group: group, address: config.listen, configuration: wire, logger: Logger(label: "router"))
-        let endpoints = try loop.submitAndWait { [membership] in
-            // Port 0 (tests): the port the system chose is what the others must be told.
-            let advertise = config.advertise.port == 0 ? service.value.address.map { "\($0)" } ?? "\(config.advertise)" : "\(config.advertise)"
-            let routing = ClusterRouting(node: node.value, service: service.value, links: links?.value, me: me, advertise: advertise)
-            follow(control.value, service: service.value, routing: routing)
-            ClusterPresence.connect(node: node.value, service: service.value, membership: membership?.value, nodeID: me, routing: routing,
-                                    advertise: advertise)
-            return UncheckedBox(RouterEndpoints(node: node.value, service: service.value, membership: membership?.value, control: control.value,
-                                                links: links?.value))
-        }
-        let budget = SharedConnectionBudget(HTTPServerOptions())
-        health = try TCPServer(group: group, address: config.http) { _ in
-            HTTPConnection(handler: endpoints.value, options: HTTPServerOptions(), budget: budget)
-        }
+        // Every router's control plane first: voters hosted together elect before any waits for the table.
+        for router in routers { try router.startControlPlane() }
+        for router in routers { try router.serve(repair: repair) }
     } catch {
         fail("cannot start: \(error)")
     }
-    let address = try? loop.submitAndWait { service.value.address }
-    log(.info, "router listening", [("node", config.identity.nodeID), ("wire", "\(address.flatMap { $0 }.map { "\($0)" } ?? "?")"),
-                                     ("http", "\(health.address)"), ("data", config.data), ("fsync", config.fsync.rawValue)])
     waitForStopSignal()
     log(.info, "draining")
-    // Leaving first: the other routers mark this one left at once instead of suspecting it.
-    try? loop.submitAndWait { control.value.stop() }
-    if let membership { try? loop.submitAndWait { membership.value.leave() } }
-    health.close()
-    try? loop.submitAndWait {
-        service.value.close()
-        node.value.close()
-    }
+    for router in routers { router.stop() }
     log(.info, "stopped")
     exit(0)
 }

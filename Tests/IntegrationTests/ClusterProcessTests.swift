@@ -253,3 +253,42 @@ func httpGet(port: UInt16, path: String) -> String? {
         #expect(caughtUp != nil, "the returning router has the same table, installed from a snapshot")
     }
 }
+
+/// One `routerd router` process hosting three routers (`instances`), one event loop each:
+/// they vote together, split the partitions, and all leave on SIGTERM.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct RoutersInOneProcessTests {
+    @Test func threeInstances_formOneCluster_andSplitThePartitions() throws {
+        let base = UInt16(25_000 + Int(getpid() % 100) * 5)
+        let data = NSTemporaryDirectory() + "switchboard-instances-\(getpid())"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var config = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: RouterdProcess.root.appendingPathComponent("deploy/router.example.json"))) as? [String: Any])
+        config["voters"] = ["router-1", "router-2", "router-3"]
+        config["seeds"] = (1...3).map { "127.0.0.1:\(base + 200 + UInt16($0))" }
+        config["gossipPreset"] = "fast"
+        config["instances"] = (1...3).map { n in
+            ["nodeId": "router-\(n)", "listen": "127.0.0.1:\(base + UInt16(n))", "http": "127.0.0.1:\(base + 100 + UInt16(n))",
+             "data": "\(data)/r\(n)", "gossip": "127.0.0.1:\(base + 200 + UInt16(n))"]
+        }
+        let file = "\(data)/router.json"
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: file))
+        let process = Process()
+        process.executableURL = RouterdProcess.root.appendingPathComponent(".build/debug/routerd")
+        process.arguments = ["router", "--config", file]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let routers = (1...3).map { RouterdProcess(index: $0, process: process, http: base + 100 + UInt16($0)) }
+        let split = waitUntil(seconds: 30) {
+            let owned = routers.compactMap { $0.metric("switchboard_router_partitions_owned") }
+            return owned.count == 3 && owned.reduce(0, +) == 64 && owned.allSatisfy { $0 > 0 }
+        }
+        #expect(split != nil, "three routers in one process each serve a share of the 64 partitions")
+        #expect(routers.compactMap { $0.metric("switchboard_control_leader") }.reduce(0, +) == 1, "one leader among them")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}
