@@ -75,6 +75,10 @@
     const [operators, queue, conversations, cluster] = await Promise.all([api('GET', 'operators'), api('GET', 'queues'), api('GET', 'conversations?all=1'),
       api('GET', 'cluster')]);
     showCluster(cluster.items);
+    // A listing gathered from every router names those that did not answer.
+    const missing = [...new Set([operators, queue, conversations].flatMap((l) => l.unavailable || []))];
+    $('#incomplete').hidden = missing.length === 0;
+    $('#incomplete').textContent = missing.length === 0 ? '' : `${missing.join(' and ')} did not answer: the operators, queue and conversations below may be missing some until ${missing.length === 1 ? 'it is' : 'they are'} back.`;
     api('GET', 'partitions').then(showPartitions, () => { $('#control-note').textContent = 'This router runs no control plane.'; });
     $('#operators').replaceChildren(...operators.items.map((o) => row([`${o.name} (${o.id})`, o.status, o.connected ? 'yes' : 'no', `${o.chats} / ${o.maxChats}`,
       Object.entries(o.skills).map(([skill, level]) => `${skill} ${level}`).join(', ')])));

@@ -239,6 +239,16 @@ def main():
             listed = json.loads(body)
             check(status == 200 and listed.get("unavailable") == ["router-1"],
                   "with a router down, a gathered listing still answers and names the router that did not")
+            driver = browser(1100, 900)
+            try:
+                driver.get(f"http://{address2}/admin.html")
+                driver.execute_script("sessionStorage.setItem('switchboard-admin', arguments[0]); location.reload();", admin)
+                wait(driver, lambda d: d.find_element("id", "incomplete").is_displayed()
+                     and "router-1 did not answer" in d.find_element("id", "incomplete").text, "the admin page says a router did not answer")
+                driver.save_screenshot(os.path.join(SHOTS, "cluster-admin-router-down.png"))
+                check(True, "the admin page says which router did not answer, and still shows the rest")
+            finally:
+                driver.quit()
             for process in (gateway1, gateway2, router2):
                 process.send_signal(signal.SIGTERM)
                 check(process.wait(timeout=TIMEOUT) == 0, "SIGTERM drains and exits 0")
