@@ -21,6 +21,10 @@ enum BurstScenario {
       --operators M     operators (default 50)
       --capacity C      chats per operator (default 3)
       --handle-ms H     how long an operator keeps a chat (default 300)
+      --target HOST:PORT  a running gateway (or nginx in front of a cluster's) instead of
+                        starting `routerd dev`; with --token-secret S the operators' tokens
+                        are signed with the site's secret: operators load-0 … load-(M-1) of
+                        site shop with maxChats C must be in the routers' configuration
       --slo LIST        objectives on the wait for an operator, e.g. p99<30s
       --report FILE     write the JSON report to FILE
 
@@ -49,7 +53,7 @@ enum BurstScenario {
     }
 
     static func run(_ raw: [String]) throws -> Int32 {
-        let arguments = try Arguments(raw, known: ["starts", "over", "operators", "capacity", "handle-ms", "slo", "report"])
+        let arguments = try Arguments(raw, known: ["starts", "over", "operators", "capacity", "handle-ms", "slo", "report", "target", "token-secret"])
         if arguments.wantsHelp {
             print(usage)
             return 0
@@ -61,9 +65,14 @@ enum BurstScenario {
         let handle = try arguments.int("handle-ms", default: 300, range: 1...60_000)
         let objectives = try arguments.string("slo").map(ServiceLevelObjective.parseList) ?? []
         ProcessResources.raiseOpenFileLimit()
-        let (child, target) = try ChatScenario.startRouterd(loadOperators: operators, fsync: "always", capacity: capacity)
-        defer { child.terminate() }
-        let tokens = try ChatScenario.loadOperatorTokens(count: operators, at: target)
+        let (targets, child) = try ServerProcess.targets(arguments) {
+            try ChatScenario.startRouterd(loadOperators: operators, fsync: "always", capacity: capacity)
+        }
+        defer { child?.terminate() }
+        let target = targets[0]
+        let tokens = try arguments.string("token-secret").map { secret in
+            (0..<operators).map { OperatorToken.mint(site: "shop", operator: "load-\($0)", secret: Array(secret.utf8)) }
+        } ?? ChatScenario.loadOperatorTokens(count: operators, at: target)
         let group = EventLoopGroup(loopCount: 1, name: "loadgen")
         let loop = group.loops[0]
         let world = try loop.submitAndWait { [tokens] in
