@@ -36,6 +36,8 @@ extension GatewayApp {
     func dispatch(_ command: ClientCommand, sessionID: UInt64, principal: Principal, waiter: Waiter) {
         let route = routers.partitionCount.map { command.route(for: principal, partitionCount: $0) } ?? .anyRouter
         let message = WireMessage.command(sessionID: sessionID, principal: principal, command: command)
+        if case .typing = command { return sendUnanswered(message, route: route) }
+        if case .read = command { return sendUnanswered(message, route: route) }
         guard route == .everyRouter else { return send(message, route: route, waiter: waiter) }
         nextGather &+= 1
         var gather = Gather(waiter: waiter)
@@ -51,6 +53,13 @@ extension GatewayApp {
         }
         gathers[nextGather] = gather
         finishIfComplete(nextGather)
+    }
+
+    /// Typing and read receipts: the router answers nothing, so nothing waits (one entry
+    /// per keystroke would pile up), and one lost with a link is not worth a retry.
+    private func sendUnanswered(_ message: WireMessage, route: CommandRoute) {
+        guard let peer = routers.peer(for: route).peer else { return }
+        send(message, correlationID: 0, on: peer)
     }
 
     /// Sends to the router serving `route`; with none reachable, the waiter hears so now.
@@ -141,7 +150,12 @@ extension GatewayApp {
     /// stay open and hear nothing. They are closed with 1012 (service restart); the widget
     /// and the console reconnect, say hello again and resume each chat from the last
     /// sequence number they showed, so nothing is lost and nothing is shown twice.
+    ///
+    /// With several routers, only the first link of all, and a link that was up before and
+    /// came back (its router restarted or the network dropped it), do this: a router linked
+    /// for the first time while others are up has no sessions of this gateway to lose.
     func peerDidEstablish(_ peer: WirePeer) {
+        guard routers.established(peer) else { return }
         let stale = sessions.values.filter(\.isAuthenticated)
         for session in stale { session.closeForResume() }
         metrics.add("sessions_closed_for_resume_total", stale.count)

@@ -9,6 +9,8 @@ enum ListingMerge {
     /// refusal (the same one every router gives, authorisation being the same everywhere).
     static func merge(_ replies: [RouterReply]) -> RouterReply? {
         let rows = replies.filter { $0.errorCode == nil }
+        // One router (a router alone): its order (priority, who is online first) stands.
+        if rows.count == 1 { return rows[0] }
         guard let first = rows.first else { return replies.first }
         switch first {
         case .chats: return .chats(rows.flatMap(chats).sorted { $0.conversation < $1.conversation })

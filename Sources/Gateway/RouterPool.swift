@@ -17,6 +17,8 @@ final class RouterPool {
     /// Owners learned from redirects since the last table, by partition.
     private var redirected: [Int: PartitionTableNotice.Router] = [:]
     private weak var delegate: (any WirePeerDelegate)?
+    /// Addresses whose link was up at least once, and whether any link was ever up.
+    private var everEstablished: Set<String> = []
 
     init(loop: EventLoop, seed: SocketAddress, configuration: WireConfiguration, delegate: any WirePeerDelegate) {
         (self.loop, self.seedAddress, self.configuration, self.delegate) = (loop, seed, configuration, delegate)
@@ -67,6 +69,15 @@ final class RouterPool {
             return [(seed.router, seed.peer)]
         }
         return table.routers.map { router in (router.node, router.address.isEmpty ? nil : clients[router.address]?.peer) }
+    }
+
+    /// Records that `peer` came up; true when it is the first link of all, or a link that
+    /// was up before (its router may have restarted): then the routers may hold sessions
+    /// this gateway has that they no longer know, or never knew.
+    func established(_ peer: WirePeer) -> Bool {
+        guard let address = clients.first(where: { $0.value.peer === peer })?.key else { return false }
+        let first = everEstablished.isEmpty
+        return !everEstablished.insert(address).inserted || first
     }
 
     func stop() {

@@ -25,6 +25,8 @@ final class ClusterRouting {
         addresses = [me: (advertise, nil)]
         node.send = links.map { links in { message, stamp in links.send(message, stamp: stamp) } }
         service.forwardToHome = links.map { links in { message, partition in links.send(message, toOwnerOf: partition) } }
+        // A new link: this router tells its state again, as if the other had asked.
+        links?.onEstablished = { [unowned node] _ in node.receive(.resync, stamp: nil) }
     }
 
     /// The committed table changed (or is first known).

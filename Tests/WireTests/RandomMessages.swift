@@ -36,7 +36,7 @@ enum RandomMessages {
         case .routing: return .routing(body: body(&rng))
         case .partitionTable:
             let routers = (0..<Int.random(in: 0...5, using: &rng)).map { _ in PartitionTableNotice.Router(node: string(&rng), address: string(&rng)) }
-            let partitions = (0..<Int.random(in: 0...70, using: &rng)).map { _ in
+            let partitions = (0..<Int.random(in: 1...70, using: &rng)).map { _ in
                 PartitionTableNotice.Entry(owner: routers.isEmpty || Bool.random(using: &rng) ? nil : Int.random(in: 0..<routers.count, using: &rng),
                                            epoch: rng.next() >> Int.random(in: 0...63, using: &rng))
             }

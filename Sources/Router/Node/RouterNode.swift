@@ -77,6 +77,9 @@ public final class RouterNode {
         /// The log append this step's output waits for (appends complete in order).
         var append: UInt64
         var effects: [RouterEffect]
+        /// The epochs of each message it sends, in order, as they were when the step ran:
+        /// a table learned while the step waits for the disk must not vouch for it.
+        var stamps: [RoutingStamp]
         var reply: ((RouterError?) -> Void)?
     }
 
@@ -260,7 +263,9 @@ public final class RouterNode {
                 }
             }
         }
-        waiting.append(Step(append: nextAppend, effects: effects, reply: reply))
+        var stamps: [RoutingStamp] = []
+        for case .send(let message) in effects { stamps.append(core.placement.stamp(message)) }
+        waiting.append(Step(append: nextAppend, effects: effects, stamps: stamps, reply: reply))
         release()
     }
 
@@ -278,7 +283,10 @@ public final class RouterNode {
             // The answer first, then its consequences: a client learns the id it asked for
             // (a new conversation) before the events that carry it.
             step.reply?(nil)
-            for effect in step.effects { execute(effect) }
+            var stamps = step.stamps.makeIterator()
+            for effect in step.effects {
+                if case .send(let message) = effect, let stamp = stamps.next() { send?(message, stamp) } else { execute(effect) }
+            }
         }
         waiting.removeFirst(released)
     }
@@ -291,8 +299,8 @@ public final class RouterNode {
             delegate?.routerNode(self, deliver: notice, toVisitorOf: id)
         case .toOperator(let op, let notice):
             delegate?.routerNode(self, deliver: notice, to: op)
-        case .send(let message):
-            send?(message, core.placement.stamp(message))
+        case .send:
+            break  // sent by `release`, with the stamp of the step that made it
         case .published(let summary):
             onPublished?(summary)
         case .schedule(let timer, let at):

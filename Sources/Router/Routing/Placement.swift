@@ -100,8 +100,11 @@ public struct Placement: Sendable, Equatable {
     }
 
     /// The epochs this router stamps on `message`: those it holds for its source and target.
+    /// It speaks for a source partition only while it owns it: for one it lost, epoch 0,
+    /// which every router that knows a later epoch refuses.
     public func stamp(_ message: RoutingMessage) -> RoutingStamp {
-        RoutingStamp(sourceEpoch: source(of: message).map { epochs[$0] } ?? 0, targetEpoch: target(of: message).map { epochs[$0] } ?? 0)
+        let source = source(of: message).map { owns(partition: $0) ? epochs[$0] : 0 } ?? 0
+        return RoutingStamp(sourceEpoch: source, targetEpoch: target(of: message).map { epochs[$0] } ?? 0)
     }
 
     /// Why this router refuses `message` stamped `stamp`, or nil to take it:

@@ -20,6 +20,11 @@ extension RouterCore {
     /// With `stamp` (a message from another router, not gossip), a message whose epochs
     /// are not this router's is refused first and changes nothing (`Placement.refusal`).
     public mutating func receive(_ message: RoutingMessage, stamp: RoutingStamp? = nil, now: Instant, into effects: inout [RouterEffect]) {
+        // A partition number past this router's count (a peer configured with more) is dropped, not indexed.
+        guard message.partitionsNamed.allSatisfy({ $0 < partitionCount }) else {
+            fencedMessages += 1
+            return
+        }
         if let stamp, let refusal = placement.refusal(of: message, stamp: stamp) {
             fencedMessages += 1
             lastFenced = refusal

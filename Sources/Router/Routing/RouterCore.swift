@@ -11,7 +11,8 @@ import Wire
 public struct RouterCore: Sendable {
     /// Which partitions and homes are here, under which epochs.
     public internal(set) var placement: Placement
-    /// Messages from other routers refused for their epochs (`Placement.refusal`), and the last reason.
+    /// Messages from other routers refused for their epochs (`Placement.refusal`) or for
+    /// naming a partition past this router's count, and the last epoch refusal.
     public internal(set) var fencedMessages = 0
     public internal(set) var lastFenced: RoutingStamp.Refusal?
     /// The partitions, by index (those owned elsewhere stay empty).
@@ -279,7 +280,8 @@ public struct RouterCore: Sendable {
         let keys = Set(mine.keys).union(publishedRanks.keys)
         for key in keys.sorted(by: { ($0.site.raw, $0.skill.raw) < ($1.site.raw, $1.skill.raw) }) {
             let now = mine[key] ?? [:], before = publishedRanks[key] ?? [:]
-            for index in Set(now.keys).union(before.keys).sorted() {
+            // A partition that moved away is the new owner's to tell.
+            for index in Set(now.keys).union(before.keys).sorted() where placement.owns(partition: index) {
                 let ranks = Array((now[index] ?? []).prefix(RoutingMessage.maxRanks))
                 guard ranks != before[index] ?? [] else { continue }
                 effects.append(.send(.queueRanks(partition: index, key, ranks)))

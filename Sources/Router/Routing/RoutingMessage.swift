@@ -68,6 +68,16 @@ public enum RoutingMessage: Sendable, Equatable {
         case everyRouter
     }
 
+    /// The partition numbers the message carries itself (not those its ids name).
+    public var partitionsNamed: [Int] {
+        switch self {
+        case .pullAnswer(_, let partition, _, _), .pull(let partition, _, _), .queueHeads(let partition, _, _), .unclaimed(let partition, _),
+             .queueRanks(let partition, _, _):
+            [partition]
+        case .reserve, .notice, .adopt, .granted, .denied, .operatorLost, .availability, .resync: []
+        }
+    }
+
     /// Who this message is for, under `placement`.
     public func destination(_ placement: Placement) -> Destination {
         switch self {

@@ -9,8 +9,8 @@ import Wire
 /// Who gets a message follows the committed table (`learn(owners:)`): the owner of its
 /// target partition or home, or every other router. A message for a router whose link is
 /// not up yet waits, up to `maxQueued` per router (the oldest go first past that, counted):
-/// once a link comes up, the first thing sent on it is `resync`, so whatever was lost
-/// while it was down is told again.
+/// once a link comes up, the first thing sent on it is `resync` (the other router tells
+/// everything again) and this router tells everything too (`onEstablished`).
 ///
 /// Loop-confined: the node's loop.
 public final class RouterLinks {
@@ -27,6 +27,9 @@ public final class RouterLinks {
     public let loop: EventLoop
     public let me: String
     public private(set) var metrics = Metrics()
+    /// Called when a link to another router comes up: this router should tell it everything
+    /// too (what it sent before it knew where that router was went nowhere).
+    public var onEstablished: ((String) -> Void)?
     private let configuration: WireConfiguration
     private let partitionCount: Int
     /// Each partition's owner in the committed table (nil: not placed).
@@ -137,6 +140,7 @@ public final class RouterLinks {
 
     private func established(_ link: Link, _ peer: WirePeer) {
         metrics.linksEstablished += 1
+        defer { onEstablished?(link.router) }
         let out = [WireMessage.routing(body: RoutingMessageCodec.encode(.resync, stamp: RoutingStamp(sourceEpoch: 0, targetEpoch: 0)))] + link.queue
         var sent = 0
         while sent < out.count, (try? peer.send(out[sent])) != nil { sent += 1 }

@@ -62,7 +62,7 @@ public struct PartitionTableNotice: Equatable, Sendable {
             routers.append(Router(node: try reader.readString(), address: try reader.readString()))
         }
         let partitionCount = try reader.readVarint()
-        guard partitionCount <= UInt64(reader.remaining / 2), partitionCount <= 65_536 else { throw .invalidField("partitionTable.partitions") }
+        guard partitionCount >= 1, partitionCount <= UInt64(reader.remaining / 2), partitionCount <= 65_536 else { throw .invalidField("partitionTable.partitions") }
         var partitions: [Entry] = []
         partitions.reserveCapacity(Int(partitionCount))
         for _ in 0..<partitionCount {
