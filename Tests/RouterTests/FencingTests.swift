@@ -52,6 +52,18 @@ import Wire
         #expect(placement.refusal(of: reserve, stamp: RoutingStamp(sourceEpoch: 3, targetEpoch: 5)) == nil)
     }
 
+    /// A peer configured with more partitions must not crash this one.
+    @Test func aPartitionPastTheCount_isDropped_andALostPartitionIsSpokenForAtEpochZero() {
+        var a = Self.core(owning: [0])
+        var effects: [RouterEffect] = []
+        a.receive(.queueHeads(partition: 5, [], complete: true), stamp: RoutingStamp(sourceEpoch: 1, targetEpoch: 0), now: Self.now, into: &effects)
+        a.receive(.pull(partition: 99, "anna", bound: nil), stamp: RoutingStamp(sourceEpoch: 1, targetEpoch: 1), now: Self.now, into: &effects)
+        #expect(a.fencedMessages == 2 && effects.isEmpty)
+        var placement = Placement(partitionCount: 2, owned: [0], epochs: [3, 5])
+        placement.learn(partition: 0, epoch: 4, ownedHere: false)
+        #expect(placement.stamp(.queueHeads(partition: 0, [], complete: false)).sourceEpoch == 0, "it no longer speaks for partition 0")
+    }
+
     @Test func aTableFromThePast_changesNothing() {
         var placement = Placement(partitionCount: 2, owned: [0], epochs: [3, 5])
         let late = placement.learn(partition: 0, epoch: 2, ownedHere: false)
