@@ -1,25 +1,66 @@
 import Router
+import Wire
 
 /// Router cores driven by a manual clock over an in-memory network: node `n` of `N` owns
 /// the partitions `p` with `p % N == n` (and the homes placed on them). A command goes to
-/// the node that owns its partition or home, as a gateway would send it; every message a
-/// node sends is delivered, in order, before the command returns; timers fire when the
-/// clock is advanced past them. Every effect is recorded for assertions. With one node
+/// the node that owns its partition or home, as a gateway would send it; timers fire when
+/// the clock is advanced past them. Every effect is recorded for assertions. With one node
 /// nothing crosses the network and `core` is that node.
+///
+/// Without `network`, every message a node sends is delivered, in order, before the command
+/// returns (unless `holding`). With it, messages travel as `Network` says (delayed, reordered
+/// between links, links reset) and arrive only as `tick` or `settle` moves the network on.
 struct Harness {
     var nodes: [RouterCore]
     var now: Instant = 1_000_000_000
     var effects: [RouterEffect] = []
-    /// Messages delivered from one node to another so far.
+    /// Messages delivered from one node to another so far (one per receiver).
     private(set) var crossNodeMessages = 0
-    /// While set, messages between nodes wait in `held` (in order) instead of being
-    /// delivered: what a slow network does. `deliverHeld` delivers them.
+    /// While set (and without `network`), messages between nodes wait in flight instead of
+    /// being delivered: what a slow network does. `deliverHeld` delivers them.
     var holding = false
-    private var held: [(from: Int, message: RoutingMessage)] = []
+    /// How messages between nodes travel; nil: at once, in order.
+    var network: Network?
     /// Whether any message is in flight.
-    var messagesInFlight: Bool { !held.isEmpty }
+    var messagesInFlight: Bool { links.contains { !$0.isEmpty } }
+    /// Network steps so far (`tick`), link resets, and the messages they lost.
+    private(set) var networkSteps = 0
+    private(set) var linkResets = 0
+    private(set) var lostMessages = 0
+    /// What is in flight on each link (sender → receiver, at `sender * nodes.count + receiver`),
+    /// oldest first.
+    private var links: [[Packet]]
+    private var sentPackets = 0
+    private var networkRNG: SplitMix64
     private var timers: [(at: Instant, node: Int, timer: RouterTimer)] = []
     private let seed: UInt64
+
+    /// How the in-memory network treats messages between nodes, all drawn from a generator
+    /// seeded with the harness's seed. Per-link order is the default because real links are
+    /// TCP (in order per direction): reordering then happens only between different links.
+    struct Network {
+        /// Each message waits 0 to `maxDelay` network steps before it may arrive.
+        var maxDelay = 0
+        /// Whether a link delivers in the order it was given messages (TCP). Off, any message
+        /// may overtake any other on its link, which no real link does: queue heads carry no
+        /// version, so directories go wrong within a few hundred steps (a probe, not a mode
+        /// the routers must pass).
+        var inOrder = true
+        /// The chance in a thousand, per network step, that one link with messages in flight
+        /// resets (`resetLink(from:to:)`): those messages are lost, and both ends tell
+        /// everything again. TCP loses nothing else, so a reset is the only loss modelled.
+        var resetsPerThousand = 0
+    }
+
+    /// One message on one link.
+    private struct Packet {
+        var sequence: Int
+        var receiver: Int
+        var message: RoutingMessage
+        var stamp: RoutingStamp
+        /// The network step from which it may arrive.
+        var due: Int
+    }
 
     /// The node counts every routing rule is tested with: a router alone, and two routers
     /// splitting the partitions and homes.
@@ -28,6 +69,8 @@ struct Harness {
     init(settings: RoutingSettings = RoutingSettings(), operators: [OperatorProfile] = Harness.team, partitions: Int = 8,
          seed: UInt64 = 1, nodes nodeCount: Int = 1) {
         self.seed = seed
+        links = Array(repeating: [], count: nodeCount * nodeCount)
+        networkRNG = SplitMix64(seed: seed ^ 0x6E65_7477_6F72_6B00)
         let sites = [SiteConfiguration(id: "shop", departments: ["sales", "billing", "support"], operators: operators, settings: settings)]
         nodes = (0..<nodeCount).map { node in
             RouterCore(placement: Harness.placement(node: node, of: nodeCount, partitions: partitions), sites: sites, seed: seed &+ UInt64(node))
@@ -68,7 +111,7 @@ struct Harness {
         return result
     }
 
-    /// Runs a command on the node that owns it, then delivers everything sent.
+    /// Runs a command on the node that owns it; what it sends travels as `record` says.
     @discardableResult
     mutating func execute(_ command: RouterCommand) throws(RouterError) -> CommandOutcome {
         let node = owner(of: command.partition(in: nodes[0].placement))
@@ -87,65 +130,113 @@ struct Harness {
         }
     }
 
-    /// Records what `node` produced and delivers its messages (and what they cause) until
-    /// the network is quiet.
+    /// Records what `node` produced and, without `network` or `holding`, delivers its messages
+    /// (and what they cause) until the network is quiet.
     private mutating func record(_ produced: [RouterEffect], from node: Int) {
-        var inFlight: [(from: Int, message: RoutingMessage)] = []
-        collect(produced, from: node, &inFlight)
-        // Links are in order: nothing new overtakes what is held.
-        held += inFlight
-        if !holding { deliverHeld() }
+        collect(produced, from: node)
+        if network == nil && !holding { deliverHeld() }
     }
 
-    /// Delivers the oldest `count` held messages alone; what they cause is held behind the rest.
+    /// What is in flight, oldest first (for tests that pick their interleaving): a message to
+    /// every router once per receiver.
+    var heldMessages: [RoutingMessage] { inFlightBySequence.map(\.message) }
+
+    private var inFlightBySequence: [Packet] { links.joined().sorted { $0.sequence < $1.sequence } }
+
+    /// Delivers the oldest `count` messages in flight alone; what they cause is held behind the rest.
     mutating func deliverHeld(first count: Int) {
-        let arriving = Array(held.prefix(count))
-        held.removeFirst(arriving.count)
-        deliver(arriving, cascade: false)
+        let arriving = Array(inFlightBySequence.prefix(count))
+        let sequences = Set(arriving.map(\.sequence))
+        for link in links.indices { links[link].removeAll { sequences.contains($0.sequence) } }
+        for packet in arriving { deliver(packet) }
     }
 
-    /// What is held, oldest first (for tests that pick their interleaving).
-    var heldMessages: [RoutingMessage] { held.map(\.message) }
-
-    /// Delivers every held message, and what they cause, until the network is quiet.
+    /// Delivers everything in flight, oldest first, and what it causes, until the network is quiet.
     mutating func deliverHeld() {
-        let pending = held
-        held = []
-        deliver(pending, cascade: true)
-    }
-
-    /// Delivers `messages` in order; what they cause is delivered as well (`cascade`) or held
-    /// behind the rest.
-    private mutating func deliver(_ messages: [(from: Int, message: RoutingMessage)], cascade: Bool) {
-        var inFlight = messages
-        var next = 0
-        while next < inFlight.count {
-            let (sender, message) = inFlight[next]
-            next += 1
-            for target in recipients(of: message, from: sender) {
-                crossNodeMessages += 1
-                var more: [RouterEffect] = []
-                nodes[target].receive(message, stamp: nodes[sender].placement.stamp(message), now: now, into: &more)
-                if cascade {
-                    collect(more, from: target, &inFlight)
-                } else {
-                    var caused: [(from: Int, message: RoutingMessage)] = []
-                    collect(more, from: target, &caused)
-                    held += caused
-                }
-            }
+        while let link = links.indices.filter({ !links[$0].isEmpty }).min(by: { links[$0][0].sequence < links[$1][0].sequence }) {
+            deliver(links[link].removeFirst())
         }
     }
 
-    private mutating func collect(_ produced: [RouterEffect], from node: Int, _ inFlight: inout [(from: Int, message: RoutingMessage)]) {
+    /// One network step: a link may reset, then whatever is due arrives, links taken in a
+    /// random order (and, out of order, messages within a link too); what arrives causes more,
+    /// which arrives in this step too if its delay is 0.
+    mutating func tick() {
+        guard let network else { return deliverHeld() }
+        networkSteps += 1
+        if network.resetsPerThousand > 0, Int.random(in: 0..<1000, using: &networkRNG) < network.resetsPerThousand {
+            resetLink()
+        }
+        while true {
+            var due: [(link: Int, index: Int)] = []
+            for link in links.indices {
+                if network.inOrder {
+                    if let head = links[link].first, head.due <= networkSteps { due.append((link, 0)) }
+                } else {
+                    for (index, packet) in links[link].enumerated() where packet.due <= networkSteps { due.append((link, index)) }
+                }
+            }
+            guard let (link, index) = due.randomElement(using: &networkRNG) else { return }
+            deliver(links[link].remove(at: index))
+        }
+    }
+
+    /// Moves the network on until nothing is in flight (no link resets meanwhile: the
+    /// network has calmed down).
+    mutating func settle() {
+        guard let conditions = network else { return deliverHeld() }
+        network!.resetsPerThousand = 0
+        while messagesInFlight { tick() }
+        network = conditions
+    }
+
+    /// A random link with messages in flight resets.
+    private mutating func resetLink() {
+        guard let link = links.indices.filter({ !links[$0].isEmpty }).randomElement(using: &networkRNG) else { return }
+        resetLink(from: link / nodes.count, to: link % nodes.count)
+    }
+
+    /// The link from `sender` to `receiver` loses what is in flight on it and reconnects, as
+    /// `RouterLinks` does: the sender's `resync` opens the new connection, ahead of whatever
+    /// it sends next (the receiver tells everything again), and the sender tells everything
+    /// too (its `onEstablished`, which `ClusterRouting` answers with a `resync` of its own).
+    mutating func resetLink(from sender: Int, to receiver: Int) {
+        let link = sender * nodes.count + receiver
+        linkResets += 1
+        lostMessages += links[link].count
+        links[link] = []
+        enqueue(.resync, stamp: RoutingStamp(sourceEpoch: 0, targetEpoch: 0), from: sender, to: receiver)
+        var produced: [RouterEffect] = []
+        nodes[sender].receive(.resync, now: now, into: &produced)
+        collect(produced, from: sender)
+    }
+
+    private mutating func deliver(_ packet: Packet) {
+        crossNodeMessages += 1
+        var more: [RouterEffect] = []
+        nodes[packet.receiver].receive(packet.message, stamp: packet.stamp, now: now, into: &more)
+        collect(more, from: packet.receiver)
+    }
+
+    /// Records effects; messages go in flight, stamped now with the sender's epochs.
+    private mutating func collect(_ produced: [RouterEffect], from node: Int) {
         for effect in produced {
             switch effect {
             case .schedule(let timer, let at): timers.append((at, node, timer))
-            case .send(let message): inFlight.append((node, message))
+            case .send(let message):
+                let stamp = nodes[node].placement.stamp(message)
+                for receiver in recipients(of: message, from: node) { enqueue(message, stamp: stamp, from: node, to: receiver) }
             default: break
             }
         }
         effects += produced
+    }
+
+    private mutating func enqueue(_ message: RoutingMessage, stamp: RoutingStamp, from sender: Int, to receiver: Int) {
+        let delay = network.map { Int.random(in: 0...$0.maxDelay, using: &networkRNG) } ?? 0
+        sentPackets += 1
+        links[sender * nodes.count + receiver].append(
+            Packet(sequence: sentPackets, receiver: receiver, message: message, stamp: stamp, due: networkSteps + delay))
     }
 
     private func recipients(of message: RoutingMessage, from sender: Int) -> [Int] {
@@ -179,6 +270,7 @@ struct Harness {
             RouterCore(placement: core.placement, sites: Array(core.sites.values), seed: seed &+ UInt64(node))
         }
         (fresh.effects, fresh.timers, fresh.crossNodeMessages) = ([], [], 0)
+        fresh.links = Array(repeating: [], count: links.count)
         for case .persist(let partition, let record) in effects { fresh.nodes[owner(of: partition)].replay(partition: partition, record) }
         for node in fresh.nodes.indices {
             var produced: [RouterEffect] = []
@@ -192,7 +284,7 @@ struct Harness {
     /// (in `persisted`, or the effects so far): its homes start empty, its timers are gone,
     /// and the other nodes go on. Nothing may be in flight.
     mutating func restart(node: Int, persisted: [RouterEffect]? = nil) {
-        precondition(held.isEmpty, "a restart with messages in flight would lose them")
+        precondition(!messagesInFlight, "a restart with messages in flight would lose them")
         let old = nodes[node]
         var fresh = RouterCore(placement: old.placement, sites: Array(old.sites.values), seed: seed &+ UInt64(node) &+ 1000)
         for case .persist(let partition, let record) in persisted ?? effects where owner(of: partition) == node {
