@@ -23,7 +23,7 @@ final class ClusterRouting {
     init(node: RouterNode, service: RouterService, links: RouterLinks?, me: String, advertise: String) {
         (self.node, self.service, self.links, self.me) = (node, service, links, me)
         addresses = [me: (advertise, nil)]
-        node.send = links.map { links in { message, stamp in links.send(message, stamp: stamp) } }
+        // `node.send` was given at `RouterNode.open` (recovery sends before this exists).
         service.forwardToHome = links.map { links in { message, partition in links.send(message, toOwnerOf: partition) } }
         // A new link: this router tells its state again, as if the other had asked.
         links?.onEstablished = { [unowned node] _ in node.receive(.resync, stamp: nil) }

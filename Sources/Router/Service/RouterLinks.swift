@@ -118,8 +118,9 @@ public final class RouterLinks {
 
     private func deliver(_ message: WireMessage, toOwnerOf partition: Int) {
         guard let owner = owners[partition], owner != me, let link = links[owner] else {
-            // Not placed, or an owner whose address is not known yet: the sender's timers
-            // (offer and reservation timeouts) and the resync when it appears recover it.
+            // Not placed, or an owner whose address is not known yet: the resync both ways
+            // when its link comes up tells the state again; a request lost here (a pull, a
+            // reservation) is not recovered yet (docs/cluster.md).
             metrics.dropped += 1
             return
         }
